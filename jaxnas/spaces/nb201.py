@@ -207,6 +207,16 @@ def to_string(arch) -> str | list:
 
 def from_string(s: str) -> Arch:
   """Parses an NB201 string; raises ValueError naming the bad string or op."""
+  return Arch(ops=jnp.asarray(string_to_ops(s), jnp.int32))
+
+
+def string_to_id(s: str) -> int:
+  """Dense id of an NB201 string (host-side, no device round trip)."""
+  return int(np.dot(string_to_ops(s), _PLACE))
+
+
+def string_to_ops(s: str) -> np.ndarray:
+  """Host-side parse of an NB201 string into ``int32[6]`` op indices."""
   m = _STRING_RE.match(s.strip()) if isinstance(s, str) else None
   if m is None:
     raise ValueError(
@@ -216,7 +226,7 @@ def from_string(s: str) -> Arch:
     if name not in OPS:
       raise ValueError(f"unknown NB201 op {name!r} in {s!r}; valid ops: {', '.join(OPS)}")
     ops.append(OPS.index(name))
-  return Arch(ops=jnp.asarray(ops, jnp.int32))
+  return np.asarray(ops, np.int32)
 
 
 # ----------------------------------------------------------------------------- NASLib conversions
@@ -303,7 +313,7 @@ class OfficialOrder:
     """From the 15,625 architecture strings in official order (NATS ``meta`` or a CSV column)."""
     if len(strings) != NUM_ARCHS:
       raise ValueError(f"official order needs {NUM_ARCHS} architecture strings, got {len(strings)}")
-    o2i = np.array([int(to_id(from_string(s))) for s in strings], np.int32)
+    o2i = np.array([string_to_id(s) for s in strings], np.int32)
     if len(np.unique(o2i)) != NUM_ARCHS:
       raise ValueError("official order lists some architecture twice")
     i2o = np.empty_like(o2i)
