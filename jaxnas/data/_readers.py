@@ -7,6 +7,7 @@ Readers raise ``ValueError`` naming the file when a file is corrupt or has the w
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import importlib
 import pathlib
@@ -19,6 +20,15 @@ import numpy as np
 # formats only ever hold dicts, lists, strings, numbers and numpy arrays, so everything else is
 # refused: a tampered or mislabelled file then fails with a clear error instead of running code.
 _NUMPY_GLOBALS = frozenset({"_reconstruct", "ndarray", "dtype", "scalar", "_frombuffer"})
+# Python 3 pickles (protocol <= 2) rebuild ``bytes`` through ``_codecs.encode``; the rest are inert.
+_OTHER_GLOBALS = {
+    ("_codecs", "encode"): codecs.encode,
+    ("builtins", "bytearray"): bytearray,
+    ("__builtin__", "bytearray"): bytearray,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "complex"): complex,
+}
 
 
 class _SafeUnpickler(pickle.Unpickler):
@@ -30,6 +40,8 @@ class _SafeUnpickler(pickle.Unpickler):
       if module.startswith("numpy.core") and hasattr(np, "_core"):
         module = "numpy._core" + module[len("numpy.core"):]
       return getattr(importlib.import_module(module), name)
+    if (module, name) in _OTHER_GLOBALS:
+      return _OTHER_GLOBALS[(module, name)]
     raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
 
 
