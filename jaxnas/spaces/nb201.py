@@ -32,6 +32,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnas import rng
+
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
 NUM_OPS = 5
@@ -120,7 +122,8 @@ def is_naslib_valid(arch: Arch) -> jax.Array:
 @functools.lru_cache(maxsize=None)
 def naslib_valid_ids() -> np.ndarray:
   """Ids of the cells that pass :func:`is_naslib_valid` (sorted, ``int32``)."""
-  ok = np.asarray(is_naslib_valid(Arch(ops=jnp.asarray(_np_all_ops()))))
+  ops = _np_all_ops()  # numpy on purpose: this may run while tracing
+  ok = (ops[:, [0, 1, 3]] != NONE).any(-1) & (ops[:, [3, 4, 5]] != NONE).any(-1)
   return np.nonzero(ok)[0].astype(np.int32)
 
 
@@ -155,9 +158,9 @@ def sample(key: jax.Array, shape: Sequence[int] = (), naslib_valid: bool = False
   """
   shape = tuple(shape)
   if naslib_valid:
-    ids = jnp.asarray(naslib_valid_ids())
-    return from_id(ids[jax.random.randint(key, shape, 0, ids.shape[0])])
-  return Arch(ops=jax.random.randint(key, shape + (NUM_EDGES,), 0, NUM_OPS, dtype=jnp.int32))
+    ids = naslib_valid_ids()
+    return from_id(jnp.asarray(ids)[rng.randint(key, shape, len(ids))])
+  return Arch(ops=rng.randint(key, shape + (NUM_EDGES,), NUM_OPS))
 
 
 def mutate(key: jax.Array, arch: Arch) -> Arch:
@@ -165,12 +168,21 @@ def mutate(key: jax.Array, arch: Arch) -> Arch:
 
   Jittable; for a batch, ``vmap`` it (one key per arch).
   """
-  k_edge, k_op = jax.random.split(key)
   ops = _as_ops(arch)
-  edge = jax.random.randint(k_edge, (), 0, NUM_EDGES)
-  shift = jax.random.randint(k_op, (), 1, NUM_OPS)  # never 0: the op always changes
+  bits = jax.random.bits(key, (2,), jnp.uint32)  # one draw (see jaxnas.rng)
+  edge = (bits[0] % NUM_EDGES).astype(jnp.int32)
+  shift = (1 + bits[1] % (NUM_OPS - 1)).astype(jnp.int32)  # never 0: the op always changes
   new = ops.at[..., edge].set((ops[..., edge] + shift) % NUM_OPS)
   return Arch(ops=new)
+
+
+def neighbour(arch: Arch, k) -> Arch:
+  """The ``k``-th of the 24 neighbours (same order as :func:`neighbours`); ``k`` may be traced."""
+  ops = _as_ops(arch)
+  k = jnp.asarray(k, jnp.int32)
+  edge, shift = k // (NUM_OPS - 1), 1 + k % (NUM_OPS - 1)
+  hit = jnp.arange(NUM_EDGES) == edge
+  return Arch(ops=jnp.where(hit, (ops + shift) % NUM_OPS, ops).astype(jnp.int32))
 
 
 def neighbours(arch: Arch) -> Arch:

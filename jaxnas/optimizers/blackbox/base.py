@@ -1,0 +1,74 @@
+"""The black-box optimizer interface (evosax-style ``init`` / ``ask`` / ``tell``)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+NEG_INF = -jnp.inf
+
+
+class BlackBoxOptimizer(NamedTuple):
+  """A black-box NAS optimizer as pure functions (a hashable tuple: usable as a static argument).
+
+  Attributes:
+    init: ``(key) -> State``.
+    ask: ``(key, state) -> (archs, state)``; ``archs`` has a leading axis of size ``num_ask``.
+    tell: ``(key, state, archs, fitness f32[num_ask]) -> (state, metrics dict)``; NaN fitness is
+      treated as ``-inf`` (never selected as best).
+    num_ask: architectures proposed per ``ask`` (static).
+    name: registry name.
+  """
+
+  init: Callable[[jax.Array], Any]
+  ask: Callable[[jax.Array, Any], tuple[Any, Any]]
+  tell: Callable[..., tuple[Any, dict]]
+  num_ask: int
+  name: str
+
+
+def clean_fitness(fitness: jax.Array) -> jax.Array:
+  """NaN fitness never wins: map it to ``-inf``."""
+  fitness = jnp.asarray(fitness, jnp.float32)
+  return jnp.where(jnp.isnan(fitness), NEG_INF, fitness)
+
+
+def tree_where(cond, a, b):
+  """``where`` over two pytrees of the same structure (``cond`` a scalar bool)."""
+  return jax.tree.map(lambda x, y: jnp.where(cond, x, y), a, b)
+
+
+def check_positive(**kwargs) -> None:
+  """Host-side validation of integer hyperparameters."""
+  for k, v in kwargs.items():
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+      raise ValueError(f"{k} must be a positive integer, got {v!r}")
+
+
+# Dense one-hot selects instead of gathers/scatters on small buffers: under vmap over thousands of
+# seeds, XLA:CPU runs a batched gather/scatter element by element, while a masked select over a
+# [P, ...] buffer is one vectorised pass (measured 2-4x faster per search step for P = 30).
+
+
+def take(tree, i, size: int):
+  """``tree[i]`` along the leading axis (length ``size``) as a masked sum, not a gather."""
+  hit = jnp.arange(size) == i
+
+  def pick(x):
+    m = hit.reshape((size,) + (1,) * (x.ndim - 1))
+    return jnp.sum(jnp.where(m, x, jnp.zeros_like(x)), axis=0).astype(x.dtype)
+
+  return jax.tree.map(pick, tree)
+
+
+def put(tree, i, value, size: int):
+  """``tree.at[i].set(value)`` along the leading axis as a masked select, not a scatter."""
+  hit = jnp.arange(size) == i
+
+  def set_(x, v):
+    m = hit.reshape((size,) + (1,) * (x.ndim - 1))
+    return jnp.where(m, v[None], x)
+
+  return jax.tree.map(set_, tree, value)

@@ -1,0 +1,106 @@
+"""Local search (White et al., "Local search is state of the art for NAS benchmarks", 2020;
+NASLib ``LocalSearch``)."""
+
+from __future__ import annotations
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from jaxnas import rng
+from jaxnas.optimizers.blackbox.base import (NEG_INF, BlackBoxOptimizer, check_positive,
+                                             clean_fitness, tree_where)
+from jaxnas.spaces import SearchSpace
+
+# What the pending query was, so ``tell`` knows how to use its result.
+INIT, NEIGHBOUR, RESTART = 0, 1, 2
+
+
+@flax.struct.dataclass
+class LocalSearchState:
+  best: object  # Arch: best of the current walk
+  best_fitness: jax.Array  # [] f32
+  chosen_fitness: jax.Array  # [] f32: fitness of the arch whose neighbourhood is walked
+  has_chosen: jax.Array  # [] bool
+  center: object  # Arch: the arch whose neighbourhood is walked
+  perm: jax.Array  # [K] int32: shuffled neighbour order; positions [0, nbhd_len) are still to do
+  nbhd_len: jax.Array  # [] int32
+  pending: jax.Array  # [] int32: INIT / NEIGHBOUR / RESTART
+  count: jax.Array  # [] int32
+
+
+def local_search(space: SearchSpace, *, num_init: int = 10, naslib_valid: bool = True) -> BlackBoxOptimizer:
+  """Hill climbing over the full neighbourhood, NASLib semantics: one query per step.
+
+  The first ``num_init`` steps sample random architectures and keep the best. Then the best
+  architecture's neighbourhood is shuffled and evaluated one neighbour per step (the best is
+  updated as soon as a neighbour beats it, but the current neighbourhood is finished first). When
+  a neighbourhood is exhausted, the walk continues from the new best; if nothing improved (a local
+  optimum), it restarts from a fresh random architecture, whose neighbourhood comes next.
+
+  The shuffled neighbourhood is stored as a permutation of neighbour numbers around ``center``
+  (``space.neighbour(center, k)``), not as 24 materialised architectures, and one permutation is
+  drawn per step for whichever branch needs it: under ``vmap`` every branch is computed, so this
+  keeps a step to one small sort.
+
+  Args:
+    space: the search space.
+    num_init: random architectures before the walk (NASLib default 10).
+    naslib_valid: restrict random sampling to NASLib-valid cells.
+
+  Returns:
+    A :class:`BlackBoxOptimizer`.
+
+  References:
+    White, Nolen, Savani. Exploring the loss landscape in neural architecture search. UAI 2021.
+  """
+  check_positive(num_init=num_init)
+  k_nb = space.num_neighbours
+
+  def init(key):
+    arch = space.sample(key, ())
+    return LocalSearchState(
+        best=arch, best_fitness=jnp.array(NEG_INF, jnp.float32),
+        chosen_fitness=jnp.array(NEG_INF, jnp.float32), has_chosen=jnp.array(False),
+        center=arch, perm=jnp.arange(k_nb, dtype=jnp.int32), nbhd_len=jnp.zeros((), jnp.int32),
+        pending=jnp.array(INIT, jnp.int32), count=jnp.zeros((), jnp.int32))
+
+  def ask(key, state):
+    k_rand, k_perm = jax.random.split(key)
+    random_arch = space.sample(k_rand, (), naslib_valid=naslib_valid)
+    new_perm = rng.permutation(k_perm, k_nb)
+    in_init = state.count < num_init
+    empty = state.nbhd_len == 0
+    restart = ~in_init & empty & state.has_chosen & (state.best_fitness <= state.chosen_fitness)
+    refill = ~in_init & empty & ~restart  # new iteration from the current best
+    center = tree_where(refill, state.best, state.center)
+    perm = jnp.where(refill | restart, new_perm, state.perm)  # restart: used by tell's new center
+    nbhd_len = jnp.where(refill, k_nb, state.nbhd_len)
+    take = ~in_init & ~restart
+    nbhd_len = jnp.where(take, nbhd_len - 1, nbhd_len)  # pop from the end, as NASLib's list.pop()
+    neighbour = space.neighbour(center, perm[jnp.maximum(nbhd_len, 0)])
+    arch = tree_where(take, neighbour, random_arch)
+    pending = jnp.where(in_init, INIT, jnp.where(restart, RESTART, NEIGHBOUR))
+    state = state.replace(
+        center=center, perm=perm, nbhd_len=nbhd_len,
+        chosen_fitness=jnp.where(refill, state.best_fitness, state.chosen_fitness),
+        has_chosen=state.has_chosen | refill, pending=pending)
+    return jax.tree.map(lambda x: x[None], arch), state
+
+  def tell(key, state, archs, fitness):
+    del key
+    arch = jax.tree.map(lambda x: x[0], archs)
+    f = clean_fitness(fitness)[0]
+    is_restart = state.pending == RESTART
+    # INIT and NEIGHBOUR keep the better; RESTART makes the new random arch chosen and best.
+    better = (f > state.best_fitness) | is_restart
+    return state.replace(
+        best=tree_where(better, arch, state.best),
+        best_fitness=jnp.where(better, f, state.best_fitness),
+        chosen_fitness=jnp.where(is_restart, f, state.chosen_fitness),
+        has_chosen=state.has_chosen | is_restart,
+        center=tree_where(is_restart, arch, state.center),
+        nbhd_len=jnp.where(is_restart, k_nb, state.nbhd_len),
+        count=state.count + 1), {}
+
+  return BlackBoxOptimizer(init=init, ask=ask, tell=tell, num_ask=1, name="ls")

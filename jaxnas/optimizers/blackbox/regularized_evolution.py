@@ -1,0 +1,71 @@
+"""Regularized (aging) evolution (Real et al., AAAI 2019; NASLib ``RegularizedEvolution``)."""
+
+from __future__ import annotations
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from jaxnas import rng
+from jaxnas.optimizers.blackbox.base import (NEG_INF, BlackBoxOptimizer, check_positive,
+                                             clean_fitness, put, take, tree_where)
+from jaxnas.spaces import SearchSpace
+
+
+@flax.struct.dataclass
+class RegularizedEvolutionState:
+  population: object  # Arch with a leading [P] axis; slot count % P holds the oldest once full
+  fitness: jax.Array  # [P] f32, -inf in empty slots
+  count: jax.Array  # [] int32, queries told so far
+
+
+def regularized_evolution(space: SearchSpace, *, population_size: int = 30, sample_size: int = 10,
+                          naslib_valid: bool = True) -> BlackBoxOptimizer:
+  """Aging evolution, NASLib semantics: one query per step.
+
+  The first ``population_size`` steps sample random architectures. Afterwards each step draws
+  ``sample_size`` members uniformly *with replacement* (as NASLib's ``np.random.choice`` loop),
+  mutates the fittest of them, queries the child and replaces the oldest member by it.
+
+  Args:
+    space: the search space.
+    population_size: P (NASLib default 30).
+    sample_size: tournament size (NASLib default 10).
+    naslib_valid: restrict random sampling to NASLib-valid cells.
+
+  Returns:
+    A :class:`BlackBoxOptimizer`.
+
+  References:
+    Real, Aggarwal, Huang, Le. Regularized Evolution for Image Classifier Architecture Search.
+    AAAI 2019.
+  """
+  check_positive(population_size=population_size, sample_size=sample_size)
+
+  def init(key):
+    pop = space.sample(key, (population_size,))  # placeholders; fitness -inf marks them empty
+    return RegularizedEvolutionState(
+        population=pop, fitness=jnp.full((population_size,), NEG_INF, jnp.float32),
+        count=jnp.zeros((), jnp.int32))
+
+  def ask(key, state):
+    k_rand, k_tour, k_mut = jax.random.split(key, 3)
+    random_arch = space.sample(k_rand, (), naslib_valid=naslib_valid)
+    idx = rng.randint(k_tour, (sample_size,), population_size)
+    # fitness of the drawn members: [S, P] one-hot times [P], then the fittest one's slot
+    onehot = idx[:, None] == jnp.arange(population_size)
+    drawn = jnp.max(jnp.where(onehot, state.fitness, NEG_INF), axis=1)
+    parent_slot = jnp.sum(jnp.where(jnp.arange(sample_size) == jnp.argmax(drawn), idx, 0))
+    parent = take(state.population, parent_slot, population_size)
+    child = space.mutate(k_mut, parent)
+    arch = tree_where(state.count < population_size, random_arch, child)
+    return jax.tree.map(lambda x: x[None], arch), state
+
+  def tell(key, state, archs, fitness):
+    del key
+    slot = state.count % population_size
+    pop = put(state.population, slot, jax.tree.map(lambda a: a[0], archs), population_size)
+    fit = put(state.fitness, slot, clean_fitness(fitness)[0], population_size)
+    return state.replace(population=pop, fitness=fit, count=state.count + 1), {}
+
+  return BlackBoxOptimizer(init=init, ask=ask, tell=tell, num_ask=1, name="re")
