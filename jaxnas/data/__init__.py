@@ -1,11 +1,12 @@
 """Image datasets as arrays: loaders, the NB201 search split, augmentation and batch plans.
 
->>> from jaxnas import data
->>> train = data.load_dataset("fashion_mnist", split="train", image_size=32, channels=3)
->>> train.images.shape, train.labels.shape  # (60000, 32, 32, 3) float32, (60000,) int32
->>> idx = data.epoch_batches(jax.random.key(0), len(train), 256)   # int32[234, 256]
->>> batch = jax.device_put(train)[idx[0]]                          # gather inside a jitted step
->>> x = data.augment(key, batch.images, padding=4, pad_value=train.black)
+Typical use (host load once, device-resident arrays, batches gathered inside the jitted step)::
+
+  train = data.load_dataset("cifar10", "/data/cifar-10-batches-py", "search_train", seed=0)
+  train = jax.device_put(train)                       # Dataset(images f32[25000,32,32,3], ...)
+  plan = data.epoch_batches(jax.random.fold_in(key, epoch), len(train), 64)  # int32[390, 64]
+  batch = train[plan[step]]                           # inside jit / lax.scan over plan
+  x = data.augment(k_aug, batch.images, padding=4, pad_value=train.black)
 """
 
 from jaxnas.data.augment import augment, random_crop, random_flip

@@ -22,6 +22,8 @@ def test_unknown_name_lists_valid_names():
 def test_nb201_valid_name_points_to_search_split():
   with pytest.raises(ValueError, match="split='search_train'"):
     data.get_spec("cifar10-valid")
+  assert data.get_spec("Fashion-MNIST").name == "fashion_mnist"
+  assert data.get_spec("ImageNet16-120").name == "imagenet16-120"
 
 
 def test_bad_arguments(cifar10_dir):
@@ -65,15 +67,15 @@ def test_empty_folder_names_folder_and_formats_tried(tmp_path):
   with pytest.raises(FileNotFoundError) as e:
     data.load_dataset("cifar10", tmp_path)
   msg = str(e.value)
-  assert str(tmp_path) in msg and "none of the formats" in msg
+  assert str(tmp_path) in msg and "found none of the formats" in msg
   for fmt in ("CIFAR-10 python batches", "CIFAR-100 python", "ImageNet16 pickles", "IDX"):
     assert fmt in msg
 
 
 def test_foreign_format_is_recognised(idx_dir, cifar10_dir):
-  with pytest.raises(FileNotFoundError, match="holds fashion_mnist or mnist data instead"):
+  with pytest.raises(FileNotFoundError, match="found fashion_mnist or mnist data there instead"):
     data.load_dataset("cifar10", idx_dir[0])
-  with pytest.raises(FileNotFoundError, match="holds cifar10 data instead"):
+  with pytest.raises(FileNotFoundError, match="found cifar10 data there instead"):
     data.load_dataset("cifar100", cifar10_dir[0])
   assert data.detect_formats(cifar10_dir[0]) == ["cifar10"]
 

@@ -193,3 +193,15 @@ def test_real_fashion_mnist_test_resized(shared_data):
   assert abs(float(d.images.mean())) < 0.02 and 0.9 < float(d.images.std()) < 1.0
   raw = data.load_dataset("fashion_mnist", shared_data / "images", "test", normalize=False)
   assert int(raw.images.sum(dtype=np.int64)) == 573_469_082
+
+
+def test_numpy1_pickles_load(cifar10_dir):
+  # Files pickled by numpy 1.x (like the real CIFAR batches) name ``numpy.core.multiarray``; numpy 2
+  # moved it to ``numpy._core``. Protocol-2 globals are plain text, so rewrite them to simulate.
+  folder, *_, xt, yt = cifar10_dir
+  blob = (folder / "test_batch").read_bytes()
+  assert b"numpy._core" in blob or b"numpy.core" in blob
+  (folder / "test_batch").write_bytes(blob.replace(b"numpy._core", b"numpy.core"))
+  test = data.load_dataset("cifar10", folder, "test", normalize=False)
+  np.testing.assert_array_equal(test.images, xt)
+  np.testing.assert_array_equal(test.labels, yt)
