@@ -1,1 +1,27 @@
-"""predictors/zero_cost."""
+"""Zero-cost proxies: NASLib's 13 training-free architecture scores as pure JAX functions.
+
+Every proxy is ``PROXIES[name](key, apply_fn, variables, batch) -> f32[]`` (finite, higher is
+better); :func:`score` is the checked front door and :func:`score_many` scores many architectures
+of an op-choice network, vmapped in chunks.
+
+What a network must provide:
+
+* ``apply_fn(variables, x, *, train, mutable) -> (logits f32[N, K], state)``: Flax's
+  ``module.apply``; ``train=True`` means BatchNorm on batch statistics and must need no RNGs.
+* ``variables``: ``params`` (Conv/Dense weights named ``kernel``) and optionally ``batch_stats``.
+* ``probes.act`` on post-ReLU activations (``nwot``, ``fisher``) and ``probes.features`` on the
+  pre-global-pooling map (``zen``); BatchNorm as ``flax.linen.BatchNorm`` (``synflow``, ``zen``).
+
+Undefined or -inf scores (a cell whose output ignores its input, a singular NWOT kernel, constant
+Jacobians) are ``SENTINEL``, the lowest float32.
+"""
+
+from ._api import PROXIES, get, names, score, score_many
+from ._common import SENTINEL
+from ._proxies import (epe_nas, fisher, flops, grad_norm, grasp, jacov, l2_norm, nwot, params,
+                       plain, snip, synflow, zen)
+
+__all__ = [
+    "PROXIES", "SENTINEL", "get", "names", "score", "score_many", "epe_nas", "fisher", "flops",
+    "grad_norm", "grasp", "jacov", "l2_norm", "nwot", "params", "plain", "snip", "synflow", "zen",
+]

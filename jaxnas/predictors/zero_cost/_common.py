@@ -1,0 +1,267 @@
+"""Shared machinery of the zero-cost proxies: the network protocol, batch checks, forward passes
+that read the ``jaxnas.nn.probes`` collections, the "which parts of the network are used" mask and
+the finite-value convention.
+
+The network protocol (what every proxy needs from a network):
+
+* ``apply_fn(variables, x, *, train: bool, mutable: list[str])`` is Flax's ``module.apply`` (or a
+  ``functools.partial`` of it that fixes e.g. an architecture). It returns ``(logits, state)`` with
+  ``logits: f32[N, num_classes]`` (Flax's convention when ``mutable`` is non-empty). With
+  ``train=True`` BatchNorm must use batch statistics (``use_running_average=not train``) and the
+  call must need no RNGs (no dropout), since proxies pass none.
+* ``variables`` holds ``"params"`` and optionally ``"batch_stats"``. Conv/Dense weights are the
+  leaves named ``"kernel"`` (Flax's naming); these are the "prunable weights" that NASLib's
+  per-weight measures sum over (its ``Conv2d``/``Linear`` ``.weight``).
+* The network marks post-ReLU activations with ``probes.act`` (NWOT, Fisher) and the
+  pre-global-pooling feature map with ``probes.features`` (Zen). BatchNorm layers are
+  ``flax.linen.BatchNorm`` (SynFlow bypasses them, Zen reads their input variance).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import traverse_util
+
+from jaxnas.nn import probes
+
+ApplyFn = Callable[..., Any]
+Batch = tuple[jax.Array, jax.Array]
+
+# The value of a score that is undefined or -inf (singular NWOT kernel, constant Jacobians, a
+# network whose output ignores its input). It is the lowest float32 so the architecture ranks last,
+# which is where every such NB201 cell belongs (it trains to chance accuracy). NASLib maps NaN/inf
+# to -1e8 instead; any value below every real score ranks the same.
+SENTINEL = float(np.finfo(np.float32).min)
+_F32_MAX = float(np.finfo(np.float32).max)
+
+_ZEN_BN_VAR = "_zero_cost_bn_var"  # sow name for the BatchNorm input variance (Zen)
+
+
+def finite(x: jax.Array) -> jax.Array:
+  """Casts a score to ``f32[]``: NaN and -inf become ``SENTINEL``, +inf the largest float32."""
+  x = jnp.asarray(x)
+  x = jnp.where(jnp.isnan(x), -jnp.inf, x)
+  x = jnp.clip(x, SENTINEL, _F32_MAX)
+  return x.astype(jnp.float32)
+
+
+def check_batch(batch, min_size: int = 1) -> Batch:
+  """Validates ``batch = (images f[N, H, W, C], labels int[N])``; raises a one-line ValueError."""
+  if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+    raise ValueError("a zero-cost batch is a pair (images [N, H, W, C], integer labels [N]), got "
+                     f"{type(batch).__name__}")
+  x, y = batch
+  x_shape, y_shape = tuple(np.shape(x)), tuple(np.shape(y))
+  if len(x_shape) != 4:
+    raise ValueError(f"zero-cost images must be NHWC (rank 4), got shape {x_shape}")
+  if not jnp.issubdtype(jnp.result_type(x), jnp.floating):
+    raise ValueError(f"zero-cost images must be floating point, got dtype {jnp.result_type(x)}")
+  if len(y_shape) != 1 or y_shape[0] != x_shape[0]:
+    raise ValueError(f"zero-cost labels must be int[N] with N = {x_shape[0]} images, got shape "
+                     f"{y_shape}")
+  if not jnp.issubdtype(jnp.result_type(y), jnp.integer):
+    raise ValueError(f"zero-cost labels must be integers, got dtype {jnp.result_type(y)}")
+  if x_shape[0] < min_size:
+    raise ValueError(f"this zero-cost proxy needs a batch of at least {min_size} images, got "
+                     f"{x_shape[0]}")
+  return x, y
+
+
+def check_fits(apply_fn: ApplyFn, variables, x) -> None:
+  """Traces (no compute) one forward pass; a shape error becomes a ValueError naming the batch."""
+  try:
+    out = jax.eval_shape(lambda v, i: forward(apply_fn, v, i, train=True)[0], variables, x)
+  except Exception as e:  # pylint: disable=broad-except
+    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+    raise ValueError(f"images of shape {tuple(np.shape(x))} do not fit the network (wrong image "
+                     f"size or channel count?): {msg}") from e
+  if len(out.shape) != 2 or out.shape[0] != np.shape(x)[0]:
+    raise ValueError(f"the network must return logits [N, num_classes], got shape {out.shape}")
+
+
+# ----------------------------------------------------------------------------- forward passes
+
+
+def forward(apply_fn: ApplyFn, variables, x, *, train: bool, collections=()) -> tuple[Any, dict]:
+  """One forward pass; returns ``(logits, state)`` with the requested mutable ``collections``.
+
+  ``batch_stats`` is always mutable so that ``train=True`` BatchNorm works; its update is dropped
+  (proxies never change the network).
+  """
+  mutable = sorted(set(collections) | {"batch_stats"})
+  logits, state = apply_fn(variables, x, train=train, mutable=mutable)
+  return logits, dict(state)
+
+
+def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+  """Mean softmax cross-entropy (PyTorch's ``F.cross_entropy``, NASLib's loss)."""
+  logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+  return -jnp.mean(jnp.take_along_axis(logp, labels[:, None].astype(jnp.int32), axis=-1))
+
+
+def _flat(tree) -> dict:
+  return traverse_util.flatten_dict(dict(tree)) if tree else {}
+
+
+def activations(state: dict) -> dict:
+  """The ``probes.act`` activations of a forward pass run with ``collections`` including both
+  ``intermediates`` and ``perturbations``: ``{path: f[N, ...]}``.
+
+  A probe point is recognised by its ``perturbations`` entry (only ``probes.act`` makes one), so
+  other sown values (``probes.features``, anything the network sows for itself) are never mistaken
+  for ReLU outputs.
+  """
+  inter = _flat(state.get("intermediates", {}))
+  return {k: inter[k][-1] for k in _flat(state.get("perturbations", {})) if k in inter}
+
+
+def features(state: dict) -> jax.Array:
+  """The ``probes.features`` map of a forward pass run with ``intermediates`` mutable."""
+  found = [v[-1] for k, v in _flat(state.get("intermediates", {})).items()
+           if k[-1] == probes.FEATURES]
+  if len(found) != 1:
+    raise ValueError(f"Zen needs exactly one probes.features(...) call in the network, found "
+                     f"{len(found)}")
+  return found[0]
+
+
+def is_kernel(path: tuple) -> bool:
+  """True for Conv/Dense weights (Flax leaf name ``kernel``)."""
+  return path[-1] == "kernel"
+
+
+def kernel_leaves(params) -> dict:
+  """``{path: kernel}`` for every Conv/Dense weight in ``params``."""
+  return {k: v for k, v in _flat(params).items() if is_kernel(k)}
+
+
+def bypass_batchnorm(next_fun, args, kwargs, context):
+  """Flax method interceptor that turns every ``nn.BatchNorm`` into the identity.
+
+  This is NASLib's ``get_prunable_copy(bn=False)`` (BatchNorm ``forward`` replaced by a no-op),
+  which Abdelfattah et al. (2021) use for SynFlow: with BatchNorm the all-ones input would have
+  zero batch variance and the score would depend on the normalisation, not on the weights.
+  """
+  if isinstance(context.module, nn.BatchNorm) and context.method_name == "__call__":
+    return args[0]
+  return next_fun(*args, **kwargs)
+
+
+def record_batchnorm_variance(next_fun, args, kwargs, context):
+  """Flax method interceptor that sows each ``nn.BatchNorm`` input's per-channel batch variance."""
+  if isinstance(context.module, nn.BatchNorm) and context.method_name == "__call__":
+    x = args[0]
+    var = jnp.var(x.astype(jnp.float32), axis=tuple(range(x.ndim - 1)))
+    context.module.sow("intermediates", _ZEN_BN_VAR, var)
+  return next_fun(*args, **kwargs)
+
+
+def batchnorm_variances(state: dict) -> list[tuple[tuple, jax.Array]]:
+  """The variances sown by :func:`record_batchnorm_variance`: ``[(module path, f32[C])]``, one
+  per BatchNorm call."""
+  out = []
+  for k, v in _flat(state.get("intermediates", {})).items():
+    if k[-1] == _ZEN_BN_VAR:
+      out.extend((k[:-1], var) for var in v)
+  return out
+
+
+# ----------------------------------------------------------------------------- used parts
+
+
+BN_PROBE = "_zero_cost_bn"  # perturbation name put on BatchNorm outputs by the usage pass
+
+
+def _probe_batchnorm(next_fun, args, kwargs, context):
+  """Interceptor that adds a zero perturbation point to every ``nn.BatchNorm`` output."""
+  out = next_fun(*args, **kwargs)
+  if isinstance(context.module, nn.BatchNorm) and context.method_name == "__call__":
+    out = context.module.perturb(BN_PROBE, out)
+  return out
+
+
+def usage(apply_fn: ApplyFn, variables, image_shape: tuple[int, ...]) -> tuple[dict, dict]:
+  """Which parameter leaves and which probe points influence the output.
+
+  This is what makes ``params``, ``flops``, ``l2_norm``, ``nwot`` and ``zen`` depend on the
+  architecture of a supernet whose op choice is an input (shared params; an unused op is computed
+  and multiplied by a zero weight): unused parts do not count. It runs one backward pass through a
+  *positive* copy of the network (kernels ``1/fan_in``, other params ``|p|``, biases 0, BatchNorm
+  statistics mean 0 / var 1 in eval mode, all-ones input of batch 1). Every activation is then
+  >= 0 and every weight > 0, so the gradient of the summed logits w.r.t. a leaf is > 0 exactly
+  when some input->output path runs through it (no cancellation is possible) and exactly 0 when
+  none does (a zero op weight, a ``none`` edge, a node whose output never reaches the classifier).
+  ``1/fan_in`` keeps each layer's gain near 1, so float32 does not overflow on deep networks.
+
+  Returns:
+    ``(params, points)``: ``{param path: bool[]}`` and ``{probe path: bool[]}``, where the probe
+    paths are those of ``probes.act`` points and of every BatchNorm output
+    (``module path + (BN_PROBE,)``).
+  """
+
+  def positive(path, p):
+    if path[-1] == "kernel":
+      fan_in = max(1, p.size // max(1, p.shape[-1]))
+      return jnp.full_like(p, 1.0 / fan_in)
+    if path[-1] == "bias":
+      return jnp.zeros_like(p)
+    if path[-1] == "scale":
+      return jnp.ones_like(p)
+    return jnp.abs(p)
+
+  params = traverse_util.unflatten_dict(
+      {k: positive(k, v) for k, v in _flat(variables["params"]).items()})
+  base = {"params": params}
+  if "batch_stats" in variables:
+    base["batch_stats"] = traverse_util.unflatten_dict({
+        k: (jnp.ones_like(v) if k[-1] == "var" else jnp.zeros_like(v))
+        for k, v in _flat(variables["batch_stats"]).items()})
+  x = jnp.ones((1,) + tuple(image_shape[1:]), jnp.float32)
+  with nn.intercept_methods(_probe_batchnorm):
+    _, st0 = forward(apply_fn, base, x, train=False, collections=("perturbations",))
+  perts = st0.get("perturbations", {})
+
+  def total(params, perts):
+    with nn.intercept_methods(_probe_batchnorm):
+      logits, _ = forward(apply_fn, {**base, "params": params, "perturbations": perts}, x,
+                          train=False)
+    return jnp.sum(logits)
+
+  gp, ga = jax.grad(total, argnums=(0, 1))(params, perts)
+  used_p = {k: jnp.any(g != 0) for k, g in _flat(gp).items()}
+  used_a = {k: jnp.any(g != 0) for k, g in _flat(ga).items()}
+  return used_p, used_a
+
+
+def conv_dense_macs(apply_fn: ApplyFn, variables, image_shape: tuple[int, ...]) -> dict:
+  """Multiply-accumulates of every ``nn.Conv``/``nn.Dense``/``nn.ConvTranspose`` call for one
+  image: ``{kernel path: int}`` (static Python ints, read from shapes while tracing).
+
+  Per call, ``MACs = (output elements / output features) * kernel.size``: for a convolution
+  ``H_out * W_out * kh * kw * C_in / groups * C_out``, for a dense layer ``D_in * D_out``.
+  """
+  macs: dict[tuple, int] = {}
+
+  def count(next_fun, args, kwargs, context):
+    out = next_fun(*args, **kwargs)
+    mod = context.module
+    if (isinstance(mod, (nn.Conv, nn.Dense, nn.ConvTranspose))
+        and context.method_name == "__call__"):
+      kernel = mod.get_variable("params", "kernel")
+      if kernel is not None:
+        per_feature = int(np.prod(out.shape[1:-1])) if out.ndim > 1 else 1
+        key = tuple(mod.scope.path) + ("kernel",)
+        macs[key] = macs.get(key, 0) + per_feature * int(np.prod(kernel.shape))
+    return out
+
+  # A real (not eval_shape) pass, so that this also works under vmap with a traced op choice in
+  # apply_fn's closure; its result is unused, so XLA removes the computation.
+  x = jnp.zeros((1,) + tuple(image_shape[1:]), jnp.float32)
+  with nn.intercept_methods(count):
+    forward(apply_fn, variables, x, train=False)
+  return macs
