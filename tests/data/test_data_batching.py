@@ -55,17 +55,15 @@ def test_gather_inside_jitted_step(cifar10_dir):
   plan = data.epoch_batches(jax.random.key(0), ds, 4)  # length taken from the Dataset
 
   @jax.jit
-  def step(key, ds, idx):
-    batch = ds[idx]
-    images = data.augment(key, batch.images, pad_value=jnp.asarray(ds.black))
-    return images, batch.labels
+  def epoch(key, ds, plan):
+    def step(i, idx):  # the pattern of a training step: gather, augment, use
+      batch = ds[idx]
+      images = data.augment(jax.random.fold_in(key, i), batch.images, pad_value=ds.black)
+      return i + 1, (images, batch.labels)
+    return jax.lax.scan(step, 0, plan)[1]
 
-  def body(carry, idx):
-    images, labels = step(jax.random.fold_in(jax.random.key(1), carry), ds, idx)
-    return carry + 1, labels
-
-  _, labels = jax.lax.scan(body, 0, plan)
+  images, labels = epoch(jax.random.key(1), ds, plan)
   np.testing.assert_array_equal(labels, y[np.asarray(plan)])
-  images, _ = step(jax.random.key(0), ds, plan[0])
-  assert images.shape == (4, 32, 32, 3) and images.dtype == jnp.float32
-  assert step._cache_size() == 1
+  assert images.shape == (3, 4, 32, 32, 3) and images.dtype == jnp.float32
+  epoch(jax.random.key(2), ds, data.epoch_batches(jax.random.key(3), ds, 4))
+  assert epoch._cache_size() == 1
