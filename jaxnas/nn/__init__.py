@@ -1,1 +1,67 @@
-"""nn."""
+"""Flax Linen networks: primitive ops, NB201 cells and macro network, the MixedOp supernet, and
+parameter / FLOP counts.
+
+``compile(space, arch, num_classes, ...)`` returns the discrete network of ``arch`` in a search
+space (NB201 so far); ``compile(space, None, num_classes, ...)`` returns the space's
+op-choice-as-input supernet, whose variables mirror the discrete networks' (see
+``jaxnas.nn.nb201``). Every network is called as ``apply(variables, x, [op_weights,] train)`` on
+NHWC images.
+"""
+
+from __future__ import annotations
+
+import types
+
+from jaxnas.nn import layers, nb201, probes
+from jaxnas.nn.counting import count_flops, count_params, nb201_param_counts
+from jaxnas.nn.layers import NB201_BN, BNConfig
+from jaxnas.nn.nb201 import (NB201Network, NB201Supernet, compile_nb201, one_hot, restrict,
+                             supernet_nb201)
+
+# space name -> (discrete-network factory, supernet factory)
+NETWORKS = {"nb201": (compile_nb201, supernet_nb201)}
+
+
+def _space_name(space, arch) -> str:
+  if space is None:
+    from jaxnas.spaces import nb201 as nb201_space
+    if isinstance(arch, nb201_space.Arch):
+      return "nb201"
+    raise ValueError("compile(space=None, ...) infers the space only from an Arch instance; "
+                     f"pass the space name, one of {', '.join(NETWORKS)}")
+  if isinstance(space, types.ModuleType):  # e.g. jaxnas.spaces.nb201
+    space = space.__name__.rsplit(".", 1)[-1]
+  name = getattr(space, "name", space)
+  if name not in NETWORKS:
+    raise ValueError(f"no networks for search space {name!r}; available: {', '.join(NETWORKS)}")
+  return name
+
+
+def compile(space, arch, num_classes: int, **kwargs):  # pylint: disable=redefined-builtin
+  """The Flax network of ``arch`` in ``space``, or the space's supernet when ``arch`` is None.
+
+  Args:
+    space: a space name (``"nb201"``), a space module (``jaxnas.spaces.nb201``) or None (inferred
+      from the type of ``arch``).
+    arch: an architecture of the space (NB201: ``Arch``, string or 6 op indices), or None.
+    num_classes: classifier outputs.
+    **kwargs: passed to the factory (NB201: ``C``, ``N``, ``bn``, ``cell_bn``; for the supernet
+      also ``mode``, ``partial_channels``); see :func:`compile_nb201`, :func:`supernet_nb201`.
+
+  Returns:
+    A Flax Linen module.
+
+  Raises:
+    ValueError: unknown space or invalid architecture.
+  """
+  discrete, supernet = NETWORKS[_space_name(space, arch)]
+  if arch is None:
+    return supernet(num_classes, **kwargs)
+  return discrete(arch, num_classes, **kwargs)
+
+
+__all__ = [
+    "NETWORKS", "compile", "compile_nb201", "supernet_nb201", "NB201Network", "NB201Supernet",
+    "one_hot", "restrict", "count_params", "count_flops", "nb201_param_counts", "BNConfig",
+    "NB201_BN", "layers", "nb201", "probes",
+]

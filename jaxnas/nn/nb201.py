@@ -1,0 +1,407 @@
+"""NAS-Bench-201 networks: the discrete macro network and the op-choice-as-input supernet.
+
+Both share one macro skeleton, NB201's ``TinyNetwork`` (Dong & Yang, ICLR 2020):
+``stem`` (Conv3x3 -> BN, ``C`` channels), three stages of ``N`` cells at ``C``, ``2C``, ``4C``
+channels separated by stride-2 ``ResNetBasicBlock`` reductions, then ``head`` (``lastact`` BN-ReLU,
+global average pooling, ``classifier``). Inside a cell, node ``j`` is the sum over edges ``i -> j``
+of ``op(node i)`` and the cell's output is node 3. Submodule names follow NB201's ``cells`` list:
+``cells_0 .. cells_{3N+1}`` with the reductions at ``cells_N`` and ``cells_{2N+1}``; the edge
+``EDGES[k]`` of a cell is ``edge_k`` and a conv op inside it is named after the op
+(``nor_conv_1x1`` / ``nor_conv_3x3``). E.g. ``params['cells_3']['edge_4']['nor_conv_3x3']['conv']
+['kernel']``.
+
+**Mirror property.** :class:`NB201Supernet` (every edge a :class:`MixedOp`) declares exactly the
+variable paths of :class:`NB201Network` for every op (plus the ops the discrete net does not
+use), and Flax derives each param's init RNG from its path. Hence, for any arch ``a`` and key
+``k``, ``Network(a).init(k, ...)`` is the sub-tree of ``Supernet.init(k, ...)`` that
+:func:`restrict` picks, and the supernet fed ``one_hot(a)`` computes the discrete network's
+function with those weights, in every BN mode. "Exactly" means mathematically: the stacked forms
+run the 1x1 kernel zero-padded to 3x3 (padding 1), which XLA may accumulate in another order, so
+outputs agree to float rounding (~1e-6 relative), and running statistics of the selected ops
+match likewise.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxnas.nn import probes
+from jaxnas.nn.layers import (NB201_BN, BNConfig, Head, ReLUConvBN, ResNetBasicBlock, Stem,
+                              avg_pool_3x3, batch_moments, conv2d, normalize)
+from jaxnas.spaces import nb201 as space
+
+Array = jax.Array
+NUM_NODES = 4
+MODES = ("mixed", "select", "hard")
+# (num_classes, input H = W) of NB201's datasets, for counting and examples.
+DATASETS = {"cifar10": (10, 32), "cifar100": (100, 32), "ImageNet16-120": (120, 16)}
+
+
+def _check_input(x: Array, what: str) -> None:
+  if x.ndim != 4 or x.shape[-1] != 3:
+    raise ValueError(f"{what} expects RGB images as f32[B, H, W, 3] (NHWC), got shape "
+                     f"{tuple(x.shape)}")
+  if x.shape[1] % 4 or x.shape[2] % 4:
+    raise ValueError(f"{what} halves H and W twice, so both must be multiples of 4; got shape "
+                     f"{tuple(x.shape)}")
+
+
+def _check_arch(ops) -> tuple[int, ...]:
+  arr = space.check_ops(np.asarray(ops.ops if isinstance(ops, space.Arch) else ops))
+  if arr.ndim != 1:
+    raise ValueError(f"a network is compiled for one NB201 architecture, got a batch of shape "
+                     f"{arr.shape}; use NB201Supernet with vmap over op_weights for many")
+  return tuple(int(o) for o in arr)
+
+
+def _macro(x: Array, train: bool, C: int, N: int, num_classes: int, bn: BNConfig,
+           make_cell: Callable[[int, int], Callable[[Array], Array]]) -> Array:
+  """NB201 ``TinyNetwork`` body; call inside a compact method. ``make_cell(index, channels)``."""
+  h = Stem(3, C, bn, name="stem")(x, train)
+  index, c_prev = 0, C
+  for stage in range(3):
+    c = C * 2**stage
+    if stage:
+      h = ResNetBasicBlock(c_prev, c, bn, name=f"cells_{index}")(h, train)
+      index += 1
+    for _ in range(N):
+      h = make_cell(index, c)(h)
+      index += 1
+    c_prev = c
+  return Head(c_prev, num_classes, bn, name="head")(h, train)
+
+
+def _sum_nodes(x: Array, edge_fn: Callable[[int, Array], Array]) -> Array:
+  """Cell DAG: node j = sum of ``edge_fn(k, node i)`` over edges ``k = (i, j)`` in EDGES order."""
+  nodes = [x]
+  for j in range(1, NUM_NODES):
+    acc = None
+    for k, (i, t) in enumerate(space.EDGES):
+      if t == j:
+        y = edge_fn(k, nodes[i])
+        acc = y if acc is None else acc + y
+    nodes.append(acc)
+  return nodes[-1]
+
+
+# ----------------------------------------------------------------------------- discrete network
+
+
+class Edge(nn.Module):
+  """One edge of a discrete cell running a single NB201 op (``op`` index into ``OPS``)."""
+
+  op: int
+  channels: int
+  bn: BNConfig = NB201_BN
+
+  @nn.compact
+  def __call__(self, x: Array, train: bool) -> Array:
+    if self.op == space.NONE:
+      return jnp.zeros_like(x)  # NB201's Zero: x.mul(0.)
+    if self.op == space.SKIP:
+      return x
+    if self.op == space.AVG_POOL:
+      return avg_pool_3x3(x)
+    k = 1 if self.op == space.CONV1X1 else 3
+    return ReLUConvBN(self.channels, self.channels, k, 1, self.bn, name=space.OPS[self.op])(x, train)
+
+
+class Cell(nn.Module):
+  """NB201 ``InferCell`` for a fixed architecture ``ops`` (6 op indices, EDGES order)."""
+
+  ops: tuple[int, ...]
+  channels: int
+  bn: BNConfig = NB201_BN
+
+  @nn.compact
+  def __call__(self, x: Array, train: bool) -> Array:
+    return _sum_nodes(
+        x, lambda k, h: Edge(self.ops[k], self.channels, self.bn, name=f"edge_{k}")(h, train))
+
+
+class NB201Network(nn.Module):
+  """The NAS-Bench-201 network of one cell, as the benchmark trained it.
+
+  Attributes:
+    arch: the 6 op indices (``OPS`` order, ``EDGES`` order) as a tuple of ints.
+    num_classes: classifier outputs (10 / 100 / 120 for cifar10 / cifar100 / ImageNet16-120).
+    C: channels of the first stage (NB201: 16).
+    N: cells per stage (NB201: 5).
+    bn: BN settings of stem, reductions and head.
+    cell_bn: BN settings of the cell ops (None: same as ``bn``).
+
+  Call ``apply(variables, x, train)``: ``x: f32[B, H, W, 3]`` (H, W multiples of 4; NB201 uses
+  32 and 16) -> logits ``f32[B, num_classes]``. Pass ``mutable=['batch_stats']`` in training to
+  update the running statistics.
+  """
+
+  arch: tuple[int, ...]
+  num_classes: int
+  C: int = 16
+  N: int = 5
+  bn: BNConfig = NB201_BN
+  cell_bn: BNConfig | None = None
+
+  @nn.compact
+  def __call__(self, x: Array, train: bool) -> Array:
+    _check_input(x, "NB201Network")
+    ops = _check_arch(self.arch)
+    cell_bn = self.cell_bn or self.bn
+    make_cell = lambda i, c: (lambda h: Cell(ops, c, cell_bn, name=f"cells_{i}")(h, train))
+    return _macro(x, train, self.C, self.N, self.num_classes, self.bn, make_cell)
+
+  def example_args(self, input_shape: Sequence[int] = (1, 32, 32, 3)) -> tuple:
+    """Positional arguments (after ``variables``/``rng``) for ``init``/``apply`` at this shape."""
+    return (jnp.zeros(tuple(input_shape), jnp.float32), False)
+
+
+# ----------------------------------------------------------------------------- supernet
+
+
+class MixedOp(nn.Module):
+  """An edge carrying all five NB201 ops, combined by ``weights: f32[5]`` (``OPS`` order).
+
+  The two convs run as ONE convolution: the 1x1 kernel is zero-padded to 3x3 and both kernels
+  are concatenated along output channels (``mixed``) or summed with one-hot weights
+  (``select``/``hard``); ReLU and the parameter-free ops (skip, avg-pool) are computed once and
+  ``none`` contributes nothing. Variables live in the children ``nor_conv_1x1`` and
+  ``nor_conv_3x3`` (``ReLUConvBN`` modules, never called: their kernels/BN variables are read),
+  at the same paths as in the discrete :class:`Edge`.
+
+  Attributes:
+    channels: input = output channels of the edge.
+    bn: BN settings of the conv ops.
+    mode: ``"mixed"`` (DARTS: ``sum_o w_o op_o(x)``, any weights);
+      ``"select"`` (``weights`` one-hot: one conv per edge whose kernel and BN params are the
+      ``w``-mix of the two convs'; equals the selected op; for scoring many archs under vmap);
+      ``"hard"`` (GDAS: the ``select`` computation under ``stop_gradient`` of ``weights``, times
+      the live weight of the selected op, plus GDAS's ``sum`` of the unselected weights (value ~0,
+      as ``hardwts`` with straight-through gradients from the caller are); gradients w.r.t. the
+      selected weight are ``<dL/dout, op(x)>`` as in GDAS).
+    partial_channels: PC-DARTS ``K``: only the first ``channels // K`` channels go through the ops,
+      the rest bypass, then a channel shuffle with ``K`` groups. ``K > 1`` changes the conv shapes,
+      so the mirror property holds only for ``K = 1``.
+
+  Running statistics move only for ops with non-zero weight in ``select``/``hard`` (scaled by the
+  one-hot weight), and for both convs in ``mixed`` (as DARTS does).
+  """
+
+  channels: int
+  bn: BNConfig = NB201_BN
+  mode: str = "mixed"
+  partial_channels: int = 1
+
+  def setup(self):
+    c = self.channels // self.partial_channels
+    self.nor_conv_1x1 = ReLUConvBN(c, c, 1, 1, self.bn)
+    self.nor_conv_3x3 = ReLUConvBN(c, c, 3, 1, self.bn)
+
+  def __call__(self, x: Array, weights: Array, train: bool) -> Array:
+    """Args: ``x: f32[B, H, W, channels]``, ``weights: f32[5]``, ``train``. Returns ``x``'s shape."""
+    k = self.partial_channels
+    if k == 1:
+      return self._ops(x, weights, train)
+    c = self.channels // k
+    out = jnp.concatenate([self._ops(x[..., :c], weights, train), x[..., c:]], axis=-1)
+    b, h, w, ch = out.shape
+    # PC-DARTS channel_shuffle(groups=K): [groups, C/groups] -> [C/groups, groups].
+    return out.reshape(b, h, w, k, ch // k).swapaxes(-1, -2).reshape(b, h, w, ch)
+
+  def _ops(self, x: Array, w: Array, train: bool) -> Array:
+    c = x.shape[-1]
+    c1, c3 = self.nor_conv_1x1, self.nor_conv_3x3
+    bn1, bn3 = c1.bn_layer, c3.bn_layer
+    cfg = bn1.config
+    k1 = jnp.pad(c1.conv.kernel, ((1, 1), (1, 1), (0, 0), (0, 0)))  # 1x1 inside a 3x3 kernel
+    k3 = c3.conv.kernel
+    pooled = avg_pool_3x3(x)
+    r = nn.relu(x)
+    if self.mode == "mixed":
+      r = probes.act(self, r)
+      y = conv2d(r, jnp.concatenate([k1, k3], axis=-1), 1, 1)  # [B, H, W, 2c]
+      if bn1.use_batch_stats(train):
+        mean, var = batch_moments(y)
+        if train:
+          bn1.update_stats(y[..., :c], mean[:c], var[:c])
+          bn3.update_stats(y[..., c:], mean[c:], var[c:])
+      else:
+        mean = jnp.concatenate([bn1.mean.value, bn3.mean.value])
+        var = jnp.concatenate([bn1.var.value, bn3.var.value])
+      scale = bias = None
+      if cfg.affine:
+        scale = jnp.concatenate([bn1.scale, bn3.scale])
+        bias = jnp.concatenate([bn1.bias, bn3.bias])
+      y = normalize(y, mean, var, scale, bias, cfg.epsilon)
+      return (w[space.SKIP] * x + w[space.CONV1X1] * y[..., :c] + w[space.CONV3X3] * y[..., c:]
+              + w[space.AVG_POOL] * pooled)
+
+    # select / hard: one conv with the one-hot mix of the kernels and of the BN variables.
+    s = w if self.mode == "select" else jax.lax.stop_gradient(w)
+    s1, s3 = s[space.CONV1X1], s[space.CONV3X3]
+    # The probe sees the conv input of the selected conv, and zeros where no conv is selected.
+    r = probes.act(self, r * (s1 + s3))
+    y = conv2d(r, s1 * k1 + s3 * k3, 1, 1)
+    if bn1.use_batch_stats(train):
+      mean, var = batch_moments(y)
+      if train:
+        bn1.update_stats(y, mean, var, s1)
+        bn3.update_stats(y, mean, var, s3)
+    else:
+      mean = s1 * bn1.mean.value + s3 * bn3.mean.value
+      # The (1 - s1 - s3) term keeps var positive (its value is irrelevant) when no conv is chosen.
+      var = s1 * bn1.var.value + s3 * bn3.var.value + (1.0 - s1 - s3)
+    scale = bias = None
+    if cfg.affine:
+      scale = s1 * bn1.scale + s3 * bn3.scale
+      bias = s1 * bn1.bias + s3 * bn3.bias
+    y = normalize(y, mean, var, scale, bias, cfg.epsilon)
+    if self.mode == "select":
+      g, extra = w, 0.0
+    else:  # GDAS: selected op scaled by its live weight; unselected weights added as scalars.
+      g, extra = s * w, jnp.sum((1.0 - s) * w)
+    return (g[space.SKIP] * x + (g[space.CONV1X1] + g[space.CONV3X3]) * y
+            + g[space.AVG_POOL] * pooled + extra)
+
+
+class SearchCell(nn.Module):
+  """A cell whose 6 edges are :class:`MixedOp` s, weighted by ``op_weights: f32[6, 5]``."""
+
+  channels: int
+  bn: BNConfig = NB201_BN
+  mode: str = "mixed"
+  partial_channels: int = 1
+
+  @nn.compact
+  def __call__(self, x: Array, op_weights: Array, train: bool) -> Array:
+    def edge(k, h):
+      op = MixedOp(self.channels, self.bn, self.mode, self.partial_channels, name=f"edge_{k}")
+      return op(h, op_weights[k], train)
+    return _sum_nodes(x, edge)
+
+
+class NB201Supernet(nn.Module):
+  """The NB201 network with the op choice as an input (one-shot NAS supernet, zero-cost scorer).
+
+  Attributes:
+    num_classes, C, N, bn, cell_bn: as :class:`NB201Network`.
+    mode: ``"mixed"`` | ``"select"`` | ``"hard"``, see :class:`MixedOp`.
+    partial_channels: PC-DARTS ``K`` (1: off).
+
+  Call ``apply(variables, x, op_weights, train)``: ``x: f32[B, H, W, 3]``,
+  ``op_weights: f32[6, 5]`` (edge x op, ``EDGES`` x ``OPS`` order; the same weights for every
+  cell, NB201 having one cell type) -> logits ``f32[B, num_classes]``. Architecture parameters
+  stay outside: the caller maps ``alphas`` to weights (softmax for DARTS, Gumbel hard one-hot with
+  straight-through for GDAS, folded PC-DARTS edge normalisation ``beta_k * w_k``, or
+  :func:`one_hot` of an arch). Scoring many archs with shared params::
+
+      logits = jax.vmap(lambda w: net.apply(v, x, w, False))(one_hot(archs))  # [A, B, classes]
+  """
+
+  num_classes: int
+  C: int = 16
+  N: int = 5
+  bn: BNConfig = NB201_BN
+  cell_bn: BNConfig | None = None
+  mode: str = "mixed"
+  partial_channels: int = 1
+
+  @nn.compact
+  def __call__(self, x: Array, op_weights: Array, train: bool) -> Array:
+    _check_input(x, "NB201Supernet")
+    if self.mode not in MODES:
+      raise ValueError(f"unknown MixedOp mode {self.mode!r}; valid: {', '.join(MODES)}")
+    k = self.partial_channels
+    if k < 1 or self.C % k:
+      raise ValueError(f"partial_channels={k} must be >= 1 and divide C={self.C}")
+    want = (space.NUM_EDGES, space.NUM_OPS)
+    if tuple(op_weights.shape) != want:
+      raise ValueError(f"op_weights must be f32{list(want)} (edges x ops; vmap for a batch of "
+                       f"archs), got shape {tuple(op_weights.shape)}")
+    cell_bn = self.cell_bn or self.bn
+    op_weights = op_weights.astype(x.dtype)
+
+    def make_cell(i, c):
+      cell = SearchCell(c, cell_bn, self.mode, k, name=f"cells_{i}")
+      return lambda h: cell(h, op_weights, train)
+
+    return _macro(x, train, self.C, self.N, self.num_classes, self.bn, make_cell)
+
+  def example_args(self, input_shape: Sequence[int] = (1, 32, 32, 3)) -> tuple:
+    """Positional arguments (after ``variables``/``rng``) for ``init``/``apply`` at this shape."""
+    w = jnp.full((space.NUM_EDGES, space.NUM_OPS), 1.0 / space.NUM_OPS, jnp.float32)
+    return (jnp.zeros(tuple(input_shape), jnp.float32), w, False)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def one_hot(arch) -> Array:
+  """``op_weights`` selecting ``arch``: ``f32[..., 6, 5]`` (accepts ``Arch`` or ``int[..., 6]``)."""
+  ops = arch.ops if isinstance(arch, space.Arch) else jnp.asarray(arch)
+  return jax.nn.one_hot(ops, space.NUM_OPS, dtype=jnp.float32)
+
+
+def restrict(variables: Any, like: Any) -> Any:
+  """The sub-tree of ``variables`` with the structure of ``like`` (e.g. a discrete network's
+  variables or their ``jax.eval_shape``): supernet weights for one arch (weight inheritance).
+
+  Raises:
+    ValueError: a path of ``like`` is missing from ``variables``, or shapes differ.
+  """
+  def rec(v, l, path):
+    if isinstance(l, dict) or hasattr(l, "items"):
+      if not hasattr(v, "items"):
+        raise ValueError(f"restrict: {'/'.join(path)} is a leaf in variables but a tree in like")
+      out = {}
+      for key, sub in l.items():
+        if key not in v:
+          raise ValueError(f"restrict: variables lack {'/'.join(path + (key,))}")
+        out[key] = rec(v[key], sub, path + (key,))
+      return out
+    if tuple(np.shape(v)) != tuple(np.shape(l)):
+      raise ValueError(f"restrict: {'/'.join(path)} has shape {np.shape(v)}, like has "
+                       f"{np.shape(l)}")
+    return v
+  return rec(variables, like, ())
+
+
+def compile_nb201(arch, num_classes: int, C: int = 16, N: int = 5, *, bn: BNConfig = NB201_BN,
+                  cell_bn: BNConfig | None = None) -> NB201Network:
+  """The NAS-Bench-201 network of ``arch`` (Dong & Yang, ICLR 2020, Sec. 2.1 / Fig. 1).
+
+  Args:
+    arch: ``nb201.Arch`` (unbatched), an NB201 string, or 6 op indices.
+    num_classes: 10 / 100 / 120 for cifar10 / cifar100 / ImageNet16-120.
+    C, N: first-stage channels and cells per stage (benchmark: 16, 5).
+    bn, cell_bn: batch-norm settings (default NB201's: affine, running stats tracked).
+
+  Returns:
+    A Flax module; ``init(key, x, train)`` / ``apply(variables, x, train)``.
+
+  Raises:
+    ValueError: invalid arch.
+  """
+  if isinstance(arch, str):
+    arch = space.from_string(arch)
+  return NB201Network(_check_arch(arch), num_classes, C, N, bn, cell_bn)
+
+
+def supernet_nb201(num_classes: int, C: int = 16, N: int = 5, *, mode: str = "mixed",
+                   partial_channels: int = 1, bn: BNConfig = NB201_BN,
+                   cell_bn: BNConfig | None = None) -> NB201Supernet:
+  """The NB201 op-choice-as-input supernet (DARTS, Liu et al. ICLR 2019; GDAS, Dong & Yang
+  CVPR 2019; PC-DARTS, Xu et al. ICLR 2020), see :class:`NB201Supernet`.
+
+  Raises:
+    ValueError: unknown mode or ``partial_channels`` not dividing ``C``.
+  """
+  if mode not in MODES:
+    raise ValueError(f"unknown MixedOp mode {mode!r}; valid: {', '.join(MODES)}")
+  if partial_channels < 1 or C % partial_channels:
+    raise ValueError(f"partial_channels={partial_channels} must be >= 1 and divide C={C}")
+  return NB201Supernet(num_classes, C, N, bn, cell_bn, mode, partial_channels)
