@@ -11,8 +11,8 @@ Typical use (host load once, device-resident arrays, batches gathered inside the
 
 from jaxnas.data.augment import augment, random_crop, random_flip
 from jaxnas.data.batching import epoch_batches, eval_batches, num_batches
-from jaxnas.data.datasets import (DATASETS, SPLITS, Dataset, DatasetSpec, detect_formats, get_spec,
-                                  load_dataset, normalize, resize, split_indices)
+from jaxnas.data.datasets import (DATASETS, SPLITS, Dataset, DatasetSpec, detect_formats,
+                                  get_spec, load_dataset, normalize, resize, split_indices)
 
 __all__ = [
     "DATASETS",

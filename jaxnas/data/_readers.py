@@ -12,6 +12,7 @@ import gzip
 import importlib
 import pathlib
 import pickle
+
 import numpy as np
 
 # ----------------------------------------------------------------------------- safe pickles

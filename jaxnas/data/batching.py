@@ -2,8 +2,8 @@
 
 The arrays stay on the device; an epoch is an ``int32[steps, batch_size]`` index plan computed with
 ``jax.random`` (jittable, so it can be made inside the compiled loop), and a step gathers its batch
-with ``data[idx[step]]`` (or ``lax.scan`` over the rows of the plan). Every batch has the same shape,
-so the step compiles once.
+with ``data[idx[step]]`` (or ``lax.scan`` over the rows of the plan). Every batch has the same
+shape, so the step compiles once.
 """
 
 from __future__ import annotations

@@ -121,9 +121,10 @@ DATASETS: dict[str, DatasetSpec] = {
         train_size=60_000, test_size=10_000,
         subfolders=("fashion_mnist", "fashion-mnist", "FashionMNIST/raw"),
         how_to_get=("get train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-                    "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz from the Fashion-MNIST "
-                    "repository (github.com/zalandoresearch/fashion-mnist, data/fashion) or the "
-                    "Debian/Ubuntu package fashion-mnist, and pass path=/path/to/that/folder")),
+                    "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz from the "
+                    "Fashion-MNIST repository (github.com/zalandoresearch/fashion-mnist, "
+                    "data/fashion) or the Debian/Ubuntu package fashion-mnist, and pass "
+                    "path=/path/to/that/folder")),
     "mnist": DatasetSpec(
         name="mnist", title="MNIST", format="idx", num_classes=10, image_shape=(28, 28, 1),
         mean=(0.1306605,), std=(0.3081078,),
@@ -191,7 +192,7 @@ class Dataset:
 
 
 def normalize(images, mean: Sequence[float], std: Sequence[float]):
-  """``(images / 255 - mean) / std`` per channel in float32. Works on numpy and (under jit) jax arrays.
+  """``(images / 255 - mean) / std`` per channel in float32, on numpy or (under jit) jax arrays.
 
   Args:
     images: ``[..., C]`` pixels on the 0..255 scale (uint8 or float).

@@ -32,14 +32,14 @@ def test_cifar10_round_trip_exact(cifar10_dir):
 def test_cifar_pixel_order_is_channel_major(tmp_path):
   # One image whose R, G, B planes are distinguishable and whose rows count up: the row-major
   # [3072] record must become image[row, col, channel] = plane[channel][row, col].
-  from conftest import write_pickle
+  import pickle
   folder = tmp_path / "c10"
   folder.mkdir()
   planes = np.stack([np.full((32, 32), v, np.uint8) for v in (10, 20, 30)])
   planes[0, 1, 2] = 200  # R plane, row 1, column 2
   row = planes.reshape(1, -1)
   for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-    write_pickle(folder / name, {b"data": row, b"labels": [7]})
+    (folder / name).write_bytes(pickle.dumps({b"data": row, b"labels": [7]}, protocol=2))
   img = data.load_dataset("cifar10", folder, "test", normalize=False).images[0]
   assert tuple(img[0, 0]) == (10, 20, 30)
   assert img[1, 2, 0] == 200 and img[2, 1, 0] == 10
