@@ -460,9 +460,9 @@ def load_dataset(name: str, path=None, split: str = "train", *, max_examples: in
   Args:
     name: ``cifar10``, ``cifar100``, ``imagenet16-120``, ``fashion_mnist`` or ``mnist``.
     path: the folder holding the files, or a folder above it (e.g. holding
-      ``cifar-10-batches-py``). None searches the defaults: ``<shared data>/images/<name>``, then
-      ``<shared data>/images``, ``$TORCH_HOME/cifar.python`` (NB201's layout) for CIFAR and
-      ImageNet16, and ``/usr/share/datasets/<name>`` for the IDX datasets.
+      ``cifar-10-batches-py``). None searches ``<shared data>/images/<name>``, then for CIFAR and
+      ImageNet16 ``<shared data>/images`` and ``$TORCH_HOME/cifar.python`` (NB201's layout), for
+      the IDX datasets ``/usr/share/datasets/<name with dashes>`` (e.g. ``fashion-mnist``).
     split: ``train``, ``test``, ``search_train`` or ``search_valid`` (halves of the training set,
       see :func:`split_indices`).
     max_examples: keep only the first ``max_examples`` examples of the split (file order); 0 keeps
