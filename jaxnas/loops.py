@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnas import benchmarks as bm
+from jaxnas import rng
 from jaxnas.optimizers.blackbox.base import NEG_INF, BlackBoxOptimizer, clean_fitness
 
 
@@ -57,7 +58,7 @@ def evaluate(key, bench: bm.Benchmark, space, archs, objective: Objective) -> ja
   """The fitness of a batch of archs: a benchmark gather (one training seed drawn if noisy)."""
   seed = None
   if objective.noisy:
-    seed = jax.random.randint(key, jax.tree.leaves(archs)[0].shape[:1], 0, 1 << 30)
+    seed = rng.randint(key, jax.tree.leaves(archs)[0].shape[:1], 1 << 30)
   return bm.query(bench, space.to_id(archs), objective.metric, objective.dataset, seed=seed,
                   epoch=objective.epoch)
 
@@ -71,7 +72,7 @@ def init(key, optimizer: BlackBoxOptimizer) -> SearchState:
 def step(key, state: SearchState, bench: bm.Benchmark, *, optimizer: BlackBoxOptimizer, space,
          objective: Objective) -> tuple[SearchState, StepOutput]:
   """One ``ask -> query -> tell`` round (pure; jit/vmap/scan it as you like)."""
-  k_ask, k_query, k_tell = jax.random.split(key, 3)
+  k_ask, k_query, k_tell = rng.split(key, 3)
   archs, opt_state = optimizer.ask(k_ask, state.opt_state)
   fitness = evaluate(k_query, bench, space, archs, objective)
   opt_state, _ = optimizer.tell(k_tell, opt_state, archs, fitness)
@@ -94,12 +95,12 @@ def step(key, state: SearchState, bench: bm.Benchmark, *, optimizer: BlackBoxOpt
 def search(key, bench: bm.Benchmark, *, optimizer: BlackBoxOptimizer, space, objective: Objective,
            num_queries: int) -> StepOutput:
   """One seed: ``num_queries // num_ask`` steps under ``lax.scan``; outputs stacked over steps."""
-  k_init, k_loop = jax.random.split(key)
+  k_init, k_loop = rng.split(key)
   state = init(k_init, optimizer)
   num_steps = num_queries // optimizer.num_ask
 
   def body(state, t):
-    return step(jax.random.fold_in(k_loop, t), state, bench, optimizer=optimizer, space=space,
+    return step(rng.fold_in(k_loop, t), state, bench, optimizer=optimizer, space=space,
                 objective=objective)
 
   _, outs = jax.lax.scan(body, state, jnp.arange(num_steps))

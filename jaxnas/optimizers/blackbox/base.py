@@ -46,29 +46,3 @@ def check_positive(**kwargs) -> None:
     if not isinstance(v, int) or isinstance(v, bool) or v < 1:
       raise ValueError(f"{k} must be a positive integer, got {v!r}")
 
-
-# Dense one-hot selects instead of gathers/scatters on small buffers: under vmap over thousands of
-# seeds, XLA:CPU runs a batched gather/scatter element by element, while a masked select over a
-# [P, ...] buffer is one vectorised pass (measured 2-4x faster per search step for P = 30).
-
-
-def take(tree, i, size: int):
-  """``tree[i]`` along the leading axis (length ``size``) as a masked sum, not a gather."""
-  hit = jnp.arange(size) == i
-
-  def pick(x):
-    m = hit.reshape((size,) + (1,) * (x.ndim - 1))
-    return jnp.sum(jnp.where(m, x, jnp.zeros_like(x)), axis=0).astype(x.dtype)
-
-  return jax.tree.map(pick, tree)
-
-
-def put(tree, i, value, size: int):
-  """``tree.at[i].set(value)`` along the leading axis as a masked select, not a scatter."""
-  hit = jnp.arange(size) == i
-
-  def set_(x, v):
-    m = hit.reshape((size,) + (1,) * (x.ndim - 1))
-    return jnp.where(m, v[None], x)
-
-  return jax.tree.map(set_, tree, value)

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 from jaxnas import rng
 from jaxnas.optimizers.blackbox.base import (NEG_INF, BlackBoxOptimizer, check_positive,
-                                             clean_fitness, put, take, tree_where)
+                                             clean_fitness, tree_where)
 from jaxnas.spaces import SearchSpace
 
 
@@ -49,14 +49,11 @@ def regularized_evolution(space: SearchSpace, *, population_size: int = 30, samp
         count=jnp.zeros((), jnp.int32))
 
   def ask(key, state):
-    k_rand, k_tour, k_mut = jax.random.split(key, 3)
+    k_rand, k_tour, k_mut = rng.split(key, 3)
     random_arch = space.sample(k_rand, (), naslib_valid=naslib_valid)
     idx = rng.randint(k_tour, (sample_size,), population_size)
-    # fitness of the drawn members: [S, P] one-hot times [P], then the fittest one's slot
-    onehot = idx[:, None] == jnp.arange(population_size)
-    drawn = jnp.max(jnp.where(onehot, state.fitness, NEG_INF), axis=1)
-    parent_slot = jnp.sum(jnp.where(jnp.arange(sample_size) == jnp.argmax(drawn), idx, 0))
-    parent = take(state.population, parent_slot, population_size)
+    parent_slot = idx[jnp.argmax(state.fitness[idx])]
+    parent = jax.tree.map(lambda x: x[parent_slot], state.population)
     child = space.mutate(k_mut, parent)
     arch = tree_where(state.count < population_size, random_arch, child)
     return jax.tree.map(lambda x: x[None], arch), state
@@ -64,8 +61,8 @@ def regularized_evolution(space: SearchSpace, *, population_size: int = 30, samp
   def tell(key, state, archs, fitness):
     del key
     slot = state.count % population_size
-    pop = put(state.population, slot, jax.tree.map(lambda a: a[0], archs), population_size)
-    fit = put(state.fitness, slot, clean_fitness(fitness)[0], population_size)
+    pop = jax.tree.map(lambda p, a: p.at[slot].set(a[0]), state.population, archs)
+    fit = state.fitness.at[slot].set(clean_fitness(fitness)[0])
     return state.replace(population=pop, fitness=fit, count=state.count + 1), {}
 
   return BlackBoxOptimizer(init=init, ask=ask, tell=tell, num_ask=1, name="re")

@@ -1,0 +1,63 @@
+"""Command line: ``python -m jaxnas.run --config configs/FILE.py[:arg] [--config.key=value ...]
+[--workdir DIR]``.
+
+Kept thin: it parses the config and calls the library driver that the notebooks use too. The
+config's ``task`` field picks the driver (``blackbox`` by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import pathlib
+import sys
+
+from jaxnas import config as config_lib
+
+TASKS = ("blackbox",)
+
+
+def _drivers():
+  from jaxnas import experiments  # pylint: disable=import-outside-toplevel
+  return {"blackbox": experiments.run_blackbox}
+
+
+def parse(argv):
+  """Splits ``argv`` into (config spec, overrides, workdir); overrides keep their order."""
+  p = argparse.ArgumentParser(prog="python -m jaxnas.run", description=__doc__.split("\n\n")[0])
+  p.add_argument("--config", required=True, help="config file, optionally file.py:arg")
+  p.add_argument("--workdir", default=None, help="output folder (default runs/<config>-<time>)")
+  p.add_argument("--quiet", action="store_true", help="no progress output")
+  known, rest = p.parse_known_args(argv)
+  overrides = []
+  for a in rest:
+    if not a.startswith("--config.") or "=" not in a:
+      p.error(f"unrecognised argument {a!r} (overrides look like --config.key=value)")
+    k, v = a[len("--config."):].split("=", 1)
+    overrides.append((k, v))
+  return known, overrides
+
+
+def main(argv=None) -> int:
+  args, overrides = parse(sys.argv[1:] if argv is None else argv)
+  try:
+    cfg = config_lib.load_config(args.config)
+    for k, v in overrides:
+      config_lib.override(cfg, k, v)
+    task = cfg.get("task", "blackbox")
+    drivers = _drivers()
+    if task not in drivers:
+      raise ValueError(f"unknown task {task!r} in config; valid: {', '.join(drivers)}")
+    workdir = args.workdir
+    if workdir is None:
+      stem = pathlib.Path(args.config.partition(":")[0]).stem
+      workdir = pathlib.Path("runs") / f"{stem}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    drivers[task](cfg, workdir, quiet=args.quiet)
+  except (ValueError, FileNotFoundError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
