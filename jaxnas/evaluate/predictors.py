@@ -1,0 +1,284 @@
+"""The predictor evaluator: train each predictor on random architectures, test on a disjoint
+random set, report NASLib's predictor metrics over seeds; and a fit/predict speed benchmark.
+
+For every predictor, training-set size and seed: a host RNG (``np.random.default_rng(seed)``)
+shuffles the benchmark's architecture ids; the first ``num_test`` are the test set and the
+training set is the first ``train_size`` of the rest (nested across sizes, disjoint from the test
+set). Jittable predictors are compiled once per predictor: training sets sit in a buffer of
+``max(train_sizes)`` rows with a mask (the same mechanism the model-based optimisers use), so the
+reported fit time at a small size is that of the padded buffer. Compile time is excluded from
+``fit_seconds``/``query_seconds`` and reported as ``compile_seconds``.
+
+References:
+  White et al., "How Powerful are Performance Predictors in Neural Architecture Search?",
+  NeurIPS 2021 (the protocol and metrics); NASLib's ``PredictorEvaluator``.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxnas import benchmarks
+from jaxnas import predictors as P
+from jaxnas.evaluate import metrics
+from jaxnas.spaces import nb201
+
+METRIC_KEYS = ("kendall_tau", "spearman", "pearson", "mae", "rmse", "kendall_tau_2dec",
+               "kendall_tau_1dec", "precision_at_10", "precision_at_20", "fit_seconds",
+               "query_seconds")
+RESULTS_FILE = "predictor_results.json"
+PLOT_FILE = "predictor_kendall_tau.png"
+
+
+def _names(predictors) -> list[str]:
+  names = [n.strip() for n in predictors.split(",")] if isinstance(predictors, str) else list(predictors)
+  names = [n for n in names if n]
+  bad = [n for n in names if n not in P.PREDICTORS]
+  if bad:
+    raise ValueError(f"unknown predictor(s) {', '.join(bad)}; valid: {', '.join(P.PREDICTORS)}")
+  if not names:
+    raise ValueError("config.predictors is empty")
+  return names
+
+
+def _score_features(bench, dataset: str, kind: str) -> np.ndarray:
+  """Per-architecture score columns for OMNI predictors: ``f32[N, Z]``."""
+  cols = []
+  for k in [s.strip() for s in kind.split(",") if s.strip()]:
+    if k == "params":
+      cols.append(np.asarray(benchmarks.query(bench, np.arange(bench.num_archs), "params", dataset)))
+    elif k == "val_accuracy@12":
+      cols.append(np.asarray(benchmarks.query(bench, np.arange(bench.num_archs), "val_accuracy",
+                                              dataset, epoch=12)))
+    else:
+      raise ValueError(f"unknown score feature {k!r}; valid: params, val_accuracy@12")
+  if not cols:
+    raise ValueError("OMNI predictors need config.score_features (e.g. 'params')")
+  return np.stack(cols, -1).astype(np.float32)
+
+
+def build(name: str, config, bench, dataset: str):
+  """The predictor ``name`` as configured, and its features for every benchmark architecture.
+
+  Returns:
+    (predictor, features ``f32[num_archs, D]``).
+  """
+  kind = P.DEFAULT_ENCODING.get(name, config.encoding)
+  x = np.asarray(P.encode(nb201.all_archs(), kind), np.float32)
+  kwargs = dict(config.get("hparams", {}).get(name, {}))
+  if name.startswith("omni_"):
+    scores = _score_features(bench, dataset, config.get("score_features", "params"))
+    x = np.asarray(P.omni_features(x, scores))
+    kwargs.setdefault("num_scores", scores.shape[1])
+  pred = P.PREDICTORS[name](x.shape[1], **kwargs)
+  pred = P.with_target_transform(pred, config.get("target_transform", "log_gap"))
+  return pred, x
+
+
+def _block(tree):
+  return jax.tree_util.tree_map(lambda a: a.block_until_ready() if hasattr(a, "block_until_ready")
+                                else a, tree)
+
+
+def evaluate_predictor(pred, x_all, y_all, *, train_sizes, num_test: int, num_seeds: int,
+                       seed: int = 0, pad_buffer: bool = True) -> dict[str, Any]:
+  """Evaluates one built predictor; returns ``{str(size): {metric: mean, "std": {...}}}``.
+
+  Args:
+    pred: a :class:`~jaxnas.predictors.Predictor`.
+    x_all: ``f32[A, D]`` features of every architecture.
+    y_all: ``f32[A]`` targets.
+    train_sizes: training-set sizes.
+    num_test: test-set size.
+    num_seeds: repetitions (seeds ``seed .. seed + num_seeds - 1``).
+    seed: first seed.
+    pad_buffer: jittable predictors fit in one ``max(train_sizes)`` buffer with a mask (compile
+      once); False compiles per size.
+  """
+  train_sizes = [int(s) for s in train_sizes]
+  a = x_all.shape[0]
+  if num_test + max(train_sizes) > a:
+    raise ValueError(f"num_test + max train size = {num_test + max(train_sizes)} exceeds the "
+                     f"{a} architectures")
+  metric_fn = jax.jit(metrics.predictor_metrics)
+  fit_c, pred_c, compile_s = {}, None, 0.0
+  per_size: dict[int, list[dict[str, float]]] = {s: [] for s in train_sizes}
+  for s_i in range(num_seeds):
+    rng = np.random.default_rng(seed + s_i)
+    perm = rng.permutation(a)
+    test, pool = perm[:num_test], perm[num_test:]
+    for size in train_sizes:
+      buf = max(train_sizes) if pad_buffer else size
+      tr = pool[:buf]
+      mask = np.arange(buf) < size
+      xs, ys = x_all[tr], np.where(mask, y_all[tr], np.nan).astype(np.float32)
+      key = jax.random.fold_in(jax.random.key(seed + s_i), size)
+      if pred.jittable:
+        if buf not in fit_c:
+          t0 = time.perf_counter()
+          fit_c[buf] = jax.jit(pred.fit).lower(key, xs, ys, mask).compile()
+          compile_s += time.perf_counter() - t0
+        fit = fit_c[buf]
+      else:
+        fit = pred.fit
+      t0 = time.perf_counter()
+      state = _block(fit(key, xs, ys, mask))
+      fit_s = time.perf_counter() - t0
+      xt = x_all[test]
+      if pred.jittable:
+        if pred_c is None or buf not in pred_c:
+          t0 = time.perf_counter()
+          pred_c = dict(pred_c or {})
+          pred_c[buf] = jax.jit(pred.predict).lower(state, xt).compile()
+          compile_s += time.perf_counter() - t0
+        pfn = pred_c[buf]
+      else:
+        pfn = pred.predict
+      t0 = time.perf_counter()
+      mean, std = _block(pfn(state, xt))
+      query_s = time.perf_counter() - t0
+      mean, std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+      yt = y_all[test]
+      if not np.all(np.isfinite(mean)):
+        raise ValueError(f"predictor returned non-finite predictions at train size {size}")
+      row = {k: float(v) for k, v in metric_fn(jnp.asarray(yt), jnp.asarray(mean)).items()}
+      row.update(fit_seconds=fit_s, query_seconds=query_s)
+      if np.any(std > 0) and np.all(np.isfinite(std)):
+        row["coverage_1std"] = float(np.mean(np.abs(mean - yt) <= std))
+      per_size[size].append(row)
+  out: dict[str, Any] = {}
+  for size, rows in per_size.items():
+    keys = [k for k in rows[0]]
+    agg = {k: float(np.mean([r[k] for r in rows])) for k in keys}
+    agg["std"] = {k: float(np.std([r[k] for r in rows])) for k in keys}
+    agg["compile_seconds"] = compile_s
+    out[str(size)] = agg
+  return out
+
+
+def run(config, workdir) -> dict[str, Any]:
+  """Runs the predictor evaluator described by ``config`` and writes its outputs to ``workdir``.
+
+  Config fields: ``predictors`` (comma-separated names of ``jaxnas.predictors.PREDICTORS``),
+  ``train_sizes`` (list or comma-separated), ``num_test``, ``num_seeds``, ``seed``, ``benchmark``,
+  ``benchmark_path`` (optional ``.npz``), ``dataset``, ``metric``, ``encoding``,
+  ``target_transform``, ``score_features`` (OMNI), ``pad_buffer``, ``hparams`` (name -> kwargs),
+  ``plot``.
+
+  Writes ``predictor_results.json`` (``{predictor: {str(train_size): {metric: mean over seeds,
+  ..., "std": {metric: std over seeds}}}}``) and ``predictor_kendall_tau.png``.
+
+  Returns:
+    The results dict.
+  """
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  names = _names(config.predictors)
+  sizes = config.train_sizes
+  if isinstance(sizes, str):
+    sizes = [int(s) for s in sizes.split(",") if s.strip()]
+  bench = benchmarks.load(config.get("benchmark", "nasbench201"), config.get("benchmark_path", None) or None)
+  y_all = np.asarray(benchmarks.query(bench, np.arange(bench.num_archs), config.get("metric", "val_accuracy"),
+                                      config.dataset), np.float32)
+  results = {}
+  for name in names:
+    t0 = time.perf_counter()
+    pred, x_all = build(name, config, bench, config.dataset)
+    results[name] = evaluate_predictor(pred, x_all, y_all, train_sizes=sizes,
+                                       num_test=int(config.num_test), num_seeds=int(config.num_seeds),
+                                       seed=int(config.get("seed", 0)),
+                                       pad_buffer=bool(config.get("pad_buffer", True)))
+    taus = ", ".join(f"{s}: {v['kendall_tau']:.3f}" for s, v in results[name].items())
+    print(f"[predictors] {name:14s} tau {{{taus}}} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    (workdir / RESULTS_FILE).write_text(json.dumps(results, indent=1))  # partial results survive
+  if config.get("plot", True):
+    plot(results, workdir / PLOT_FILE)
+  return results
+
+
+def plot(results: dict, path) -> None:
+  """Kendall tau (mean +- std over seeds) vs training-set size, one line per predictor."""
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  fig, ax = plt.subplots(figsize=(6, 4))
+  for name, per in results.items():
+    sizes = sorted(int(s) for s in per)
+    mean = [per[str(s)]["kendall_tau"] for s in sizes]
+    sd = [per[str(s)]["std"]["kendall_tau"] for s in sizes]
+    ax.errorbar(sizes, mean, yerr=sd, label=name, marker="o", capsize=2)
+  ax.set_xscale("log")
+  ax.set_xlabel("training set size")
+  ax.set_ylabel("Kendall tau")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+def bench(json_out=None, predictors=None, train_sizes=(100, 1000), dataset: str = "cifar10",
+          encoding: str = "adjacency_one_hot", seed: int = 0) -> dict[str, Any]:
+  """Speed benchmark: seconds to fit on ``train_sizes`` random NB201 cells and to predict all
+  15,625, per predictor (compile time excluded, reported separately).
+
+  Args:
+    json_out: optional path to write the results as JSON.
+    predictors: names (default: all of ``PREDICTORS`` whose libraries are installed).
+    train_sizes: training-set sizes.
+    dataset: NB201 dataset for the targets.
+    encoding: default encoding (GCNs use the graph encoding).
+    seed: host RNG seed for the training sets.
+
+  Returns:
+    ``{predictor: {str(size): {"fit_seconds", "predict_seconds", "compile_seconds"}}}``.
+  """
+  import ml_collections
+
+  cfg = ml_collections.ConfigDict(dict(encoding=encoding, target_transform="log_gap",
+                                       score_features="params", hparams={}))
+  b = benchmarks.load("nasbench201")
+  y_all = np.asarray(benchmarks.query(b, np.arange(b.num_archs), "val_accuracy", dataset), np.float32)
+  names = _names(predictors) if predictors else list(P.PREDICTORS)
+  out: dict[str, Any] = {}
+  for name in names:
+    try:
+      pred, x_all = build(name, cfg, b, dataset)
+    except ImportError as e:
+      out[name] = {"skipped": str(e)}
+      continue
+    out[name] = {}
+    for size in train_sizes:
+      perm = np.random.default_rng(seed).permutation(b.num_archs)[:size]
+      key = jax.random.key(seed)
+      xs, ys = x_all[perm], y_all[perm]
+      fit, predict, comp = pred.fit, pred.predict, 0.0
+      if pred.jittable:
+        t0 = time.perf_counter()
+        fit = jax.jit(pred.fit).lower(key, xs, ys, None).compile()
+        comp += time.perf_counter() - t0
+      t0 = time.perf_counter()
+      state = _block(fit(key, xs, ys, None) if pred.jittable else fit(key, xs, ys))
+      fit_s = time.perf_counter() - t0
+      if pred.jittable:
+        t0 = time.perf_counter()
+        predict = jax.jit(pred.predict).lower(state, x_all).compile()
+        comp += time.perf_counter() - t0
+      t0 = time.perf_counter()
+      _block(predict(state, x_all))
+      pred_s = time.perf_counter() - t0
+      out[name][str(size)] = {"fit_seconds": fit_s, "predict_seconds": pred_s,
+                              "compile_seconds": comp}
+    print(f"[bench predictors] {name}: {out[name]}", flush=True)
+  if json_out:
+    pathlib.Path(json_out).write_text(json.dumps(out, indent=1))
+  return out

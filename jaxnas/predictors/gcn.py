@@ -1,0 +1,154 @@
+"""A graph convolutional network predictor and the NB201 graph encoding it reads.
+
+The NB201 cell is turned into the usual "ops as nodes" graph (Wen et al.; NASLib's GCN for NB201):
+8 nodes, the input, the 6 edge-op nodes and the output; op node ``(i -> j)`` receives from every
+op node ending at ``i`` (or from the input when ``i = 0``) and sends to every op node starting at
+``j`` (or to the output when ``j = 3``). Node features are one-hot over
+``(input, output, *nb201.OPS)``. Since every predictor takes a flat feature matrix, the graph is
+flattened to ``[A (8*8), H (8*7)]`` = 120 features per cell (:func:`nb201_graph_encoding`).
+
+References:
+  Wen et al., "Neural Predictor for Neural Architecture Search", ECCV 2020.
+  Shi et al., "Bridging the Gap between Sample-based and One-shot NAS by Bayesian Optimization
+  with Weight Sharing" (BONAS), NeurIPS 2020.
+  Kipf & Welling, "Semi-Supervised Classification with Graph Convolutional Networks", ICLR 2017.
+"""
+
+from __future__ import annotations
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxnas.predictors import _base, _nn
+from jaxnas.spaces import nb201
+
+NB201_NUM_NODES = 8
+NB201_NODE_FEATURES = 2 + nb201.NUM_OPS  # input, output, then one per op
+NB201_GRAPH_DIM = NB201_NUM_NODES * NB201_NUM_NODES + NB201_NUM_NODES * NB201_NODE_FEATURES  # 120
+
+
+def _nb201_op_graph() -> np.ndarray:
+  """The fixed 8-node adjacency (directed, ``a[u, v] = 1`` for ``u -> v``)."""
+  a = np.zeros((NB201_NUM_NODES, NB201_NUM_NODES), np.float32)
+  out = NB201_NUM_NODES - 1
+  for k, (i, j) in enumerate(nb201.EDGES):
+    node = 1 + k
+    if i == 0:
+      a[0, node] = 1
+    for k2, (_, j2) in enumerate(nb201.EDGES):
+      if j2 == i:
+        a[1 + k2, node] = 1
+    if j == 3:
+      a[node, out] = 1
+  return a
+
+
+_NB201_ADJ = _nb201_op_graph()
+
+
+def nb201_graph_encoding(arch) -> jax.Array:
+  """NB201 cell -> flat graph ``f32[..., 120]`` (8x8 adjacency, then 8x7 node one-hots). Jittable.
+
+  ``none`` edges stay nodes with their own label (a zero op): the graph topology is then the same
+  for every cell and the labels carry the architecture, as in NASLib's NB201 GCN encoding.
+  """
+  ops = arch.ops if isinstance(arch, nb201.Arch) else jnp.asarray(arch)
+  batch = ops.shape[:-1]
+  labels = jnp.concatenate([
+      jnp.zeros(batch + (1,), jnp.int32),  # input
+      ops.astype(jnp.int32) + 2,
+      jnp.ones(batch + (1,), jnp.int32),  # output
+  ], -1)
+  feats = jax.nn.one_hot(labels, NB201_NODE_FEATURES).reshape(*batch, -1)
+  adj = jnp.broadcast_to(jnp.asarray(_NB201_ADJ).reshape(-1), batch + (NB201_NUM_NODES ** 2,))
+  return jnp.concatenate([adj, feats], -1)
+
+
+def split_graph(x: jax.Array, num_nodes: int):
+  """Flat graph encoding ``f32[N, V*V + V*F]`` -> (adjacency ``[N, V, V]``, features ``[N, V, F]``)."""
+  n = x.shape[0]
+  adj = x[:, :num_nodes * num_nodes].reshape(n, num_nodes, num_nodes)
+  feats = x[:, num_nodes * num_nodes:].reshape(n, num_nodes, -1)
+  return adj, feats
+
+
+def _normalised(adj):
+  # Both directions plus self loops, symmetric normalisation (Kipf & Welling); Wen et al. use
+  # forward and backward propagation, which the symmetrised graph approximates.
+  a = adj + jnp.swapaxes(adj, -1, -2) + jnp.eye(adj.shape[-1])
+  a = jnp.minimum(a, 1.0)
+  d = jax.lax.rsqrt(jnp.sum(a, -1))
+  return a * d[..., :, None] * d[..., None, :]
+
+
+@flax.struct.dataclass
+class GCNState:
+  """A fitted GCN: weights and the target standardisation."""
+
+  params: dict  # {"gcn": [...], "head": [...]}
+  y_mean: jax.Array
+  y_std: jax.Array
+  num_valid: jax.Array
+
+
+def gcn(num_features: int = NB201_GRAPH_DIM, *, num_nodes: int = NB201_NUM_NODES,
+        hidden: int = 64, num_layers: int = 3, num_steps: int = 300, learning_rate: float = 3e-3,
+        weight_decay: float = 1e-4) -> _base.Predictor:
+  """GCN regressor on flattened graph encodings (see :func:`nb201_graph_encoding`).
+
+  ``num_layers`` graph convolutions ``H <- relu(A_hat H W)``, mean pooling over nodes, a ReLU
+  hidden layer and a linear head, trained by full-batch Adam on the MSE of standardised targets.
+
+  Args:
+    num_features: ``V*V + V*F`` (120 for NB201).
+    num_nodes: ``V`` (static), 8 for NB201.
+    hidden: width of the graph convolutions.
+    num_layers: number of graph convolutions.
+    num_steps, learning_rate, weight_decay: the Adam fit, as for :func:`~jaxnas.predictors.mlp`.
+
+  Returns:
+    A :class:`~jaxnas.predictors.Predictor` with :class:`GCNState` (``std`` 0; ensemble it for
+    uncertainty).
+
+  References:
+    Wen et al., ECCV 2020; Shi et al., NeurIPS 2020.
+  """
+  node_feats = (num_features - num_nodes * num_nodes) // num_nodes
+  if node_feats < 1 or num_nodes * num_nodes + num_nodes * node_feats != num_features:
+    raise ValueError(f"num_features {num_features} is not V*V + V*F for num_nodes V = {num_nodes}")
+
+  def init_params(key):
+    k1, k2 = jax.random.split(key)
+    sizes = (node_feats,) + (hidden,) * num_layers
+    return {"gcn": _nn.init_mlp(k1, sizes), "head": _nn.init_mlp(k2, (hidden, hidden, 1))}
+
+  def apply(params, x):
+    adj, h = split_graph(x, num_nodes)
+    a = _normalised(adj)
+    for layer in params["gcn"]:
+      h = jax.nn.relu(a @ (h @ layer["w"] + layer["b"]))
+    return _nn.apply_mlp(params["head"], jnp.mean(h, axis=1))[:, 0]
+
+  def loss_fn(params, x, y, mask):
+    return (_nn.masked_mean(jnp.square(apply(params, x) - y), mask)
+            + weight_decay * (_nn.l2(params["gcn"]) + _nn.l2(params["head"])))
+
+  def fit_fn(key, x, y, mask):
+    mu, sd = _base.standardize(y, mask)
+    ys = jnp.where(mask, (y - mu) / sd, 0.0)
+    params, _ = _base.adam_scan(loss_fn, init_params(key), num_steps, learning_rate, x, ys, mask)
+    return GCNState(params=params, y_mean=mu, y_std=sd, num_valid=jnp.sum(mask).astype(jnp.int32))
+
+  def init(key, buffer_size: int = 1):
+    del buffer_size
+    return GCNState(params=init_params(key), y_mean=jnp.zeros(()), y_std=jnp.ones(()),
+                    num_valid=jnp.zeros((), jnp.int32))
+
+  def predict_fn(state, x):
+    out = apply(state.params, x)
+    mean = jnp.where(state.num_valid >= 1, out, 0.0) * state.y_std + state.y_mean
+    return mean, jnp.zeros_like(mean)
+
+  return _base.make_predictor(init, fit_fn, predict_fn, num_features, min_points=2)
