@@ -36,7 +36,10 @@ def blackbox_config(optimizer: str, **hparams):
   c.epoch = 0  # fidelity of the metric: 0 = final (200 epochs), 12 = NB201's 12-epoch table
   c.noisy = False  # False: mean over training seeds; True: one seed drawn per query
   c.benchmark = ml_collections.ConfigDict({"name": "nasbench201", "path": ""})  # "" = embedded
-  c.optimizer = ml_collections.ConfigDict(dict(name=optimizer, **hparams))
+  # every hyperparameter of the optimizer is in the config, so --config.optimizer.X=... can set it
+  # and a misspelt one is rejected with the list of valid keys
+  all_hparams = dict(optimizers.hyperparameters(optimizer), **hparams)
+  c.optimizer = ml_collections.ConfigDict(dict(name=optimizer, **all_hparams))
   return c
 
 

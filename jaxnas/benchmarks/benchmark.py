@@ -52,6 +52,9 @@ class Benchmark:
   num_seeds: jax.Array  # [D, N] int32
   iso_class: jax.Array  # [N] int32
   official_to_id: Any = None  # [N] int32 or None: official NB201 index -> dense id
+  # per-seed metric key -> f32[D, N] mean over the seeds present (derived at load: a search
+  # step then gathers one value instead of S values and a NaN-aware mean)
+  seed_means: dict = flax.struct.field(default_factory=dict)
   name: str = flax.struct.field(pytree_node=False, default="nasbench201")
   datasets: tuple[str, ...] = flax.struct.field(pytree_node=False, default=())
   source: str = flax.struct.field(pytree_node=False, default="")
@@ -141,6 +144,8 @@ def query(bench: Benchmark, arch, metric: str = "val_accuracy", dataset: str = "
   if table.ndim == 1:
     return table[ids]
   if seed is None:
+    if key in bench.seed_means:
+      return bench.seed_means[key][d][ids]
     return jnp.nanmean(table[ids], axis=-1)
   n = bench.num_seeds[d][ids]
   s = jnp.mod(jnp.asarray(seed, jnp.int32), jnp.maximum(n, 1))
@@ -167,8 +172,10 @@ def from_arrays(arrays: Mapping[str, np.ndarray], source: str = "") -> Benchmark
     if base in METRICS:
       tables[k] = jnp.asarray(v, jnp.float32)
   official = arrays.get("official_to_id")
+  seed_means = {k: jnp.asarray(np.nanmean(np.asarray(v, np.float32), axis=-1))
+                for k, v in arrays.items() if k.split("@")[0] in PER_SEED and np.ndim(v) == 3}
   return Benchmark(
-      tables=tables,
+      tables=tables, seed_means=seed_means,
       num_seeds=jnp.asarray(arrays["num_seeds"], jnp.int32),
       iso_class=jnp.asarray(arrays["iso_class"], jnp.int32),
       official_to_id=None if official is None else jnp.asarray(official, jnp.int32),

@@ -1,0 +1,48 @@
+"""Performance benchmarks: ``python -m jaxnas.bench SUITE [--json OUT] [options]``.
+
+Suites: ``bbo`` (black-box search speed vs a NASLib-style Python loop); further suites register
+in ``SUITES`` (zero-cost proxies, supernet steps, predictors) as they are added. Timings are taken
+after compilation and reported separately from compile time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# suite -> (module, function); imported lazily so one broken suite does not break the others.
+SUITES = {
+    "bbo": ("jaxnas.bench_suites.bbo", "run"),
+}
+
+
+def main(argv=None) -> int:
+  p = argparse.ArgumentParser(prog="python -m jaxnas.bench", description=__doc__.split("\n\n")[0])
+  p.add_argument("suite", help=f"one of: {', '.join(SUITES)}")
+  p.add_argument("--json", default=None, help="write the figures to this JSON file")
+  p.add_argument("--quick", action="store_true", help="small sizes (a smoke test, not a measurement)")
+  p.add_argument("--num-seeds", type=int, default=None)
+  p.add_argument("--num-queries", type=int, default=None)
+  args = p.parse_args(argv)
+  if args.suite not in SUITES:
+    print(f"error: unknown suite {args.suite!r}; valid: {', '.join(SUITES)}", file=sys.stderr)
+    return 2
+  mod, fn = SUITES[args.suite]
+  run = getattr(importlib.import_module(mod), fn)
+  kwargs = {}
+  if args.suite == "bbo":
+    if args.quick:
+      kwargs.update(num_seeds=16, num_queries=30, baseline_seeds=2, repeats=1)
+    if args.num_seeds:
+      kwargs["num_seeds"] = args.num_seeds
+    if args.num_queries:
+      kwargs["num_queries"] = args.num_queries
+  elif args.quick:
+    kwargs["quick"] = True
+  run(args.json, **kwargs)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,86 @@
+"""``python -m jaxnas.run`` end to end on shrunk configs, bad input, multi-device equality."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from jaxnas import run
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SMALL = ["--config.num_seeds=4", "--config.num_queries=40", "--quiet"]
+
+
+@pytest.mark.parametrize("name", ["rs", "re", "ls"])
+def test_blackbox_configs_end_to_end(name, tmp_path):
+  wd = tmp_path / name
+  assert run.main(["--config", str(ROOT / f"configs/nb201_{name}.py"), "--workdir", str(wd)] + SMALL) == 0
+  res = json.loads((wd / "results.json").read_text())
+  assert res["optimizer"] == name and res["num_seeds"] == 4 and res["num_queries"] == 40
+  assert res["search_space"] == "nasbench201" and res["dataset"] == "cifar10"
+  s = res["seeds"][0]
+  assert len(s["trajectory"]) == 40 and s["trajectory"] == sorted(s["trajectory"])
+  assert s["best_val_accuracy"] == s["trajectory"][-1]
+  assert s["best_test_accuracy"] is None  # the embedded table has no test accuracy
+  assert s["best_arch"].startswith("|") and res["summary"]["mean_best_test_accuracy"] is None
+  assert res["compile_seconds"] > 0 and res["wall_seconds"] > 0
+  cfg, errors = json.loads((wd / "errors.json").read_text())
+  assert cfg["optimizer"]["name"] == name and len(errors["valid_acc"]) == 40
+  assert (wd / "trajectory.png").stat().st_size > 1000
+
+
+def test_overrides_resume_and_test_accuracy(tmp_path, shared_data):
+  from jaxnas.benchmarks import io, nb201_build  # pylint: disable=import-outside-toplevel
+
+  table = tmp_path / "nb201_full.npz"
+  io.save(table, nb201_build.build(shared_data / "nb201" / "nats_bench.csv"))
+  wd = tmp_path / "wd"
+  args = ["--config", str(ROOT / "configs/nb201_re.py"), "--workdir", str(wd),
+          f"--config.benchmark.path={table}", "--config.dataset=cifar100",
+          "--config.optimizer.population_size=10", "--config.chunk_seeds=2"] + SMALL
+  assert run.main(args) == 0
+  res = json.loads((wd / "results.json").read_text())
+  assert res["dataset"] == "cifar100" and res["optimizer_config"]["population_size"] == 10
+  assert all(s["best_test_accuracy"] is not None for s in res["seeds"])
+  chunks = sorted((wd / "chunks").rglob("*.npz"))
+  assert len(chunks) == 2
+  # a rerun resumes from the saved chunks and gives the same results
+  (wd / "results.json").unlink()
+  assert run.main(args) == 0
+  again = json.loads((wd / "results.json").read_text())
+  assert again["seeds"] == res["seeds"]
+
+
+@pytest.mark.parametrize("override,message", [
+    ("--config.optimizer.name=bogus", "unknown optimizer 'bogus'; valid: ls, re, rs"),
+    ("--config.dataset=svhn", "unknown dataset 'svhn'"),
+    ("--config.metric=top5", "unknown metric 'top5'; valid: val_accuracy"),
+    ("--config.populaton_size=3", "unknown config key 'populaton_size'"),
+    ("--config.optimizer.pop=3", "unknown config key 'optimizer.pop'"),
+    ("--config.epoch=12", "no 'val_accuracy' at epoch 12"),
+    ("--config.search_space=nb999", "unknown search space 'nb999'"),
+    ("--config.num_seeds=abc", "bad value for config key 'num_seeds'"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(override, message, tmp_path, capsys):
+  wd = tmp_path / "wd"
+  rc = run.main(["--config", str(ROOT / "configs/nb201_re.py"), "--workdir", str(wd), override,
+                 "--quiet"])
+  err = capsys.readouterr().err.strip()
+  assert rc == 2 and message in err and len(err.splitlines()) == 1, err
+  assert not (wd / "results.json").exists()
+
+
+def test_same_results_on_four_devices(tmp_path):
+  """Sharding the seed axis over 4 (virtual CPU) devices gives identical results."""
+  outs = []
+  for n in (1, 4):
+    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n}")
+    wd = tmp_path / f"d{n}"
+    subprocess.run([sys.executable, "-m", "jaxnas.run", "--config", str(ROOT / "configs/nb201_re.py"),
+                    "--workdir", str(wd), "--config.num_seeds=8", "--config.num_queries=40", "--quiet"],
+                   check=True, env=env, cwd=ROOT)
+    outs.append(json.loads((wd / "results.json").read_text())["seeds"])
+  assert outs[0] == outs[1]
