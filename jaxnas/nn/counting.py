@@ -86,6 +86,9 @@ def count_flops(module_or_arch, *, num_classes: int = 10, C: int = 16, N: int = 
     The count per sample as a Python int (NATS-Bench reports MFLOPs: divide by 1e6).
   """
   module = _as_module(module_or_arch, num_classes, C, N)
+  if isinstance(module, nb201_nn.NB201Supernet):
+    raise ValueError("count_flops counts discrete networks; a supernet's stacked MixedOp convs "
+                     "are not per-op calls. Count compile_nb201(arch, ...) instead.")
   shape = _input_shape(input_shape, module)
   total = [0]
 

@@ -28,6 +28,7 @@ train-mode forward pass for scoring needs no ``mutable=``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import flax.linen as nn
 import jax
@@ -86,9 +87,24 @@ def conv2d(x: Array, kernel: Array, stride: int = 1, padding: int = 0) -> Array:
       dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
+@functools.lru_cache(maxsize=64)
+def _window_counts(h: int, w: int) -> np.ndarray:
+  """How many in-image pixels each 3x3 window (stride 1, padding 1) covers: ``f32[1, h, w, 1]``."""
+  rows = np.minimum(np.arange(h) + 1, h - 1) - np.maximum(np.arange(h) - 1, 0) + 1
+  cols = np.minimum(np.arange(w) + 1, w - 1) - np.maximum(np.arange(w) - 1, 0) + 1
+  return np.outer(rows, cols).astype(np.float32)[None, :, :, None]
+
+
 def avg_pool_3x3(x: Array) -> Array:
-  """NB201 ``avg_pool_3x3``: 3x3 window, stride 1, padding 1, padded zeros not counted."""
-  return nn.avg_pool(x, (3, 3), strides=(1, 1), padding=((1, 1), (1, 1)), count_include_pad=False)
+  """NB201 ``avg_pool_3x3``: 3x3 window, stride 1, padding 1, padded zeros not counted
+  (``count_include_pad=False``).
+
+  The divisor is a host-computed constant rather than a second pooling of ones, which keeps one
+  ``reduce_window`` per pool in the compiled program.
+  """
+  total = lax.reduce_window(x, jnp.zeros((), x.dtype), lax.add, (1, 3, 3, 1), (1, 1, 1, 1),
+                            ((0, 0), (1, 1), (1, 1), (0, 0)))
+  return total / jnp.asarray(_window_counts(x.shape[1], x.shape[2]), x.dtype)
 
 
 def batch_moments(y: Array) -> tuple[Array, Array]:
