@@ -58,6 +58,7 @@ def score(name: str, key: jax.Array, apply_fn, variables, batch) -> jax.Array:
   """
   fn = get(name)
   x, y = c.check_batch(batch, p.MIN_BATCH.get(name, 1))
+  variables = c.network_variables(variables)
   c.check_fits(apply_fn, variables, x)
   return fn(key, apply_fn, variables, (x, y))
 
@@ -97,6 +98,7 @@ def score_many(name: str, key: jax.Array, net_fn, variables, op_weights, batch, 
   """
   fn = get(name)
   x, y = c.check_batch(batch, p.MIN_BATCH.get(name, 1))
+  variables = c.network_variables(variables)
   leaves = jax.tree.leaves(op_weights)
   if not leaves:
     raise ValueError("score_many needs op_weights with a leading architecture axis")

@@ -13,8 +13,11 @@ The network protocol (what every proxy needs from a network):
   leaves named ``"kernel"`` (Flax's naming); these are the "prunable weights" that NASLib's
   per-weight measures sum over (its ``Conv2d``/``Linear`` ``.weight``).
 * The network marks post-ReLU activations with ``probes.act`` (NWOT, Fisher) and the
-  pre-global-pooling feature map with ``probes.features`` (Zen). BatchNorm layers are
-  ``flax.linen.BatchNorm`` (SynFlow bypasses them, Zen reads their input variance).
+  pre-global-pooling feature map with ``probes.features`` (Zen). BatchNorm layers keep running
+  statistics as ``batch_stats`` leaves ``mean``/``var`` and use them when ``train=False`` (Flax's
+  ``BatchNorm``, ``jaxnas.nn.layers.BatchNorm``): SynFlow neutralises them, Zen reads the batch
+  variance from their update. Nothing depends on module classes, so BatchNorm computed inline by a
+  supernet works too.
 """
 
 from __future__ import annotations
@@ -39,7 +42,6 @@ Batch = tuple[jax.Array, jax.Array]
 SENTINEL = float(np.finfo(np.float32).min)
 _F32_MAX = float(np.finfo(np.float32).max)
 
-_ZEN_BN_VAR = "_zero_cost_bn_var"  # sow name for the BatchNorm input variance (Zen)
 
 
 def finite(x: jax.Array) -> jax.Array:
@@ -70,6 +72,18 @@ def check_batch(batch, min_size: int = 1) -> Batch:
     raise ValueError(f"this zero-cost proxy needs a batch of at least {min_size} images, got "
                      f"{x_shape[0]}")
   return x, y
+
+
+def network_variables(variables) -> dict:
+  """The collections a proxy passes to the network: ``params`` and ``batch_stats`` only.
+
+  ``module.init`` also returns ``perturbations`` and ``intermediates`` (from the probes) sized for
+  its example batch; passed back in, a stale perturbation would be added to the activations.
+  """
+  if "params" not in variables:
+    raise ValueError(f"zero-cost proxies need variables with a 'params' collection, got "
+                     f"{sorted(variables)}")
+  return {k: v for k, v in variables.items() if k in ("params", "batch_stats")}
 
 
 def check_fits(apply_fn: ApplyFn, variables, x) -> None:
@@ -117,7 +131,16 @@ def activations(state: dict) -> dict:
   for ReLU outputs.
   """
   inter = _flat(state.get("intermediates", {}))
-  return {k: inter[k][-1] for k in _flat(state.get("perturbations", {})) if k in inter}
+  return {k: single_call(k, inter[k]) for k in _flat(state.get("perturbations", {})) if k in inter}
+
+
+def single_call(path: tuple, sown: tuple) -> jax.Array:
+  """The one value sown at ``path``; a probe name used twice in a module is an error (its two
+  calls would share one Flax perturbation, mixing their gradients)."""
+  if len(sown) != 1:
+    raise ValueError(f"probes.act point {'/'.join(path)} was called {len(sown)} times in one "
+                     "forward pass; give each call its own name (probes.act(self, x, name))")
+  return sown[0]
 
 
 def features(state: dict) -> jax.Array:
@@ -140,49 +163,59 @@ def kernel_leaves(params) -> dict:
   return {k: v for k, v in _flat(params).items() if is_kernel(k)}
 
 
-def bypass_batchnorm(next_fun, args, kwargs, context):
-  """Flax method interceptor that turns every ``nn.BatchNorm`` into the identity.
+def neutral_stats(variables) -> dict:
+  """``variables`` with every BatchNorm running mean set to 0 and variance to 1.
 
-  This is NASLib's ``get_prunable_copy(bn=False)`` (BatchNorm ``forward`` replaced by a no-op),
-  which Abdelfattah et al. (2021) use for SynFlow: with BatchNorm the all-ones input would have
-  zero batch variance and the score would depend on the normalisation, not on the weights.
+  Evaluated with ``train=False``, a BatchNorm is then the affine map ``x * scale / sqrt(1 + eps) +
+  bias``: at initialisation (scale 1, bias 0) the identity up to ``(1 + eps)^-1/2``. This works
+  for any BatchNorm that reads ``batch_stats`` ``mean``/``var`` in eval mode, including one
+  computed inline by a supernet (``jaxnas.nn.nb201.MixedOp``), where no module call could be
+  intercepted.
   """
-  if isinstance(context.module, nn.BatchNorm) and context.method_name == "__call__":
-    return args[0]
-  return next_fun(*args, **kwargs)
+  if "batch_stats" not in variables:
+    return dict(variables)
+  stats = traverse_util.unflatten_dict({
+      k: (jnp.ones_like(v) if k[-1] == "var" else jnp.zeros_like(v))
+      for k, v in _flat(variables["batch_stats"]).items()})
+  return {**variables, "batch_stats": stats}
 
 
-def record_batchnorm_variance(next_fun, args, kwargs, context):
-  """Flax method interceptor that sows each ``nn.BatchNorm`` input's per-channel batch variance."""
-  if isinstance(context.module, nn.BatchNorm) and context.method_name == "__call__":
-    x = args[0]
-    var = jnp.var(x.astype(jnp.float32), axis=tuple(range(x.ndim - 1)))
-    context.module.sow("intermediates", _ZEN_BN_VAR, var)
-  return next_fun(*args, **kwargs)
+def batchnorm_batch_variances(apply_fn: ApplyFn, variables, x) -> dict:
+  """Per-channel batch variance at the input of every BatchNorm in a train-mode pass on ``x``:
+  ``{module path: (f32[C], bool[])}``, the bool telling whether the layer ran (updated its
+  running statistics) at all.
 
+  Read from the running statistics, so it works for any BatchNorm that tracks them (Flax's, the
+  PyTorch-style ``jaxnas.nn.layers.BatchNorm``, a supernet's inline one): with running variance
+  ``v`` the update is ``v' = v + c * (b - v)`` for the batch variance ``b`` and an unknown weight
+  ``c`` (momentum, times the op weight in a supernet). Two passes, from ``v = 0`` and ``v = 1``,
+  give ``c = 1 - (v'_1 - v'_0)`` and ``b = v'_0 / c``. (PyTorch-style layers store the unbiased
+  variance, larger by ``n / (n - 1)`` with ``n = N * H * W``.) Layers without running statistics
+  are not seen.
+  """
+  if "batch_stats" not in variables:
+    return {}
+  flat = _flat(variables["batch_stats"])
 
-def batchnorm_variances(state: dict) -> list[tuple[tuple, jax.Array]]:
-  """The variances sown by :func:`record_batchnorm_variance`: ``[(module path, f32[C])]``, one
-  per BatchNorm call."""
-  out = []
-  for k, v in _flat(state.get("intermediates", {})).items():
-    if k[-1] == _ZEN_BN_VAR:
-      out.extend((k[:-1], var) for var in v)
+  def run(value):
+    stats = traverse_util.unflatten_dict({
+        k: (jnp.full_like(v, value) if k[-1] == "var" else jnp.zeros_like(v))
+        for k, v in flat.items()})
+    _, st = forward(apply_fn, {**variables, "batch_stats": stats}, x, train=True)
+    return _flat(st.get("batch_stats", {}))
+
+  after0, after1 = run(0.0), run(1.0)
+  out = {}
+  for k in flat:
+    if k[-1] != "var" or k not in after0:
+      continue
+    weight = 1.0 - (after1[k] - after0[k])  # [C], the same c for every channel
+    ran = jnp.all(weight > 1e-6)
+    out[k[:-1]] = (after0[k] / jnp.where(ran, weight, 1.0), ran)
   return out
 
 
 # ----------------------------------------------------------------------------- used parts
-
-
-BN_PROBE = "_zero_cost_bn"  # perturbation name put on BatchNorm outputs by the usage pass
-
-
-def _probe_batchnorm(next_fun, args, kwargs, context):
-  """Interceptor that adds a zero perturbation point to every ``nn.BatchNorm`` output."""
-  out = next_fun(*args, **kwargs)
-  if isinstance(context.module, nn.BatchNorm) and context.method_name == "__call__":
-    out = context.module.perturb(BN_PROBE, out)
-  return out
 
 
 def usage(apply_fn: ApplyFn, variables, image_shape: tuple[int, ...]) -> tuple[dict, dict]:
@@ -199,9 +232,7 @@ def usage(apply_fn: ApplyFn, variables, image_shape: tuple[int, ...]) -> tuple[d
   ``1/fan_in`` keeps each layer's gain near 1, so float32 does not overflow on deep networks.
 
   Returns:
-    ``(params, points)``: ``{param path: bool[]}`` and ``{probe path: bool[]}``, where the probe
-    paths are those of ``probes.act`` points and of every BatchNorm output
-    (``module path + (BN_PROBE,)``).
+    ``(params, points)``: ``{param path: bool[]}`` and ``{probes.act path: bool[]}``.
   """
 
   def positive(path, p):
@@ -216,20 +247,15 @@ def usage(apply_fn: ApplyFn, variables, image_shape: tuple[int, ...]) -> tuple[d
 
   params = traverse_util.unflatten_dict(
       {k: positive(k, v) for k, v in _flat(variables["params"]).items()})
-  base = {"params": params}
-  if "batch_stats" in variables:
-    base["batch_stats"] = traverse_util.unflatten_dict({
-        k: (jnp.ones_like(v) if k[-1] == "var" else jnp.zeros_like(v))
-        for k, v in _flat(variables["batch_stats"]).items()})
+  base = neutral_stats({k: v for k, v in variables.items() if k in ("params", "batch_stats")})
+  base["params"] = params
   x = jnp.ones((1,) + tuple(image_shape[1:]), jnp.float32)
-  with nn.intercept_methods(_probe_batchnorm):
-    _, st0 = forward(apply_fn, base, x, train=False, collections=("perturbations",))
+  _, st0 = forward(apply_fn, base, x, train=False, collections=("perturbations",))
   perts = st0.get("perturbations", {})
 
   def total(params, perts):
-    with nn.intercept_methods(_probe_batchnorm):
-      logits, _ = forward(apply_fn, {**base, "params": params, "perturbations": perts}, x,
-                          train=False)
+    logits, _ = forward(apply_fn, {**base, "params": params, "perturbations": perts}, x,
+                        train=False)
     return jnp.sum(logits)
 
   gp, ga = jax.grad(total, argnums=(0, 1))(params, perts)
@@ -238,25 +264,29 @@ def usage(apply_fn: ApplyFn, variables, image_shape: tuple[int, ...]) -> tuple[d
   return used_p, used_a
 
 
-def conv_dense_macs(apply_fn: ApplyFn, variables, image_shape: tuple[int, ...]) -> dict:
-  """Multiply-accumulates of every ``nn.Conv``/``nn.Dense``/``nn.ConvTranspose`` call for one
-  image: ``{kernel path: int}`` (static Python ints, read from shapes while tracing).
+def kernel_macs(apply_fn: ApplyFn, variables, image_shape: tuple[int, ...]) -> dict:
+  """Multiply-accumulates per image of every module call that owns a ``kernel`` parameter (Flax
+  or ``jaxnas.nn.layers`` Conv/Dense): ``{kernel path: int}``, static Python ints read from shapes
+  while tracing.
 
-  Per call, ``MACs = (output elements / output features) * kernel.size``: for a convolution
-  ``H_out * W_out * kh * kw * C_in / groups * C_out``, for a dense layer ``D_in * D_out``.
+  NATS-Bench's convention (``jaxnas.nn.counting.count_flops``): a call contributes ``positions *
+  kernel.size`` plus ``positions * bias.size`` when the module also owns a ``bias``, where
+  ``positions`` is the number of output positions (``H_out * W_out`` for a convolution, 1 for a
+  dense layer on ``[N, D]``); i.e. ``H_out W_out k k C_in/groups C_out`` and ``D_in D_out + D_out``.
   """
   macs: dict[tuple, int] = {}
 
   def count(next_fun, args, kwargs, context):
     out = next_fun(*args, **kwargs)
     mod = context.module
-    if (isinstance(mod, (nn.Conv, nn.Dense, nn.ConvTranspose))
-        and context.method_name == "__call__"):
-      kernel = mod.get_variable("params", "kernel")
-      if kernel is not None:
-        per_feature = int(np.prod(out.shape[1:-1])) if out.ndim > 1 else 1
-        key = tuple(mod.scope.path) + ("kernel",)
-        macs[key] = macs.get(key, 0) + per_feature * int(np.prod(kernel.shape))
+    if (context.method_name == "__call__" and hasattr(out, "shape")
+        and mod.has_variable("params", "kernel")):
+      positions = int(np.prod(out.shape[1:-1])) if len(out.shape) > 1 else 1
+      size = int(np.prod(mod.get_variable("params", "kernel").shape))
+      if mod.has_variable("params", "bias"):
+        size += int(np.prod(mod.get_variable("params", "bias").shape))
+      key = tuple(mod.scope.path) + ("kernel",)
+      macs[key] = macs.get(key, 0) + positions * size
     return out
 
   # A real (not eval_shape) pass, so that this also works under vmap with a traced op choice in

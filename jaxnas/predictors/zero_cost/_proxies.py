@@ -14,9 +14,9 @@ Conventions shared by all of them (see ``_common`` for the network protocol):
 
 from __future__ import annotations
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import traverse_util
 
 from . import _common as c
@@ -69,6 +69,7 @@ def grad_norm(key, apply_fn, variables, batch) -> jax.Array:
   """
   del key
   x, y = c.check_batch(batch)
+  variables = c.network_variables(variables)
   _, grads = _kernel_grads(apply_fn, variables, x, y)
   return c.finite(_sum(jnp.linalg.norm(g.ravel()) for g in grads.values()))
 
@@ -87,6 +88,7 @@ def snip(key, apply_fn, variables, batch) -> jax.Array:
   """
   del key
   x, y = c.check_batch(batch)
+  variables = c.network_variables(variables)
   kernels, grads = _kernel_grads(apply_fn, variables, x, y)
   return c.finite(_sum(jnp.sum(jnp.abs(kernels[k] * grads[k])) for k in kernels))
 
@@ -101,6 +103,7 @@ def plain(key, apply_fn, variables, batch) -> jax.Array:
   """
   del key
   x, y = c.check_batch(batch)
+  variables = c.network_variables(variables)
   kernels, grads = _kernel_grads(apply_fn, variables, x, y)
   return c.finite(_sum(jnp.sum(kernels[k] * grads[k]) for k in kernels))
 
@@ -120,6 +123,7 @@ def grasp(key, apply_fn, variables, batch) -> jax.Array:
   """
   del key
   x, y = c.check_batch(batch)
+  variables = c.network_variables(variables)
   kernels = c.kernel_leaves(variables["params"])
   grad_fn = jax.grad(_loss_fn(apply_fn, variables, x, y))
   g = grad_fn(kernels)
@@ -142,6 +146,7 @@ def fisher(key, apply_fn, variables, batch) -> jax.Array:
   """
   del key
   x, y = c.check_batch(batch)
+  variables = c.network_variables(variables)
   _, st = c.forward(apply_fn, variables, x, train=True, collections=("perturbations",))
   perts = st.get("perturbations", {})
   if not perts:
@@ -156,7 +161,7 @@ def fisher(key, apply_fn, variables, batch) -> jax.Array:
   inter = c._flat(st.get("intermediates", {}))  # pylint: disable=protected-access
   total = []
   for k, g in c._flat(grads).items():  # pylint: disable=protected-access
-    a = inter[k][-1]
+    a = c.single_call(k, inter[k])
     spatial = tuple(range(1, a.ndim - 1))
     per_channel = jnp.sum(a * g, axis=spatial) if spatial else a * g  # [N, C]
     total.append(jnp.sum(0.5 * jnp.mean(per_channel**2, axis=0)))
@@ -166,16 +171,22 @@ def fisher(key, apply_fn, variables, batch) -> jax.Array:
 def synflow(key, apply_fn, variables, batch) -> jax.Array:
   """log SynFlow (Tanaka et al., 2020): ``log sum theta * dR/dtheta``, ``R = 1^T f(1; |theta|)``.
 
-  Every parameter is replaced by its absolute value, BatchNorm is bypassed (NASLib's ``synflow``
-  measure is registered with ``bn=False``, following Abdelfattah et al.), the input is all ones
-  with batch size 1, and ``R`` is the sum of the logits; the sum runs over the Conv/Dense kernels.
+  Every parameter is replaced by its absolute value, the input is all ones with batch size 1,
+  ``R`` is the sum of the logits, and the sum runs over the Conv/Dense kernels. BatchNorm is taken
+  out of the computation as in NASLib's ``synflow`` measure (registered with ``bn=False``,
+  following Abdelfattah et al.): here by evaluating it in eval mode with running mean 0 and
+  variance 1 (``_common.neutral_stats``), which at initialisation (scale 1, bias 0) is NASLib's
+  no-op BatchNorm up to a factor ``(1 + eps)^-1/2`` per layer (a log-score shift of ~2e-4 on
+  NB201), and keeps ``|scale|``, ``|bias|`` for trained networks. A network whose BatchNorm tracks
+  no running statistics would normalise the constant input instead.
+
   All of this runs in float64 (``jax.enable_x64`` scoped to this function; it also works inside
-  an outer ``jit``/``vmap``), like NASLib's ``net.double()``: on NB201 the score is around 1e40,
-  beyond float32. The returned value is its natural log, which is what NASLib's ``ZeroCost``
+  an outer ``jit``/``vmap``), like NASLib's ``net.double()``: NB201 scores reach ~1e40 and more,
+  beyond float32. The value returned is the natural log, which is what NASLib's ``ZeroCost``
   predictor reports for SynFlow (and what fits a float32). A network whose output does not depend
-  on its input has score 0 and log ``SENTINEL`` (NASLib returns 0 there, which ranks such a network
-  above every real one with SynFlow < 1). A network whose modules fix ``dtype=float32`` computes in
-  float32 and may overflow to the largest float32.
+  on its input scores 0, log ``SENTINEL`` (NASLib returns 0 there, ranking such a network above
+  every real one with SynFlow < 1). A network whose modules fix ``dtype=float32`` computes in
+  float32 and may overflow (then the largest float32).
 
   References:
     Tanaka, Kunin, Yamins, Ganguli. Pruning neural networks without any data by iteratively
@@ -183,15 +194,15 @@ def synflow(key, apply_fn, variables, batch) -> jax.Array:
   """
   del key
   x, _ = c.check_batch(batch)
+  variables = c.network_variables(variables)
   with jax.enable_x64(True):
     cast = lambda t: jax.tree.map(lambda p: jnp.abs(jnp.asarray(p)).astype(jnp.float64), t)
-    others = {k: cast(v) for k, v in variables.items() if k != "params"}
+    others = {k: cast(v) for k, v in c.neutral_stats(variables).items() if k != "params"}
     params = cast(variables["params"])
     ones = jnp.ones((1,) + tuple(x.shape[1:]), jnp.float64)
 
     def r(params):
-      with nn.intercept_methods(c.bypass_batchnorm):
-        logits, _ = c.forward(apply_fn, {**others, "params": params}, ones, train=False)
+      logits, _ = c.forward(apply_fn, {**others, "params": params}, ones, train=False)
       return jnp.sum(logits.astype(jnp.float64))
 
     grads = c._flat(jax.grad(r)(params))  # pylint: disable=protected-access
@@ -222,6 +233,7 @@ def nwot(key, apply_fn, variables, batch) -> jax.Array:
   """
   del key
   x, _ = c.check_batch(batch, min_size=2)
+  variables = c.network_variables(variables)
   _, st = c.forward(apply_fn, variables, x, train=True,
                     collections=("intermediates", "perturbations"))
   acts = c.activations(st)
@@ -282,6 +294,7 @@ def jacov(key, apply_fn, variables, batch) -> jax.Array:
   """
   del key
   x, _ = c.check_batch(batch, min_size=2)
+  variables = c.network_variables(variables)
   jac = _input_jacobian(apply_fn, variables, x)
   with jax.enable_x64(True):
     corr, ok = _corrcoef(jac)
@@ -308,6 +321,7 @@ def epe_nas(key, apply_fn, variables, batch) -> jax.Array:
   """
   del key
   x, y = c.check_batch(batch, min_size=2)
+  variables = c.network_variables(variables)
   jac = _input_jacobian(apply_fn, variables, x)
   logits = jax.eval_shape(lambda: c.forward(apply_fn, variables, x, train=True)[0])
   num_classes = logits.shape[-1]
@@ -336,42 +350,50 @@ def zen(key, apply_fn, variables, batch) -> jax.Array:
   input ``x`` and the perturbation ``eps`` are standard Gaussian of the batch's shape,
   ``alpha = 0.01``, ``f`` is the pre-global-pooling feature map (``probes.features``), and the
   expectation is the mean over the batch of each image's Frobenius norm (the paper's definition;
-  the official code and NASLib use the L1 norm). BatchNorm runs in train mode; ``sigma_i =
-  sqrt(mean_j var_ij)`` with ``var_ij`` the batch variance of channel ``j`` at the input of the
-  i-th BatchNorm in the pass on ``x`` (the paper's definition; the code reads ``running_var`` after
-  both passes). Only BatchNorms that influence the output count (all in a plain network). The
-  data batch supplies only its shape. A zero feature difference or variance: ``SENTINEL``.
+  the official code and NASLib use the sum of absolute values). BatchNorm runs in train mode, and
+  ``sigma_i = sqrt(mean_j var_ij)`` with ``var_ij`` the batch variance of channel ``j`` at the
+  input of the i-th BatchNorm in the pass on ``x`` (the paper's definition; the code reads
+  ``running_var`` after both passes, i.e. ``0.9 + 0.1 var`` mixes). Only BatchNorms that ran and
+  influence the output count (``_common.usage`` of their ``scale``; every one in a plain network,
+  the chosen ops' in a supernet; a BatchNorm without affine parameters counts whenever it ran).
+  The data batch supplies only its shape. A zero feature difference or variance: ``SENTINEL``.
 
   References:
     Lin, Wang, Sun, Chen, Sun, Qian, Li, Jin. Zen-NAS: A Zero-Shot NAS for High-Performance Image
     Recognition. ICCV 2021.
   """
   images, _ = c.check_batch(batch)
-  k_init, k_x, k_eps = jax.random.split(key, 3)
+  variables = c.network_variables(variables)
   flat = c._flat(variables["params"])  # pylint: disable=protected-access
-  keys = jax.random.split(k_init, max(1, len(flat)))
+  kernels = sorted(k for k in flat if c.is_kernel(k))
+  # One Gaussian draw for the kernels, x and eps (one threefry call compiles much faster on CPU
+  # than one per leaf).
+  sizes = [flat[k].size for k in kernels] + [images.size, images.size]
+  draw = jax.random.normal(key, (sum(sizes),), jnp.float32)
+  parts = jnp.split(draw, np.cumsum(sizes)[:-1])
   fresh = {}
-  for i, (path, p) in enumerate(sorted(flat.items())):
-    if c.is_kernel(path):
-      fresh[path] = jax.random.normal(keys[i], p.shape, p.dtype)
-    elif path[-1] == "bias":
+  for path, p in flat.items():
+    if path[-1] == "bias":
       fresh[path] = jnp.zeros_like(p)
     elif path[-1] == "scale":
       fresh[path] = jnp.ones_like(p)
     else:
       fresh[path] = p
+  for path, part in zip(kernels, parts):
+    fresh[path] = part.reshape(flat[path].shape).astype(flat[path].dtype)
   v = {**variables, "params": _unflatten(fresh)}
-  x = jax.random.normal(k_x, images.shape, jnp.float32)
-  eps = jax.random.normal(k_eps, images.shape, jnp.float32)
-  with nn.intercept_methods(c.record_batchnorm_variance):
-    _, st = c.forward(apply_fn, v, x, train=True, collections=("intermediates",))
+  x = parts[-2].reshape(images.shape)
+  eps = parts[-1].reshape(images.shape)
+  _, st = c.forward(apply_fn, v, x, train=True, collections=("intermediates",))
   _, st_mix = c.forward(apply_fn, v, x + _ZEN_ALPHA * eps, train=True,
                         collections=("intermediates",))
   diff = (c.features(st) - c.features(st_mix)).reshape(x.shape[0], -1)
   delta = jnp.mean(jnp.sqrt(jnp.sum(diff.astype(jnp.float32)**2, axis=1)))
-  _, used = c.usage(apply_fn, v, images.shape)
-  log_sigma = [jnp.where(used.get(path + (c.BN_PROBE,), True), 0.5 * jnp.log(jnp.mean(var)), 0.0)
-               for path, var in c.batchnorm_variances(st)]
+  used, _ = c.usage(apply_fn, v, images.shape)
+  log_sigma = []
+  for path, (var, ran) in c.batchnorm_batch_variances(apply_fn, v, x).items():
+    counts = ran & used.get(path + ("scale",), True)
+    log_sigma.append(jnp.where(counts, 0.5 * jnp.log(jnp.mean(var)), 0.0))
   return c.finite(jnp.log(delta) + _sum(log_sigma))
 
 
@@ -388,22 +410,31 @@ def params(key, apply_fn, variables, batch) -> jax.Array:
   """
   del key
   x, _ = c.check_batch(batch)
+  variables = c.network_variables(variables)
   used, _ = c.usage(apply_fn, variables, x.shape)
   flat = c._flat(variables["params"])  # pylint: disable=protected-access
   return c.finite(_sum(jnp.where(used[k], float(p.size), 0.0) for k, p in flat.items()) / 1e6)
 
 
 def flops(key, apply_fn, variables, batch) -> jax.Array:
-  """FLOPs in millions, counted as the multiply-accumulates of the Conv/Dense layers for one image
-  (NB201's and NASLib's ``flops`` unit; the BatchNorm/ReLU/pooling/addition terms that profilers
-  add are left out).
+  """FLOPs in millions: multiply-accumulates of the Conv/Dense layers for one image, NATS-Bench's
+  convention (``jaxnas.nn.counting.count_flops``; BatchNorm/ReLU/pooling/additions not counted).
 
-  Each ``nn.Conv``/``nn.Dense`` call contributes ``H_out * W_out * kh * kw * C_in/groups * C_out``
-  (dense: ``D_in * D_out``) when its kernel influences the output (as in :func:`params`).
+  Each call of a module owning a ``kernel`` contributes ``H_out * W_out * kh * kw * C_in/groups *
+  C_out`` (dense: ``D_in * D_out + D_out``) when its kernel influences the output (as in
+  :func:`params`). A kernel that is never applied by its own module call (``NB201Supernet`` runs
+  the two convs of an edge as one stacked convolution) cannot be counted this way: ValueError;
+  count such networks with ``jaxnas.nn.counting`` instead.
   """
   del key
   x, _ = c.check_batch(batch)
-  macs = c.conv_dense_macs(apply_fn, variables, x.shape)
+  variables = c.network_variables(variables)
+  macs = c.kernel_macs(apply_fn, variables, x.shape)
+  missing = sorted(k for k in c.kernel_leaves(variables["params"]) if k not in macs)
+  if missing:
+    raise ValueError(f"flops: kernel {'/'.join(missing[0])} (and {len(missing) - 1} more) is not "
+                     "applied by a call of the module that owns it (e.g. NB201Supernet's stacked "
+                     "MixedOp convs); use jaxnas.nn.counting.count_flops on discrete networks")
   used, _ = c.usage(apply_fn, variables, x.shape)
   return c.finite(_sum(jnp.where(used[k], float(m), 0.0) for k, m in macs.items()) / 1e6)
 
@@ -417,6 +448,7 @@ def l2_norm(key, apply_fn, variables, batch) -> jax.Array:
   """
   del key
   x, _ = c.check_batch(batch)
+  variables = c.network_variables(variables)
   used, _ = c.usage(apply_fn, variables, x.shape)
   kernels = c.kernel_leaves(variables["params"])
   return c.finite(_sum(jnp.where(used[k], jnp.linalg.norm(w.ravel()), 0.0)
