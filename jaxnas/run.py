@@ -9,17 +9,32 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib
+import inspect
 import pathlib
 import sys
 
 from jaxnas import config as config_lib
 
-TASKS = ("blackbox",)
+# config.task -> (module, driver). Drivers take (config, workdir, quiet=...) and live in the
+# library, so notebooks call the same functions; modules are imported only when their task runs.
+TASKS = {
+    "blackbox": ("jaxnas.experiments", "run_blackbox"),
+    "predictors": ("jaxnas.evaluate.predictors", "run"),
+    "zero_cost": ("jaxnas.evaluate.zero_cost", "run"),
+    "oneshot": ("jaxnas.oneshot_driver", "run_oneshot"),
+    "train": ("jaxnas.evaluate.train", "run_train"),
+}
 
 
-def _drivers():
-  from jaxnas import experiments  # pylint: disable=import-outside-toplevel
-  return {"blackbox": experiments.run_blackbox}
+def _driver(task: str):
+  if task not in TASKS:
+    raise ValueError(f"unknown task {task!r} in config; valid: {', '.join(TASKS)}")
+  mod, fn = TASKS[task]
+  driver = getattr(importlib.import_module(mod), fn)
+  if "quiet" not in inspect.signature(driver).parameters:
+    return lambda cfg, wd, quiet=False: driver(cfg, wd)
+  return driver
 
 
 def parse(argv):
@@ -44,15 +59,12 @@ def main(argv=None) -> int:
     cfg = config_lib.load_config(args.config)
     for k, v in overrides:
       config_lib.override(cfg, k, v)
-    task = cfg.get("task", "blackbox")
-    drivers = _drivers()
-    if task not in drivers:
-      raise ValueError(f"unknown task {task!r} in config; valid: {', '.join(drivers)}")
+    driver = _driver(cfg.get("task", "blackbox"))
     workdir = args.workdir
     if workdir is None:
       stem = pathlib.Path(args.config.partition(":")[0]).stem
       workdir = pathlib.Path("runs") / f"{stem}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    drivers[task](cfg, workdir, quiet=args.quiet)
+    driver(cfg, workdir, quiet=args.quiet)
   except (ValueError, FileNotFoundError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2

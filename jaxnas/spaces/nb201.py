@@ -160,7 +160,7 @@ def sample(key: jax.Array, shape: Sequence[int] = (), naslib_valid: bool = False
   if naslib_valid:
     ids = naslib_valid_ids()
     return from_id(jnp.asarray(ids)[rng.randint(key, shape, len(ids))])
-  return Arch(ops=rng.randint(key, shape + (NUM_EDGES,), NUM_OPS))
+  return from_id(rng.randint(key, shape, NUM_ARCHS))  # one word per cell, not one per edge
 
 
 def mutate(key: jax.Array, arch: Arch) -> Arch:
@@ -169,7 +169,7 @@ def mutate(key: jax.Array, arch: Arch) -> Arch:
   Jittable; for a batch, ``vmap`` it (one key per arch).
   """
   ops = _as_ops(arch)
-  bits = jax.random.bits(key, (2,), jnp.uint32)  # one draw (see jaxnas.rng)
+  bits = rng.words(key, 2)  # cheap hashed words (see jaxnas.rng)
   edge = (bits[0] % NUM_EDGES).astype(jnp.int32)
   shift = (1 + bits[1] % (NUM_OPS - 1)).astype(jnp.int32)  # never 0: the op always changes
   new = ops.at[..., edge].set((ops[..., edge] + shift) % NUM_OPS)
