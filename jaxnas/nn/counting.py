@@ -5,7 +5,8 @@ Counts follow NAS-Bench-201 / NATS-Bench (Dong et al., TPAMI 2021, ``get_model_i
 * params: every entry of the ``params`` collection (conv kernels, BN scale/bias, classifier
   weight and bias); BN running statistics are buffers, not parameters. Matched for all 15,625
   cells on cifar10 / cifar100 / ImageNet16-120 to the official ``model_size`` (tests/nn).
-* FLOPs: per-sample multiply-adds of convolutions (``H_out * W_out * k * k * C_in * C_out``) and
+* FLOPs: per-sample multiply-adds of convolutions (``H_out * W_out * k * k * C_in * C_out``, plus
+  ``H_out * W_out * C_out`` for a bias) and
   of linear layers (``C_in * C_out`` plus ``C_out`` for the bias). Pooling, BN, ReLU and additions
   are not counted: with them, arch 0 on cifar10 would be 16.96 M instead of the official 15.647 M
   that this convention reproduces exactly.
@@ -98,7 +99,7 @@ def count_flops(module_or_arch, *, num_classes: int = 10, C: int = 16, N: int = 
       m = context.module
       if isinstance(m, layers.Conv):
         positions = int(np.prod(out.shape[:-1]))
-        total[0] += positions * m.kernel_size**2 * m.c_in * m.c_out
+        total[0] += positions * (m.kernel_size**2 * m.c_in * m.c_out + m.c_out * m.use_bias)
       elif isinstance(m, layers.Dense):
         rows = int(np.prod(out.shape[:-1]))
         total[0] += rows * (m.c_in * m.c_out + m.c_out)

@@ -4,7 +4,8 @@ Definitions follow NAS-Bench-201's ``cell_operations.py`` / ``cell_infers/tiny_n
 (Dong & Yang, "NAS-Bench-201: Extending the Scope of Reproducible Neural Architecture Search",
 ICLR 2020; and NATS-Bench, TPAMI 2021):
 
-* ``ReLUConvBN``: ReLU -> Conv (no bias) -> BatchNorm.
+* ``ReLUConvBN``: ReLU -> Conv -> BatchNorm (the conv has a bias only when the BN is not
+  affine, NB201's ``bias=not affine``).
 * ``avg_pool_3x3``: 3x3 average pooling, stride 1, padding 1, ``count_include_pad=False``.
 * ``skip_connect``: identity; ``none``: zeros.
 * ``ResNetBasicBlock`` (stride 2, between stages): ``ReLUConvBN 3x3/2 -> ReLUConvBN 3x3/1`` plus a
@@ -129,11 +130,14 @@ def unbiased(var: Array, y: Array) -> Array:
 
 
 class Conv(nn.Module):
-  """Conv2d without bias, NHWC; the kernel ``[k, k, c_in, c_out]`` is declared in ``setup``.
+  """Conv2d, NHWC; the kernel ``[k, k, c_in, c_out]`` (and optional ``bias``) is declared in
+  ``setup``.
 
   Attributes:
     c_in, c_out: channels (checked against the input).
     kernel_size, stride, padding: as PyTorch ``nn.Conv2d``.
+    use_bias: add a per-channel bias (PyTorch init). NB201 convs have none, except inside
+      ``ReLUConvBN`` when its BN is not affine (see :class:`ReLUConvBN`).
   """
 
   c_in: int
@@ -141,14 +145,18 @@ class Conv(nn.Module):
   kernel_size: int
   stride: int = 1
   padding: int = 0
+  use_bias: bool = False
 
   def setup(self):
     self.kernel = self.param(
         "kernel", torch_kernel_init, (self.kernel_size, self.kernel_size, self.c_in, self.c_out))
+    fan_in = self.kernel_size**2 * self.c_in
+    self.bias = self.param("bias", _torch_bias_init(fan_in), (self.c_out,)) if self.use_bias else None
 
   def __call__(self, x: Array) -> Array:
     _check_channels(x, self.c_in, f"Conv {self.kernel_size}x{self.kernel_size}")
-    return conv2d(x, self.kernel, self.stride, self.padding)
+    y = conv2d(x, self.kernel, self.stride, self.padding)
+    return y if self.bias is None else y + self.bias
 
 
 class Dense(nn.Module):
@@ -219,13 +227,15 @@ class BatchNorm(nn.Module):
 
 
 class ReLUConvBN(nn.Module):
-  """NB201 ``ReLUConvBN``: ReLU -> Conv (no bias) -> BN. The ReLU output is a probe point.
+  """NB201 ``ReLUConvBN``: ReLU -> Conv -> BN. The ReLU output is a probe point.
 
   Attributes:
     c_in, c_out: channels.
     kernel_size: 1 or 3 (padding ``kernel_size // 2``, as NB201's 1x1/3x3 ops).
     stride: 1 in cells, 2 in the first conv of a reduction block.
     bn: batch-norm settings.
+    conv_bias: None follows NB201 (``nn.Conv2d(..., bias=not affine)``): a conv bias exactly when
+      the BN is not affine. NASLib's ops never have one: pass False to reproduce them.
   """
 
   c_in: int
@@ -233,9 +243,16 @@ class ReLUConvBN(nn.Module):
   kernel_size: int
   stride: int = 1
   bn: BNConfig = NB201_BN
+  conv_bias: bool | None = None
+
+  @property
+  def use_bias(self) -> bool:
+    """Whether the conv has a bias (see ``conv_bias``)."""
+    return (not self.bn.affine) if self.conv_bias is None else self.conv_bias
 
   def setup(self):
-    self.conv = Conv(self.c_in, self.c_out, self.kernel_size, self.stride, self.kernel_size // 2)
+    self.conv = Conv(self.c_in, self.c_out, self.kernel_size, self.stride, self.kernel_size // 2,
+                     self.use_bias)
     self.bn_layer = BatchNorm(self.c_out, self.bn)
 
   def __call__(self, x: Array, train: bool) -> Array:
@@ -254,14 +271,15 @@ class ResNetBasicBlock(nn.Module):
   c_in: int
   c_out: int
   bn: BNConfig = NB201_BN
+  conv_bias: bool | None = None
 
   @nn.compact
   def __call__(self, x: Array, train: bool) -> Array:
     _check_channels(x, self.c_in, "ResNetBasicBlock")
     if x.shape[1] % 2 or x.shape[2] % 2:
       raise ValueError(f"ResNetBasicBlock halves H and W, which must be even; got {tuple(x.shape)}")
-    h = ReLUConvBN(self.c_in, self.c_out, 3, 2, self.bn, name="conv_a")(x, train)
-    h = ReLUConvBN(self.c_out, self.c_out, 3, 1, self.bn, name="conv_b")(h, train)
+    h = ReLUConvBN(self.c_in, self.c_out, 3, 2, self.bn, self.conv_bias, name="conv_a")(x, train)
+    h = ReLUConvBN(self.c_out, self.c_out, 3, 1, self.bn, self.conv_bias, name="conv_b")(h, train)
     r = nn.avg_pool(x, (2, 2), strides=(2, 2))
     r = Conv(self.c_in, self.c_out, 1, name="downsample")(r)
     return r + h

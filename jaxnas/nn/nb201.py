@@ -60,14 +60,15 @@ def _check_arch(ops) -> tuple[int, ...]:
 
 
 def _macro(x: Array, train: bool, C: int, N: int, num_classes: int, bn: BNConfig,
-           make_cell: Callable[[int, int], Callable[[Array], Array]]) -> Array:
+           conv_bias: bool | None, make_cell: Callable[[int, int], Callable[[Array], Array]]
+           ) -> Array:
   """NB201 ``TinyNetwork`` body; call inside a compact method. ``make_cell(index, channels)``."""
   h = Stem(3, C, bn, name="stem")(x, train)
   index, c_prev = 0, C
   for stage in range(3):
     c = C * 2**stage
     if stage:
-      h = ResNetBasicBlock(c_prev, c, bn, name=f"cells_{index}")(h, train)
+      h = ResNetBasicBlock(c_prev, c, bn, conv_bias, name=f"cells_{index}")(h, train)
       index += 1
     for _ in range(N):
       h = make_cell(index, c)(h)
@@ -98,6 +99,7 @@ class Edge(nn.Module):
   op: int
   channels: int
   bn: BNConfig = NB201_BN
+  conv_bias: bool | None = None
 
   @nn.compact
   def __call__(self, x: Array, train: bool) -> Array:
@@ -108,7 +110,9 @@ class Edge(nn.Module):
     if self.op == space.AVG_POOL:
       return avg_pool_3x3(x)
     k = 1 if self.op == space.CONV1X1 else 3
-    return ReLUConvBN(self.channels, self.channels, k, 1, self.bn, name=space.OPS[self.op])(x, train)
+    conv = ReLUConvBN(self.channels, self.channels, k, 1, self.bn, self.conv_bias,
+                      name=space.OPS[self.op])
+    return conv(x, train)
 
 
 class Cell(nn.Module):
@@ -117,11 +121,13 @@ class Cell(nn.Module):
   ops: tuple[int, ...]
   channels: int
   bn: BNConfig = NB201_BN
+  conv_bias: bool | None = None
 
   @nn.compact
   def __call__(self, x: Array, train: bool) -> Array:
-    return _sum_nodes(
-        x, lambda k, h: Edge(self.ops[k], self.channels, self.bn, name=f"edge_{k}")(h, train))
+    def edge(k, h):
+      return Edge(self.ops[k], self.channels, self.bn, self.conv_bias, name=f"edge_{k}")(h, train)
+    return _sum_nodes(x, edge)
 
 
 class NB201Network(nn.Module):
@@ -134,6 +140,8 @@ class NB201Network(nn.Module):
     N: cells per stage (NB201: 5).
     bn: BN settings of stem, reductions and head.
     cell_bn: BN settings of the cell ops (None: same as ``bn``).
+    conv_bias: bias in the ``ReLUConvBN`` convs; None: NB201's rule, exactly when their BN is
+      not affine (False reproduces NASLib's ops).
 
   Call ``apply(variables, x, train)``: ``x: f32[B, H, W, 3]`` (H, W multiples of 4; NB201 uses
   32 and 16) -> logits ``f32[B, num_classes]``. Pass ``mutable=['batch_stats']`` in training to
@@ -146,14 +154,19 @@ class NB201Network(nn.Module):
   N: int = 5
   bn: BNConfig = NB201_BN
   cell_bn: BNConfig | None = None
+  conv_bias: bool | None = None
 
   @nn.compact
   def __call__(self, x: Array, train: bool) -> Array:
     _check_input(x, "NB201Network")
     ops = _check_arch(self.arch)
     cell_bn = self.cell_bn or self.bn
-    make_cell = lambda i, c: (lambda h: Cell(ops, c, cell_bn, name=f"cells_{i}")(h, train))
-    return _macro(x, train, self.C, self.N, self.num_classes, self.bn, make_cell)
+
+    def make_cell(i, c):
+      cell = Cell(ops, c, cell_bn, self.conv_bias, name=f"cells_{i}")
+      return lambda h: cell(h, train)
+
+    return _macro(x, train, self.C, self.N, self.num_classes, self.bn, self.conv_bias, make_cell)
 
   def example_args(self, input_shape: Sequence[int] = (1, 32, 32, 3)) -> tuple:
     """Positional arguments (after ``variables``/``rng``) for ``init``/``apply`` at this shape."""
@@ -195,11 +208,12 @@ class MixedOp(nn.Module):
   bn: BNConfig = NB201_BN
   mode: str = "mixed"
   partial_channels: int = 1
+  conv_bias: bool | None = None
 
   def setup(self):
     c = self.channels // self.partial_channels
-    self.nor_conv_1x1 = ReLUConvBN(c, c, 1, 1, self.bn)
-    self.nor_conv_3x3 = ReLUConvBN(c, c, 3, 1, self.bn)
+    self.nor_conv_1x1 = ReLUConvBN(c, c, 1, 1, self.bn, self.conv_bias)
+    self.nor_conv_3x3 = ReLUConvBN(c, c, 3, 1, self.bn, self.conv_bias)
 
   def __call__(self, x: Array, weights: Array, train: bool) -> Array:
     """Args: ``x: f32[B, H, W, channels]``, ``weights: f32[5]``, ``train``. Returns ``x``'s shape."""
@@ -224,6 +238,8 @@ class MixedOp(nn.Module):
     if self.mode == "mixed":
       r = probes.act(self, r)
       y = conv2d(r, jnp.concatenate([k1, k3], axis=-1), 1, 1)  # [B, H, W, 2c]
+      if c1.use_bias:
+        y = y + jnp.concatenate([c1.conv.bias, c3.conv.bias])
       if bn1.use_batch_stats(train):
         mean, var = batch_moments(y)
         if train:
@@ -246,6 +262,8 @@ class MixedOp(nn.Module):
     # The probe sees the conv input of the selected conv, and zeros where no conv is selected.
     r = probes.act(self, r * (s1 + s3))
     y = conv2d(r, s1 * k1 + s3 * k3, 1, 1)
+    if c1.use_bias:
+      y = y + (s1 * c1.conv.bias + s3 * c3.conv.bias)
     if bn1.use_batch_stats(train):
       mean, var = batch_moments(y)
       if train:
@@ -275,11 +293,13 @@ class SearchCell(nn.Module):
   bn: BNConfig = NB201_BN
   mode: str = "mixed"
   partial_channels: int = 1
+  conv_bias: bool | None = None
 
   @nn.compact
   def __call__(self, x: Array, op_weights: Array, train: bool) -> Array:
     def edge(k, h):
-      op = MixedOp(self.channels, self.bn, self.mode, self.partial_channels, name=f"edge_{k}")
+      op = MixedOp(self.channels, self.bn, self.mode, self.partial_channels, self.conv_bias,
+                   name=f"edge_{k}")
       return op(h, op_weights[k], train)
     return _sum_nodes(x, edge)
 
@@ -288,7 +308,7 @@ class NB201Supernet(nn.Module):
   """The NB201 network with the op choice as an input (one-shot NAS supernet, zero-cost scorer).
 
   Attributes:
-    num_classes, C, N, bn, cell_bn: as :class:`NB201Network`.
+    num_classes, C, N, bn, cell_bn, conv_bias: as :class:`NB201Network`.
     mode: ``"mixed"`` | ``"select"`` | ``"hard"``, see :class:`MixedOp`.
     partial_channels: PC-DARTS ``K`` (1: off).
 
@@ -309,6 +329,7 @@ class NB201Supernet(nn.Module):
   cell_bn: BNConfig | None = None
   mode: str = "mixed"
   partial_channels: int = 1
+  conv_bias: bool | None = None
 
   @nn.compact
   def __call__(self, x: Array, op_weights: Array, train: bool) -> Array:
@@ -326,10 +347,10 @@ class NB201Supernet(nn.Module):
     op_weights = op_weights.astype(x.dtype)
 
     def make_cell(i, c):
-      cell = SearchCell(c, cell_bn, self.mode, k, name=f"cells_{i}")
+      cell = SearchCell(c, cell_bn, self.mode, k, self.conv_bias, name=f"cells_{i}")
       return lambda h: cell(h, op_weights, train)
 
-    return _macro(x, train, self.C, self.N, self.num_classes, self.bn, make_cell)
+    return _macro(x, train, self.C, self.N, self.num_classes, self.bn, self.conv_bias, make_cell)
 
   def example_args(self, input_shape: Sequence[int] = (1, 32, 32, 3)) -> tuple:
     """Positional arguments (after ``variables``/``rng``) for ``init``/``apply`` at this shape."""
@@ -371,7 +392,7 @@ def restrict(variables: Any, like: Any) -> Any:
 
 
 def compile_nb201(arch, num_classes: int, C: int = 16, N: int = 5, *, bn: BNConfig = NB201_BN,
-                  cell_bn: BNConfig | None = None) -> NB201Network:
+                  cell_bn: BNConfig | None = None, conv_bias: bool | None = None) -> NB201Network:
   """The NAS-Bench-201 network of ``arch`` (Dong & Yang, ICLR 2020, Sec. 2.1 / Fig. 1).
 
   Args:
@@ -379,6 +400,7 @@ def compile_nb201(arch, num_classes: int, C: int = 16, N: int = 5, *, bn: BNConf
     num_classes: 10 / 100 / 120 for cifar10 / cifar100 / ImageNet16-120.
     C, N: first-stage channels and cells per stage (benchmark: 16, 5).
     bn, cell_bn: batch-norm settings (default NB201's: affine, running stats tracked).
+    conv_bias: see :class:`NB201Network`.
 
   Returns:
     A Flax module; ``init(key, x, train)`` / ``apply(variables, x, train)``.
@@ -388,12 +410,12 @@ def compile_nb201(arch, num_classes: int, C: int = 16, N: int = 5, *, bn: BNConf
   """
   if isinstance(arch, str):
     arch = space.from_string(arch)
-  return NB201Network(_check_arch(arch), num_classes, C, N, bn, cell_bn)
+  return NB201Network(_check_arch(arch), num_classes, C, N, bn, cell_bn, conv_bias)
 
 
 def supernet_nb201(num_classes: int, C: int = 16, N: int = 5, *, mode: str = "mixed",
                    partial_channels: int = 1, bn: BNConfig = NB201_BN,
-                   cell_bn: BNConfig | None = None) -> NB201Supernet:
+                   cell_bn: BNConfig | None = None, conv_bias: bool | None = None) -> NB201Supernet:
   """The NB201 op-choice-as-input supernet (DARTS, Liu et al. ICLR 2019; GDAS, Dong & Yang
   CVPR 2019; PC-DARTS, Xu et al. ICLR 2020), see :class:`NB201Supernet`.
 
@@ -404,4 +426,4 @@ def supernet_nb201(num_classes: int, C: int = 16, N: int = 5, *, mode: str = "mi
     raise ValueError(f"unknown MixedOp mode {mode!r}; valid: {', '.join(MODES)}")
   if partial_channels < 1 or C % partial_channels:
     raise ValueError(f"partial_channels={partial_channels} must be >= 1 and divide C={C}")
-  return NB201Supernet(num_classes, C, N, bn, cell_bn, mode, partial_channels)
+  return NB201Supernet(num_classes, C, N, bn, cell_bn, mode, partial_channels, conv_bias)

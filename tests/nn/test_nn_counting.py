@@ -112,12 +112,19 @@ def test_params_and_flops_match_official_nats_files(shared_data):
 
 
 def test_counts_of_supernet_and_bn_variants():
-  # affine=False drops 2 params per BN channel; FLOPs ignore BN entirely.
+  # affine=False drops 2 params per BN channel (NASLib: no conv bias); FLOPs ignore BN entirely.
   arch, kw = [3, 3, 3, 3, 3, 3], dict(num_classes=10, C=16, N=1)
   base = jnn.count_params(arch, **kw)
-  no_affine = jnn.count_params(jnn.compile_nb201(arch, cell_bn=jnn.BNConfig(affine=False), **kw))
-  assert base - no_affine == 6 * 2 * (16 + 32 + 64)
-  assert jnn.count_flops(jnn.compile_nb201(arch, bn=jnn.BNConfig(affine=False), **kw)) == (
+  no_affine = jnn.BNConfig(affine=False)
+  naslib = jnn.count_params(jnn.compile_nb201(arch, cell_bn=no_affine, conv_bias=False, **kw))
+  assert base - naslib == 6 * 2 * (16 + 32 + 64)
+  # NB201's rule: a ReLUConvBN conv gets a bias (C params, C FLOPs per position) when its BN is
+  # not affine
+  nb201_rule = jnn.compile_nb201(arch, cell_bn=no_affine, **kw)
+  assert base - jnn.count_params(nb201_rule) == 6 * (16 + 32 + 64)
+  assert jnn.count_flops(nb201_rule) - jnn.count_flops(arch, **kw) == 6 * (
+      32 * 32 * 16 + 16 * 16 * 32 + 8 * 8 * 64)
+  assert jnn.count_flops(jnn.compile_nb201(arch, bn=no_affine, conv_bias=False, **kw)) == (
       jnn.count_flops(arch, **kw))
   # the supernet holds both convs on every edge
   with pytest.raises(ValueError, match="discrete networks"):

@@ -129,6 +129,23 @@ def test_one_hot_supernet_equals_discrete_network(x, supernet_vars, mode, train)
     _check_equal(arch, supernet_vars, x, mode, train, got, got_state)
 
 
+@pytest.mark.parametrize("track", [True, False])
+def test_one_hot_supernet_equals_discrete_network_search_bn(x, track):
+  """The search-cell recipe: non-affine BN (so, by NB201's rule, conv biases), optionally
+  without running statistics."""
+  kw = dict(cell_bn=layers.BNConfig(affine=False, track_running_stats=track))
+  sup = jnn.supernet_nb201(CLASSES, C, N, mode="select", **kw)
+  variables = _fill(sup, x, jnn.one_hot(ARCHS[0]), train=False, seed=5)
+  assert set(variables["params"]["cells_0"]["edge_0"]["nor_conv_1x1"]) == {"conv"}
+  assert "bias" in variables["params"]["cells_0"]["edge_0"]["nor_conv_1x1"]["conv"]
+  for arch in ARCHS[:2]:
+    net = jnn.compile_nb201(arch, CLASSES, C, N, **kw)
+    like = _stateful(jax.eval_shape(functools.partial(net.init, train=False), _key(), x))
+    v = jnn.restrict(variables, like)
+    for train in (True, False):
+      _close(sup.apply(variables, x, jnn.one_hot(arch), train), net.apply(v, x, train))
+
+
 def test_select_mode_vmapped_over_archs_equals_discrete_networks(x, supernet_vars):
   """Scoring many archs with shared params: one compiled program, vmapped over op_weights."""
   sup = jnn.supernet_nb201(CLASSES, C, N, mode="select")
