@@ -183,10 +183,15 @@ class SparseGPState:
   num_valid: jax.Array
 
 
-def _pick_inducing(key, x, mask, num_inducing: int):
-  """``num_inducing`` distinct valid training rows chosen uniformly (fewer valid: all of them)."""
-  g = jax.random.gumbel(key, mask.shape)
-  score = jnp.where(mask, g, -jnp.inf)
+def _pick_inducing(x, mask, num_inducing: int):
+  """The first ``num_inducing`` valid rows in buffer order (fewer valid: all of them).
+
+  Buffer order, not a random draw: a random draw over buffer slots would depend on where the
+  masked rows sit, and the masked fit must equal the fit on the valid subset. In a search loop the
+  buffer fills in evaluation order, so these are the first architectures evaluated.
+  """
+  rank = jnp.cumsum(mask) - 1  # position among valid rows
+  score = jnp.where(mask, -rank.astype(jnp.float32), -jnp.inf)
   _, idx = jax.lax.top_k(score, num_inducing)
   return x[idx], mask[idx]
 
@@ -224,7 +229,7 @@ def sparse_gp(num_features: int, *, num_inducing: int = 64, kernel: str = "mater
               include_noise: bool = True) -> _base.Predictor:
   """Sparse variational GP regression (SGPR, Titsias' collapsed evidence lower bound).
 
-  Inducing inputs are ``num_inducing`` training points drawn with the fit key (fixed during the
+  Inducing inputs are the first ``num_inducing`` valid training points (fixed during the
   hyperparameter fit); with fewer valid points than that, every valid point is used and the model
   coincides with an exact GP up to the inducing jitter. Cost per step is ``O(N P^2)``.
 
@@ -246,7 +251,8 @@ def sparse_gp(num_features: int, *, num_inducing: int = 64, kernel: str = "mater
     mu, sd = _base.standardize(y, mask)
     ys = jnp.where(mask, (y - mu) / sd, 0.0)
     p = min(num_inducing, x.shape[0])
-    z, z_mask = _pick_inducing(key, x, mask, p)
+    del key  # deterministic given the data
+    z, z_mask = _pick_inducing(x, mask, p)
     p0 = _init_params(x, mask, num_features, ard)
     params, _ = _base.adam_scan(_sgpr_neg_elbo, p0, num_steps, learning_rate, kernel, x, ys, mask,
                                 z, z_mask)

@@ -60,8 +60,6 @@ def omni(base: _base.Predictor, num_scores: int) -> _base.Predictor:
   if not 0 < num_scores < base.num_features:
     raise ValueError(f"num_scores must be in 1..{base.num_features - 1}, got {num_scores}")
   d = base.num_features - num_scores
-  xp = jnp if base.jittable else np
-
   def transform(x, mu, sd):
     s = (_slog(x[:, d:]) - mu) / sd
     return jnp.concatenate([x[:, :d], s], -1)
@@ -71,6 +69,8 @@ def omni(base: _base.Predictor, num_scores: int) -> _base.Predictor:
                      score_std=jnp.ones((num_scores,)))
 
   def fit(key, x, y, mask=None):
+    if not base.jittable and _base.is_traced(key, x, y, mask):
+      raise ValueError("this OMNI predictor's base is host-side and cannot be called inside jit")
     if not _base.is_traced(x, y, mask):
       _base.check_fit_inputs(x, y, mask, base.num_features, base.min_points)
     x, y, mask = _base.prepare(x, y, mask)
@@ -86,6 +86,8 @@ def omni(base: _base.Predictor, num_scores: int) -> _base.Predictor:
     return OmniState(inner=base.fit(key, xt, y, mask), score_mean=mu, score_std=sd)
 
   def predict(state, x):
+    if not base.jittable and _base.is_traced(x):
+      raise ValueError("this OMNI predictor's base is host-side and cannot be called inside jit")
     if not _base.is_traced(x):
       _base.check_x(x, base.num_features)
     xt = transform(jnp.asarray(x, jnp.float32), state.score_mean, state.score_std)
@@ -93,5 +95,4 @@ def omni(base: _base.Predictor, num_scores: int) -> _base.Predictor:
       xt = np.asarray(xt)
     return base.predict(state.inner, xt)
 
-  del xp
   return base._replace(init=init, fit=fit, predict=predict)

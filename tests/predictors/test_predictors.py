@@ -1,0 +1,163 @@
+"""The predictor contract, checked for every registered jittable predictor with tiny settings:
+masked fit under jit == fit on the valid subset, deterministic per key, no retrace on a second
+fit, finite predictions, clear errors on bad input. Plus a small quality check on real NB201 data.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxnas import benchmarks
+from jaxnas import predictors as P
+from jaxnas.evaluate import metrics
+from jaxnas.spaces import nb201
+
+# Tiny settings: the contract does not depend on model size, the test time does.
+TINY = {
+    "mlp": dict(hidden_sizes=(8,), num_steps=10),
+    "mlp_ensemble": dict(num_members=2, hidden_sizes=(8,), num_steps=10),
+    "gcn": dict(hidden=8, num_layers=1, num_steps=10),
+    "gcn_ensemble": dict(num_members=2, hidden=8, num_layers=1, num_steps=10),
+    "gp": dict(num_steps=10),
+    "sparse_gp": dict(num_inducing=8, num_steps=10),
+    "blr": dict(num_steps=10),
+    "dngo": dict(hidden_sizes=(8,), num_steps=10, blr_steps=10),
+    "bohamiann": dict(hidden_sizes=(8,), num_burn_in=10, num_samples=4, keep_every=2),
+    "omni_gp": dict(num_steps=10),
+}
+JITTABLE = [n for n in P.PREDICTORS if n not in P.HOST_SIDE]
+
+
+def test_registry_covers_every_predictor():
+  assert set(JITTABLE) == set(TINY)
+  for n in P.HOST_SIDE:
+    assert n in P.PREDICTORS
+
+
+def _data(name, n=12, seed=0):
+  kind = P.DEFAULT_ENCODING.get(name, "adjacency_one_hot")
+  archs = nb201.sample(jax.random.key(seed), (n,))
+  x = P.encode(archs, kind)
+  if name.startswith("omni_"):
+    x = P.omni_features(x, jnp.arange(n, dtype=jnp.float32) * 1e3)
+  y = jnp.sum(archs.ops == nb201.CONV3X3, -1).astype(jnp.float32) + 0.1 * jnp.arange(n) / n
+  return x, y
+
+
+def _build(name, d):
+  return P.PREDICTORS[name](d, **TINY[name])
+
+
+@pytest.mark.parametrize("name", JITTABLE)
+def test_masked_fit_in_jit_equals_subset_fit(name):
+  x, y = _data(name)
+  pred = _build(name, x.shape[1])
+  mask = jnp.array([True, False] * 6)
+  # Masked rows hold garbage (NaN targets, random features): it must not leak into the fit.
+  y_buf = jnp.where(mask, y, jnp.nan)
+  x_buf = jnp.where(mask[:, None], x, 7.0)
+  key = jax.random.key(1)
+  traces = []
+
+  def fit(k, xb, yb, mb):
+    traces.append(1)
+    return pred.fit(k, xb, yb, mb)
+
+  jfit = jax.jit(fit)
+  state = jfit(key, x_buf, y_buf, mask)
+  state2 = jfit(key, x_buf, y_buf, mask)
+  ref = jax.jit(pred.fit)(key, x[mask], y[mask])
+  xq, _ = _data(name, n=5, seed=3)
+  predict = jax.jit(pred.predict)
+  m1, s1 = predict(state, xq)
+  m0, s0 = predict(ref, xq)
+  assert m1.shape == s1.shape == (5,)
+  assert np.all(np.isfinite(m1)) and np.all(np.isfinite(s1))
+  np.testing.assert_allclose(m1, m0, rtol=2e-3, atol=2e-3)
+  np.testing.assert_allclose(s1, s0, rtol=2e-3, atol=2e-3)
+  # Deterministic per key, and a second fit with new values does not retrace.
+  m2, s2 = predict(state2, xq)
+  np.testing.assert_array_equal(m1, m2)
+  np.testing.assert_array_equal(s1, s2)
+  jfit(jax.random.key(2), x_buf * 0.5, y_buf + 1.0, ~mask)
+  assert len(traces) == 1
+  # init's state has the fitted state's structure and shapes, so a search loop can carry it
+  # through lax.scan before the first fit (eval_shape: traced, never compiled).
+  s0 = jax.eval_shape(lambda k: pred.init(k, 12), key)
+  assert jax.tree_util.tree_structure(s0) == jax.tree_util.tree_structure(state)
+  assert ([a.shape for a in jax.tree_util.tree_leaves(s0)]
+          == [a.shape for a in jax.tree_util.tree_leaves(state)])
+
+
+@pytest.mark.parametrize("name", ["gp", "mlp"])
+def test_bad_inputs_raise(name):
+  x, y = _data(name)
+  pred = _build(name, x.shape[1])
+  key = jax.random.key(0)
+  with pytest.raises(ValueError, match="features but the predictor was built for"):
+    pred.fit(key, x[:, :-1], y)
+  with pytest.raises(ValueError, match="at least 2 valid training points"):
+    pred.fit(key, x, y, jnp.arange(12) == 0)
+  with pytest.raises(ValueError, match="not finite"):
+    pred.fit(key, x, y.at[3].set(jnp.nan))
+  state = jax.eval_shape(pred.fit, key, x, y)  # only its shapes matter here
+  with pytest.raises(ValueError, match="features but the predictor was built for"):
+    pred.predict(state, np.zeros((3, 5), np.float32))
+
+
+def test_nan_target_inside_jit_is_masked_not_propagated():
+  # Inside jit nothing can raise: a NaN target drops its row, predictions stay finite.
+  x, y = _data("gp")
+  pred = _build("gp", x.shape[1])
+  fit, predict = jax.jit(pred.fit), jax.jit(pred.predict)
+  state = fit(jax.random.key(0), x, y.at[3].set(jnp.nan), jnp.ones(12, bool))
+  ref = fit(jax.random.key(0), x, y, jnp.arange(12) != 3)
+  np.testing.assert_allclose(predict(state, x)[0], predict(ref, x)[0], rtol=1e-4, atol=1e-4)
+  # No valid rows at all inside jit: the prior, with infinite std, never NaN.
+  empty = fit(jax.random.key(0), x, y, jnp.zeros(12, bool))
+  mean, std = predict(empty, x)
+  assert np.all(np.isfinite(mean)) and np.all(np.isinf(std))
+
+
+def test_target_transform_and_ensemble_compose():
+  x, y = _data("mlp")
+  pred = P.with_target_transform(P.ensemble(_build("mlp", x.shape[1]), 3))
+  state = jax.jit(pred.fit)(jax.random.key(0), x, y * 10 + 50)
+  mean, std = pred.predict(state, x)
+  assert np.all(np.isfinite(mean)) and np.all(std > 0)
+  assert np.max(mean) < state.upper
+  with pytest.raises(ValueError, match="unknown target transform"):
+    P.with_target_transform(pred, "sqrt")
+  with pytest.raises(ValueError, match="jittable"):
+    P.ensemble(_build("mlp", x.shape[1])._replace(jittable=False), 2)
+
+
+def test_encodings():
+  archs = nb201.sample(jax.random.key(0), (3,))
+  g = P.encode(archs, "graph")
+  assert g.shape == (3, P.encoding_size("graph")) == (3, 120)
+  adj = np.asarray(g[0, :64]).reshape(8, 8)
+  assert adj[0, 1] == 1 and adj[1, 3] == 1 and adj[6, 7] == 1 and adj[0, 7] == 0
+  assert P.encoding_size("path") == 155
+  with pytest.raises(ValueError, match="unknown encoding"):
+    P.encoding_size("zeros")
+
+
+def test_gp_quality_on_nb201():
+  """GP (Matern-5/2, log-gap target) on 100 random NB201 cells, 500 test cells, cifar10 val acc.
+
+  Measured with these exact settings (seeds 0, 1): tau 0.614 and 0.535 (the 5-seed, 1000-test
+  evaluator figure is ~0.60). The threshold leaves 0.05 below the lower seed.
+  """
+  b = benchmarks.load()
+  y_all = np.asarray(benchmarks.query(b, np.arange(nb201.NUM_ARCHS), "val_accuracy", "cifar10"))
+  x_all = np.asarray(P.encode(nb201.all_archs()))
+  pred = P.with_target_transform(P.gp(30))
+  fit, predict = jax.jit(pred.fit), jax.jit(pred.predict)
+  for seed, floor in ((0, 0.48), (1, 0.48)):
+    perm = np.random.default_rng(seed).permutation(nb201.NUM_ARCHS)
+    tr, te = perm[500:600], perm[:500]
+    state = fit(jax.random.key(seed), x_all[tr], y_all[tr])
+    mean, _ = predict(state, x_all[te])
+    assert float(metrics.kendall_tau(y_all[te], mean)) > floor
