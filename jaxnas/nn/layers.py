@@ -103,7 +103,9 @@ def avg_pool_3x3(x: Array) -> Array:
   The divisor is a host-computed constant rather than a second pooling of ones, which keeps one
   ``reduce_window`` per pool in the compiled program.
   """
-  total = lax.reduce_window(x, jnp.zeros((), x.dtype), lax.add, (1, 3, 3, 1), (1, 1, 1, 1),
+  # A Python-scalar init value makes JAX emit reduce_window_sum, which has a reverse-mode rule;
+  # an array init (a tracer under jit) would give the generic, non-differentiable reduce_window.
+  total = lax.reduce_window(x, 0.0, lax.add, (1, 3, 3, 1), (1, 1, 1, 1),
                             ((0, 0), (1, 1), (1, 1), (0, 0)))
   return total / jnp.asarray(_window_counts(x.shape[1], x.shape[2]), x.dtype)
 
