@@ -12,6 +12,7 @@ import json
 import os
 import pathlib
 import time
+import warnings
 
 import numpy as np
 
@@ -35,12 +36,17 @@ def blackbox_config(optimizer: str, **hparams):
   c.metric = "val_accuracy"  # what the search maximises
   c.epoch = 0  # fidelity of the metric: 0 = final (200 epochs), 12 = NB201's 12-epoch table
   c.noisy = False  # False: mean over training seeds; True: one seed drawn per query
+  c.time_budget = 0.0  # simulated training seconds (0 = none): the search stops when spent
+  c.plot_x = "queries"  # x-axis of trajectory.png: queries or train_time (simulated seconds)
   c.benchmark = ml_collections.ConfigDict({"name": "nasbench201", "path": ""})  # "" = embedded
   # every hyperparameter of the optimizer is in the config, so --config.optimizer.X=... can set it
   # and a misspelt one is rejected with the list of valid keys
   all_hparams = dict(optimizers.hyperparameters(optimizer), **hparams)
   c.optimizer = ml_collections.ConfigDict(dict(name=optimizer, **all_hparams))
   return c
+
+
+PLOT_X = ("queries", "train_time")
 
 
 def _say(msg: str, quiet: bool) -> None:
@@ -62,7 +68,10 @@ def blackbox_setup(config):
   epoch = config.get("epoch", 0) or None
   objective = loops.Objective(dataset=config.dataset, metric=config.get("metric", "val_accuracy"),
                               epoch=epoch, noisy=bool(config.get("noisy", False)))
-  bm.resolve(bench, objective.metric, objective.dataset, objective.epoch)
+  loops.check_objective(bench, optimizer, objective)
+  loops.check_time_budget(bench, config.get("time_budget", 0.0))
+  if config.get("plot_x", "queries") not in PLOT_X:
+    raise ValueError(f"unknown plot_x {config.plot_x!r}; valid: {', '.join(PLOT_X)}")
   for k in ("num_seeds", "num_queries"):
     if int(config[k]) < 1:
       raise ValueError(f"{k} must be >= 1, got {config[k]}")
@@ -72,6 +81,10 @@ def blackbox_setup(config):
 def _config_hash(config) -> str:
   d = to_dict(config)
   d.pop("chunk_seeds", None)
+  # budget keys at their defaults do not change results: keep hashes of older configs valid
+  if not d.get("time_budget"):
+    d.pop("time_budget", None)
+  d.pop("plot_x", None)
   return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -100,7 +113,8 @@ def run_blackbox(config, workdir=None, quiet: bool = False) -> dict:
 
   keys_all = np.asarray(
       __import__("jax").random.key_data(loops.seed_keys(int(config.seed), num_seeds)))
-  fn = loops.compiled_search(optimizer, space, objective, num_queries)
+  time_budget = loops.check_time_budget(bench, config.get("time_budget", 0.0))
+  fn = loops.compiled_search(optimizer, space, objective, num_queries, time_budget)
   compiled, compile_s, run_s = None, 0.0, 0.0
   parts = []
   starts = list(range(0, num_seeds, chunk))
@@ -151,6 +165,8 @@ def run_blackbox(config, workdir=None, quiet: bool = False) -> dict:
 def _results(config, space, bench, optimizer, objective, outs, compile_s, run_s) -> dict:
   best_ids = outs["best_id"][:, -1]
   best_val = outs["best_fitness"][:, -1].astype(float)
+  num_ask = outs["arch_id"].shape[-1]
+  counted = outs["counted"] if "counted" in outs else np.ones(outs["best_fitness"].shape, bool)
   has_test = bench.has("test_accuracy")
   best_test = (np.asarray(bm.query(bench, best_ids, "test_accuracy", objective.dataset))
                if has_test else None)
@@ -163,6 +179,7 @@ def _results(config, space, bench, optimizer, objective, outs, compile_s, run_s)
         "best_test_accuracy": None if best_test is None else float(best_test[i]),
         "trajectory": [float(v) for v in outs["best_fitness"][i]],
         "train_time": [float(v) for v in np.cumsum(outs["train_time"][i])],
+        "queries": [int(v) for v in np.cumsum(counted[i]) * num_ask],
     })
   n = len(best_val)
   return {
@@ -173,6 +190,7 @@ def _results(config, space, bench, optimizer, objective, outs, compile_s, run_s)
       "objective": objective._asdict(),
       "num_seeds": int(config.num_seeds),
       "num_queries": int(config.num_queries),
+      "time_budget": float(config.get("time_budget", 0.0)),
       "base_seed": int(config.seed),
       "seeds": seeds,
       "summary": {
@@ -181,6 +199,8 @@ def _results(config, space, bench, optimizer, objective, outs, compile_s, run_s)
           "mean_best_test_accuracy": None if best_test is None else float(best_test.mean()),
           "stderr_best_test_accuracy": (None if best_test is None or n < 2 else
                                         float(best_test.std(ddof=1) / np.sqrt(n))),
+          "mean_queries": float(counted.sum(-1).mean() * num_ask),
+          "mean_train_time": float(outs["train_time"].sum(-1).mean()),
       },
       "wall_seconds": float(run_s),
       "compile_seconds": float(compile_s),
@@ -205,8 +225,14 @@ def write_blackbox_outputs(wd: pathlib.Path, config, results: dict, outs, bench,
                for j in range(len(ids))],
   }
   _write_json(wd / "errors.json", [to_dict(config), errors])
-  plot_trajectories(wd / "trajectory.png", {results["optimizer"]: outs["best_fitness"]},
-                    ylabel=f"best {objective.metric} ({ds})")
+  ylabel = f"best {objective.metric} ({ds})"
+  if config.get("plot_x", "queries") == "train_time":
+    plot_trajectories(wd / "trajectory.png", {results["optimizer"]: outs["best_fitness"]},
+                      ylabel=ylabel, x=np.cumsum(outs["train_time"], -1),
+                      xlabel="simulated training time (s)")
+  else:
+    plot_trajectories(wd / "trajectory.png", {results["optimizer"]: outs["best_fitness"]},
+                      ylabel=ylabel)
 
 
 def _write_json(path: pathlib.Path, obj) -> None:
@@ -216,8 +242,27 @@ def _write_json(path: pathlib.Path, obj) -> None:
   os.replace(tmp, path)
 
 
+def on_time_grid(best, cum_time, grid):
+  """Best-so-far ``f32[seeds, steps]`` as a step function of cumulative simulated time
+  ``f32[seeds, steps]``, sampled at ``grid`` (``f32[G]``): ``[seeds, G]``, NaN before a seed's
+  first query ends."""
+  best = np.asarray(best, float)
+  cum_time = np.asarray(cum_time, float)
+  out = np.full((best.shape[0], len(grid)), np.nan)
+  for s in range(best.shape[0]):
+    j = np.searchsorted(cum_time[s], grid, side="right") - 1
+    ok = j >= 0
+    out[s, ok] = best[s, j[ok]]
+  return out
+
+
 def plot_trajectories(path, curves: dict, ylabel: str = "best so far", x=None, xlabel="queries"):
-  """Mean and standard error band of best-so-far curves (``{label: f32[seeds, steps]}``)."""
+  """Mean and standard error band of best-so-far curves (``{label: f32[seeds, steps]}``).
+
+  ``x``: None (steps 1..T), ``f32[T]`` shared, ``f32[seeds, T]`` per seed (e.g. cumulative
+  simulated training time: the curves are then resampled on a common grid), or a dict of either
+  per label.
+  """
   import matplotlib  # pylint: disable=import-outside-toplevel
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
@@ -226,12 +271,22 @@ def plot_trajectories(path, curves: dict, ylabel: str = "best so far", x=None, x
   bottom = np.inf
   for label, c in curves.items():
     c = np.asarray(c, float)
-    xs = np.arange(1, c.shape[1] + 1) if x is None else np.asarray(x)
-    m = c.mean(0)
-    se = c.std(0) / np.sqrt(c.shape[0])
+    xl = x.get(label) if isinstance(x, dict) else x
+    xs = np.arange(1, c.shape[1] + 1) if xl is None else np.asarray(xl, float)
+    if xs.ndim == 2:  # per-seed x (time): resample onto a shared grid
+      grid = np.linspace(0.0, np.nanmax(xs), 200)[1:]
+      c = on_time_grid(c, xs, grid)
+      xs = grid
+    c = np.where(np.isfinite(c), c, np.nan)
+    with warnings.catch_warnings():  # all-NaN columns (before any result) are expected
+      warnings.simplefilter("ignore", RuntimeWarning)
+      m = np.nanmean(c, 0)
+      se = np.nanstd(c, 0) / np.sqrt(np.maximum(np.sum(np.isfinite(c), 0), 1))
     ax.plot(xs, m, label=f"{label} ({c.shape[0]} seeds)")
     ax.fill_between(xs, m - se, m + se, alpha=0.25)
-    bottom = min(bottom, m[min(len(m) - 1, len(m) // 10)])  # hide the uninformative first steps
+    mid = m[min(len(m) - 1, len(m) // 10):]
+    if np.isfinite(mid).any():
+      bottom = min(bottom, np.nanmin(mid))  # hide the uninformative first steps
   if np.isfinite(bottom):
     ax.set_ylim(bottom=bottom)
   ax.set_xlabel(xlabel)

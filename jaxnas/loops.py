@@ -3,6 +3,18 @@
 ``step`` composes one ``ask -> query -> tell`` round; ``search`` runs ``num_queries`` of them under
 ``lax.scan`` for one seed; ``run`` runs many seeds as ONE compiled program, ``jit(vmap(scan))``,
 sharding the seed axis over all local devices when there are several.
+
+Budgets. A search is bounded by ``num_queries`` and, optionally, by a simulated training-time
+budget ``time_budget`` (seconds of the benchmark's training time, as in the NAS-Bench-201 paper's
+12,000 s protocol): the scan still has ``num_queries // num_ask`` steps (a static length), but a
+step whose training time would take the running total past the budget, and every step after it,
+is not counted (``StepOutput.counted`` False: best-so-far frozen, no time added), the rule of
+NAS-Bench-201's ``R_EA.py``.
+
+Fidelities. A multi-fidelity optimizer (successive halving, Hyperband, BOHB) says per query at
+which epoch to evaluate: its state after ``ask`` has ``query_epoch: int32[num_ask]`` and a static
+``fidelities`` tuple. The query is then made at that epoch, its training time is the epoch's share
+of the 200-epoch time, and only queries at the objective's own fidelity update the best-so-far.
 """
 
 from __future__ import annotations
@@ -52,6 +64,8 @@ class StepOutput:
   best_fitness: jax.Array  # [] f32: best so far after this step
   best_id: jax.Array  # [] int32
   train_time: jax.Array  # [] f32: simulated training seconds of this step's queries (NaN if absent)
+  epoch: jax.Array  # [num_ask] int32: the fidelity (epochs) each query was made at
+  counted: jax.Array  # [] bool: within the budget (False once a time budget is exhausted)
 
 
 def evaluate(key, bench: bm.Benchmark, space, archs, objective: Objective) -> jax.Array:
@@ -61,6 +75,32 @@ def evaluate(key, bench: bm.Benchmark, space, archs, objective: Objective) -> ja
     seed = rng.randint(key, jax.tree.leaves(archs)[0].shape[:1], 1 << 30)
   return bm.query(bench, space.to_id(archs), objective.metric, objective.dataset, seed=seed,
                   epoch=objective.epoch)
+
+
+def fidelities(optimizer: BlackBoxOptimizer) -> tuple[int, ...]:
+  """The epochs a multi-fidelity optimizer queries at (``()`` for single-fidelity ones); read from
+  the abstract shape of its state, so nothing is computed."""
+  st = jax.eval_shape(optimizer.init, jax.random.key(0))
+  return tuple(getattr(st, "fidelities", ()))
+
+
+def check_objective(bench: bm.Benchmark, optimizer: BlackBoxOptimizer, objective: Objective) -> None:
+  """Host-side check that the benchmark has the objective's metric at every fidelity the optimizer
+  queries; a one-line ValueError before anything compiles."""
+  bm.resolve(bench, objective.metric, objective.dataset, objective.epoch)
+  fids = fidelities(optimizer)
+  target = objective.epoch or bm.benchmark.MAX_EPOCH
+  if fids and target != fids[-1]:
+    raise ValueError(f"optimizer {optimizer.name!r} has top fidelity {fids[-1]} epochs but the "
+                     f"objective is at epoch {target}; only top-fidelity results count as best")
+  for f in fids:
+    if bm.benchmark._key(objective.metric, f) not in bench.tables:  # pylint: disable=protected-access
+      have = sorted({int(k.split("@")[1]) for k in bench.tables if k.startswith(objective.metric + "@")}
+                    | {bm.benchmark.MAX_EPOCH})
+      raise ValueError(
+          f"optimizer {optimizer.name!r} queries {objective.metric!r} at epoch {f}, which benchmark "
+          f"{bench.name} does not have; fidelities present: {', '.join(map(str, have))}"
+          " (build the table with --hp12-csv for epoch 12)")
 
 
 def init(key, optimizer: BlackBoxOptimizer) -> SearchState:
@@ -74,36 +114,62 @@ def step(key, state: SearchState, bench: bm.Benchmark, *, optimizer: BlackBoxOpt
   """One ``ask -> query -> tell`` round (pure; jit/vmap/scan it as you like)."""
   k_ask, k_query, k_tell = rng.split(key, 3)
   archs, opt_state = optimizer.ask(k_ask, state.opt_state)
-  fitness = evaluate(k_query, bench, space, archs, objective)
-  opt_state, _ = optimizer.tell(k_tell, opt_state, archs, fitness)
   ids = space.to_id(archs)
-  f = clean_fitness(fitness)
+  target = objective.epoch or bm.benchmark.MAX_EPOCH
+  if hasattr(opt_state, "query_epoch"):  # multi-fidelity: each query at its own epoch
+    epoch = opt_state.query_epoch.astype(jnp.int32)
+    fitness = jnp.full(ids.shape, jnp.nan, jnp.float32)
+    for f in opt_state.fidelities:
+      v = evaluate(k_query, bench, space, archs, objective._replace(epoch=f))
+      fitness = jnp.where(epoch == f, v, fitness)
+  else:
+    epoch = jnp.full(ids.shape, target, jnp.int32)
+    fitness = evaluate(k_query, bench, space, archs, objective)
+  opt_state, _ = optimizer.tell(k_tell, opt_state, archs, fitness)
+  # only results at the objective's fidelity compete for best-so-far
+  f = jnp.where(epoch == target, clean_fitness(fitness), NEG_INF)
   i = jnp.argmax(f)
   better = f[i] > state.best_fitness
   best_fitness = jnp.where(better, f[i], state.best_fitness)
   best_id = jnp.where(better, ids[i], state.best_id)
   t = jnp.zeros((), jnp.float32)
   if bench.has("train_time"):
-    t = jnp.sum(bm.query(bench, ids, "train_time", objective.dataset))
-    if objective.epoch is not None:  # the table's train time is for 200 epochs
-      t = t * objective.epoch / bm.benchmark.MAX_EPOCH
+    # the table's train time is for 200 epochs; a lower fidelity costs its share of it
+    share = epoch.astype(jnp.float32) / bm.benchmark.MAX_EPOCH  # exactly 1.0 at 200 epochs
+    t = jnp.sum(bm.query(bench, ids, "train_time", objective.dataset) * share)
   out = StepOutput(arch_id=ids, fitness=fitness, best_fitness=best_fitness, best_id=best_id,
-                   train_time=t)
+                   train_time=t, epoch=epoch, counted=jnp.array(True))
   return SearchState(opt_state=opt_state, best_fitness=best_fitness, best_id=best_id), out
 
 
 def search(key, bench: bm.Benchmark, *, optimizer: BlackBoxOptimizer, space, objective: Objective,
-           num_queries: int) -> StepOutput:
-  """One seed: ``num_queries // num_ask`` steps under ``lax.scan``; outputs stacked over steps."""
+           num_queries: int, time_budget: float | None = None) -> StepOutput:
+  """One seed: ``num_queries // num_ask`` steps under ``lax.scan``; outputs stacked over steps.
+
+  Args:
+    time_budget: None, or simulated training seconds: steps past it are not counted (their
+      ``counted`` is False, ``train_time`` 0, best-so-far frozen); see the module docstring.
+  """
   k_init, k_loop = rng.split(key)
   state = init(k_init, optimizer)
   num_steps = num_queries // optimizer.num_ask
 
-  def body(state, t):
-    return step(rng.fold_in(k_loop, t), state, bench, optimizer=optimizer, space=space,
-                objective=objective)
+  def body(carry, t):
+    state, spent, stopped = carry
+    new, out = step(rng.fold_in(k_loop, t), state, bench, optimizer=optimizer, space=space,
+                    objective=objective)
+    if time_budget is None:
+      return (new, spent, stopped), out
+    # NAS-Bench-201's R_EA: a query that would exceed the budget ends the search uncounted
+    counted = ~stopped & (spent + out.train_time <= time_budget)
+    new = new.replace(best_fitness=jnp.where(counted, new.best_fitness, state.best_fitness),
+                      best_id=jnp.where(counted, new.best_id, state.best_id))
+    out = out.replace(best_fitness=new.best_fitness, best_id=new.best_id, counted=counted,
+                      train_time=jnp.where(counted, out.train_time, 0.0))
+    return (new, spent + out.train_time, ~counted), out
 
-  _, outs = jax.lax.scan(body, state, jnp.arange(num_steps))
+  carry = (state, jnp.zeros((), jnp.float32), jnp.array(False))
+  _, outs = jax.lax.scan(body, carry, jnp.arange(num_steps))
   return outs
 
 
@@ -114,10 +180,11 @@ def seed_keys(seed: int, num_seeds: int) -> jax.Array:
 
 
 @functools.lru_cache(maxsize=64)
-def compiled_search(optimizer: BlackBoxOptimizer, space, objective: Objective, num_queries: int):
+def compiled_search(optimizer: BlackBoxOptimizer, space, objective: Objective, num_queries: int,
+                    time_budget: float | None = None):
   """``jit(vmap(search))`` for these static settings (cached: one compile per setting)."""
   fn = functools.partial(search, optimizer=optimizer, space=space, objective=objective,
-                         num_queries=num_queries)
+                         num_queries=num_queries, time_budget=time_budget)
   return jax.jit(jax.vmap(fn, in_axes=(0, None)))
 
 
@@ -129,6 +196,19 @@ def _shard_keys(keys: jax.Array) -> jax.Array:
   return jax.device_put(keys, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds")))
 
 
+def check_time_budget(bench: bm.Benchmark, time_budget) -> float | None:
+  """None (no budget) for None or 0; else a positive float, which needs ``train_time``."""
+  if time_budget is None or time_budget == 0:
+    return None
+  time_budget = float(time_budget)
+  if not time_budget > 0:
+    raise ValueError(f"time_budget must be > 0 seconds (0 = none), got {time_budget}")
+  if not bench.has("train_time"):
+    raise ValueError(f"a time budget needs the benchmark's train_time; {bench.name} has: "
+                     f"{', '.join(bench.metric_keys())}")
+  return time_budget
+
+
 class RunResult(NamedTuple):
   outputs: StepOutput  # every leaf has leading axes [num_seeds, num_steps]
   compile_seconds: float
@@ -136,21 +216,27 @@ class RunResult(NamedTuple):
 
 
 def run(bench: bm.Benchmark, *, optimizer: BlackBoxOptimizer, space, objective: Objective,
-        num_queries: int, seed: int = 0, num_seeds: int = 1) -> RunResult:
+        num_queries: int, seed: int = 0, num_seeds: int = 1,
+        time_budget: float | None = None) -> RunResult:
   """Runs ``num_seeds`` independent searches as one compiled program.
 
   The seed axis is sharded over all local devices when ``num_seeds`` is a multiple of their number
   (each seed's search is independent, so results do not depend on the device count).
 
+  Args:
+    time_budget: None, or a simulated training-time budget in seconds (``num_queries`` then caps
+      the number of queries; see :func:`search`).
+
   Returns:
     :class:`RunResult` with host numpy outputs and the compile and run wall times.
   """
-  bm.resolve(bench, objective.metric, objective.dataset, objective.epoch)  # fail before compiling
+  check_objective(bench, optimizer, objective)  # fail before compiling
+  time_budget = check_time_budget(bench, time_budget)
   if num_queries < optimizer.num_ask or num_seeds < 1:
     raise ValueError(f"need num_queries >= {optimizer.num_ask} and num_seeds >= 1, got "
                      f"{num_queries} and {num_seeds}")
   keys = _shard_keys(seed_keys(seed, num_seeds))
-  fn = compiled_search(optimizer, space, objective, num_queries)
+  fn = compiled_search(optimizer, space, objective, num_queries, time_budget)
   t0 = time.perf_counter()
   compiled = fn.lower(keys, bench).compile()
   t1 = time.perf_counter()
