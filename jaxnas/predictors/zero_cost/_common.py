@@ -219,17 +219,23 @@ def batchnorm_batch_variances(apply_fn: ApplyFn, variables, x) -> dict:
 
 
 def usage(apply_fn: ApplyFn, variables, image_shape: tuple[int, ...]) -> tuple[dict, dict]:
-  """Which parameter leaves and which probe points influence the output.
+  """Which parameter leaves and ``probes.act`` points the architecture instantiates.
 
-  This is what makes ``params``, ``flops``, ``l2_norm``, ``nwot`` and ``zen`` depend on the
-  architecture of a supernet whose op choice is an input (shared params; an unused op is computed
-  and multiplied by a zero weight): unused parts do not count. It runs one backward pass through a
-  *positive* copy of the network (kernels ``1/fan_in``, other params ``|p|``, biases 0, BatchNorm
-  statistics mean 0 / var 1 in eval mode, all-ones input of batch 1). Every activation is then
-  >= 0 and every weight > 0, so the gradient of the summed logits w.r.t. a leaf is > 0 exactly
-  when some input->output path runs through it (no cancellation is possible) and exactly 0 when
-  none does (a zero op weight, a ``none`` edge, a node whose output never reaches the classifier).
-  ``1/fan_in`` keeps each layer's gain near 1, so float32 does not overflow on deep networks.
+  This is what makes ``params``, ``flops``, ``l2_norm`` and ``nwot`` depend on the architecture of
+  a supernet whose op choice is an input (shared params for every op; an op that is not chosen
+  must enter with a zero weight *before* its parameters act, e.g. ``conv(x, w * kernel)`` as in
+  ``jaxnas.nn.nb201.MixedOp(mode="select")``), while a discrete network counts in full, like
+  NB201/NASLib count its modules (also an op whose node never reaches the output, and the cells
+  after an all-``none`` cell).
+
+  The test is one backward pass through a *positive*, *always-alive* copy of the network: kernels
+  ``1/fan_in``, other params ``|p|``, biases 0, BatchNorm in eval mode with mean 0 / var 1, an
+  all-ones input of batch 1, and every module call's first argument (its input activation) shifted
+  by +1, so that no module ever sees an all-zero input. A leaf counts when the gradient of the sum
+  of every module call's output (the logits included) w.r.t. it is non-zero: all terms are
+  non-negative, so no cancellation can hide a dependence, and the gradient is exactly 0 only when
+  the leaf is multiplied by a zero op weight. ``1/fan_in`` keeps each layer's gain near 1, so
+  float32 does not overflow on deep networks.
 
   Returns:
     ``(params, points)``: ``{param path: bool[]}`` and ``{probes.act path: bool[]}``.
@@ -254,14 +260,29 @@ def usage(apply_fn: ApplyFn, variables, image_shape: tuple[int, ...]) -> tuple[d
   perts = st0.get("perturbations", {})
 
   def total(params, perts):
-    logits, _ = forward(apply_fn, {**base, "params": params, "perturbations": perts}, x,
-                        train=False)
-    return jnp.sum(logits)
+    outputs = []
+
+    def alive(next_fun, args, kwargs, context):
+      del context
+      if args and _is_float_array(args[0]) and args[0].ndim >= 1:
+        args = (args[0] + 1.0,) + tuple(args[1:])
+      out = next_fun(*args, **kwargs)
+      outputs.extend(jnp.sum(o) for o in jax.tree.leaves(out) if _is_float_array(o))
+      return out
+
+    with nn.intercept_methods(alive):
+      logits, _ = forward(apply_fn, {**base, "params": params, "perturbations": perts}, x,
+                          train=False)
+    return jnp.sum(logits) + sum(outputs, jnp.float32(0.0))
 
   gp, ga = jax.grad(total, argnums=(0, 1))(params, perts)
   used_p = {k: jnp.any(g != 0) for k, g in _flat(gp).items()}
   used_a = {k: jnp.any(g != 0) for k, g in _flat(ga).items()}
   return used_p, used_a
+
+
+def _is_float_array(v) -> bool:
+  return hasattr(v, "dtype") and hasattr(v, "ndim") and jnp.issubdtype(v.dtype, jnp.floating)
 
 
 def kernel_macs(apply_fn: ApplyFn, variables, image_shape: tuple[int, ...]) -> dict:

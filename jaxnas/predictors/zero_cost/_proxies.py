@@ -222,8 +222,9 @@ def nwot(key, apply_fn, variables, batch) -> jax.Array:
 
   ``C_l`` is the binary code ``[a > 0]`` of the l-th ``probes.act`` activation, flattened per
   image (``N x D_l``); ``K_H[i, j]`` is the number of ReLUs on which images ``i`` and ``j`` agree
-  (``N_A`` minus their Hamming distance). Summed over the probes that influence the output (all of
-  them in a plain network; the chosen ops in a supernet). ``K_H`` is accumulated in float32 (exact
+  (``N_A`` minus their Hamming distance). Summed over the probes the architecture instantiates
+  (``_common.usage``: every one in a discrete network, as NASLib hooks every ReLU module; the
+  chosen ops' in a supernet). ``K_H`` is accumulated in float32 (exact
   integers below 2**24 units) and ``log|det|`` taken in float64. A singular ``K_H`` (two images
   with identical codes, e.g. a network whose activations ignore the input) has log-determinant
   -inf, returned as ``SENTINEL``.
@@ -353,9 +354,9 @@ def zen(key, apply_fn, variables, batch) -> jax.Array:
   the official code and NASLib use the sum of absolute values). BatchNorm runs in train mode, and
   ``sigma_i = sqrt(mean_j var_ij)`` with ``var_ij`` the batch variance of channel ``j`` at the
   input of the i-th BatchNorm in the pass on ``x`` (the paper's definition; the code reads
-  ``running_var`` after both passes, i.e. ``0.9 + 0.1 var`` mixes). Only BatchNorms that ran and
-  influence the output count (``_common.usage`` of their ``scale``; every one in a plain network,
-  the chosen ops' in a supernet; a BatchNorm without affine parameters counts whenever it ran).
+  ``running_var`` after both passes, i.e. ``0.9 + 0.1 var`` mixes). Only BatchNorms that ran
+  (updated their statistics) and that the architecture instantiates count (``_common.usage`` of
+  their ``scale``): every one in a discrete network, the chosen ops' in a supernet.
   The data batch supplies only its shape. A zero feature difference or variance: ``SENTINEL``.
 
   References:
@@ -403,10 +404,9 @@ def zen(key, apply_fn, variables, batch) -> jax.Array:
 def params(key, apply_fn, variables, batch) -> jax.Array:
   """Parameter count in millions (NASLib's ``params``, NB201's ``params`` unit).
 
-  Counts every leaf of ``variables["params"]`` that influences the output (``_common.usage``): in a
-  plain network every parameter on an input->output path, in an op-choice supernet only those of
-  the chosen ops. Parameters of ops whose output never reaches the classifier (a node of an NB201
-  cell whose out-edges are all ``none``) are not counted, while NB201/NASLib count every module.
+  Counts every leaf of ``variables["params"]`` that the architecture instantiates
+  (``_common.usage``): all of them in a discrete network (NB201's ``params``, as
+  ``jaxnas.nn.count_params``), those of the chosen ops in an op-choice supernet.
   """
   del key
   x, _ = c.check_batch(batch)
@@ -421,7 +421,7 @@ def flops(key, apply_fn, variables, batch) -> jax.Array:
   convention (``jaxnas.nn.counting.count_flops``; BatchNorm/ReLU/pooling/additions not counted).
 
   Each call of a module owning a ``kernel`` contributes ``H_out * W_out * kh * kw * C_in/groups *
-  C_out`` (dense: ``D_in * D_out + D_out``) when its kernel influences the output (as in
+  C_out`` (dense: ``D_in * D_out + D_out``) when the architecture instantiates its kernel (as in
   :func:`params`). A kernel that is never applied by its own module call (``NB201Supernet`` runs
   the two convs of an edge as one stacked convolution) cannot be counted this way: ValueError;
   count such networks with ``jaxnas.nn.counting`` instead.
@@ -441,7 +441,7 @@ def flops(key, apply_fn, variables, batch) -> jax.Array:
 
 def l2_norm(key, apply_fn, variables, batch) -> jax.Array:
   """Weight norm (Abdelfattah et al., 2021): ``sum_l ||W_l||_2`` over the Conv/Dense kernels that
-  influence the output (as in :func:`params`).
+  the architecture instantiates (as in :func:`params`).
 
   References:
     Abdelfattah et al., ICLR 2021.

@@ -13,17 +13,30 @@ IMAGE_SHAPE = (6, 8, 8, 3)  # N, H, W, C
 NONE, SKIP, CONV = range(3)  # candidate ops of a mixed layer
 
 
+class ScaledConv(nn.Module):
+  """3x3 conv (no bias) whose kernel is scaled by an op weight before it acts."""
+
+  features: int
+
+  @nn.compact
+  def __call__(self, x, s):
+    k = self.param("kernel", nn.initializers.lecun_normal(), (3, 3, x.shape[-1], self.features))
+    return jax.lax.conv_general_dilated(x, s * k, (1, 1), "SAME",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
 class MixedLayer(nn.Module):
-  """``sum_k w_k op_k(x)`` over ``none``, ``skip``, ``relu -> conv3x3 -> BN``."""
+  """``none`` / ``skip`` / ``relu -> conv3x3`` chosen by ``w: f32[3]``, in the "select" style of
+  ``jaxnas.nn.nb201.MixedOp``: the conv's weight scales its input and its kernel, so a conv that is
+  not chosen is absent (its parameters have no effect at all)."""
 
   channels: int
 
   @nn.compact
   def __call__(self, x, w, train):
-    h = probes.act(self, nn.relu(x))
-    h = nn.Conv(self.channels, (3, 3), use_bias=False)(h)
-    h = nn.BatchNorm(use_running_average=not train)(h)
-    return w[SKIP] * x + w[CONV] * h  # w[NONE] * 0
+    del train
+    h = probes.act(self, nn.relu(x) * w[CONV])
+    return w[SKIP] * x + ScaledConv(self.channels)(h, w[CONV])  # w[NONE] * 0
 
 
 class MixNet(nn.Module):
