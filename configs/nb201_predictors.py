@@ -34,9 +34,9 @@ def get_config(arg=None):
   c.plot = True
   c.hparams = ml_collections.ConfigDict()  # name -> factory kwargs, e.g. {"gp": {"kernel": "rbf"}}
   if arg == "smoke":
-    c.predictors = "gp,mlp"
+    c.predictors = "blr"
     c.train_sizes = "10,20"
     c.num_test = 50
     c.num_seeds = 2
-    c.hparams = ml_collections.ConfigDict({"gp": {"num_steps": 5}, "mlp": {"num_steps": 5}})
+    c.hparams = ml_collections.ConfigDict({"blr": {"num_steps": 5}})
   return c

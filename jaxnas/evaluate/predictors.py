@@ -37,12 +37,18 @@ RESULTS_FILE = "predictor_results.json"
 PLOT_FILE = "predictor_kendall_tau.png"
 
 
+# Learning-curve predictors that need no training: name -> (metric, epoch) of the low fidelity.
+# Their "training set" is ignored; every train size reports the same score on the same test set.
+LOW_FIDELITY = {"early_stop_12": ("val_accuracy", 12)}
+
+
 def _names(predictors) -> list[str]:
   names = [n.strip() for n in predictors.split(",")] if isinstance(predictors, str) else list(predictors)
   names = [n for n in names if n]
-  bad = [n for n in names if n not in P.PREDICTORS]
+  valid = list(P.PREDICTORS) + list(LOW_FIDELITY)
+  bad = [n for n in names if n not in valid]
   if bad:
-    raise ValueError(f"unknown predictor(s) {', '.join(bad)}; valid: {', '.join(P.PREDICTORS)}")
+    raise ValueError(f"unknown predictor(s) {', '.join(bad)}; valid: {', '.join(valid)}")
   if not names:
     raise ValueError("config.predictors is empty")
   return names
@@ -64,12 +70,36 @@ def _score_features(bench, dataset: str, kind: str) -> np.ndarray:
   return np.stack(cols, -1).astype(np.float32)
 
 
+class _LowFidelity:
+  """Early stopping at a low fidelity as a degenerate predictor: ``predict`` looks the score up."""
+
+  jittable = False
+
+  def __init__(self, scores):
+    self.scores = scores  # [A]: the low-fidelity value of every architecture
+
+  def fit(self, key, x, y, mask=None):
+    del key, x, y, mask
+    return None
+
+  def predict(self, state, x):
+    del state
+    ids = np.asarray(x)[:, 0].astype(np.int64)
+    return self.scores[ids], np.zeros(len(ids), np.float32)
+
+
 def build(name: str, config, bench, dataset: str):
   """The predictor ``name`` as configured, and its features for every benchmark architecture.
 
   Returns:
     (predictor, features ``f32[num_archs, D]``).
   """
+  if name in LOW_FIDELITY:
+    metric, epoch = LOW_FIDELITY[name]
+    scores = np.asarray(benchmarks.query(bench, np.arange(bench.num_archs), metric, dataset,
+                                         epoch=epoch), np.float32)
+    # The "features" are the ids, so the evaluator's test split selects the scores.
+    return _LowFidelity(scores), np.arange(bench.num_archs, dtype=np.float32)[:, None]
   kind = P.DEFAULT_ENCODING.get(name, config.encoding)
   x = np.asarray(P.encode(nb201.all_archs(), kind), np.float32)
   kwargs = dict(config.get("hparams", {}).get(name, {}))
@@ -155,7 +185,7 @@ def evaluate_predictor(pred, x_all, y_all, *, train_sizes, num_test: int, num_se
       per_size[size].append(row)
   out: dict[str, Any] = {}
   for size, rows in per_size.items():
-    keys = [k for k in rows[0]]
+    keys = [k for k in rows[0] if all(k in r for r in rows)]
     agg = {k: float(np.mean([r[k] for r in rows])) for k in keys}
     agg["std"] = {k: float(np.std([r[k] for r in rows])) for k in keys}
     agg["compile_seconds"] = compile_s
@@ -166,7 +196,9 @@ def evaluate_predictor(pred, x_all, y_all, *, train_sizes, num_test: int, num_se
 def run(config, workdir) -> dict[str, Any]:
   """Runs the predictor evaluator described by ``config`` and writes its outputs to ``workdir``.
 
-  Config fields: ``predictors`` (comma-separated names of ``jaxnas.predictors.PREDICTORS``),
+  Config fields: ``predictors`` (comma-separated names of ``jaxnas.predictors.PREDICTORS``, or
+  ``early_stop_12``: the 12-epoch validation accuracy, which needs a table built with
+  ``--hp12-csv`` passed as ``benchmark_path``),
   ``train_sizes`` (list or comma-separated), ``num_test``, ``num_seeds``, ``seed``, ``benchmark``,
   ``benchmark_path`` (optional ``.npz``), ``dataset``, ``metric``, ``encoding``,
   ``target_transform``, ``score_features`` (OMNI), ``pad_buffer``, ``hparams`` (name -> kwargs),

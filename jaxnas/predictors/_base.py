@@ -171,6 +171,7 @@ class TransformedState(NamedTuple):
 
   inner: Any
   upper: jax.Array  # [] the bound u of t = -log(u - y)
+  t_range: jax.Array  # [2] (lowest, highest) transformed training target
 
 
 def _log_gap_upper(y, mask, margin):
@@ -190,7 +191,8 @@ def with_target_transform(predictor: Predictor, kind: str = "log_gap",
   valid targets: monotone, so it keeps rankings, and it stretches the crowded top of an accuracy
   distribution while compressing its long low tail (NB201: most cells at 85-91 %, a tail down to
   10 %), which otherwise dominates a squared-error or Gaussian-likelihood fit. Predictions map
-  back by ``y = u - exp(-t)``, the std by the delta method ``(u - y) * std_t``.
+  back by ``y = u - exp(-t)``, the std by the delta method ``(u - y) * std_t``; predicted ``t`` is
+  clipped to the training targets' range widened by its width on both sides (no overflow).
 
   Args:
     predictor: any jittable :class:`Predictor`.
@@ -208,7 +210,8 @@ def with_target_transform(predictor: Predictor, kind: str = "log_gap",
     raise ValueError(f"unknown target transform {kind!r}; valid: {', '.join(TARGET_TRANSFORMS)}")
 
   def init(key, buffer_size: int = 1):
-    return TransformedState(inner=predictor.init(key, buffer_size), upper=jnp.ones(()))
+    return TransformedState(inner=predictor.init(key, buffer_size), upper=jnp.ones(()),
+                            t_range=jnp.zeros((2,)))
 
   def fit(key, x, y, mask=None):
     if not is_traced(x, y, mask):
@@ -216,10 +219,16 @@ def with_target_transform(predictor: Predictor, kind: str = "log_gap",
     x, y, mask = prepare(x, y, mask)
     u = _log_gap_upper(y, mask, margin)
     t = jnp.where(mask, -jnp.log(jnp.maximum(u - y, 1e-12)), 0.0)
-    return TransformedState(inner=predictor.fit(key, x, t, mask), upper=u)
+    t_range = jnp.stack([jnp.min(jnp.where(mask, t, jnp.inf)), jnp.max(jnp.where(mask, t, -jnp.inf))])
+    t_range = jnp.where(jnp.any(mask), t_range, 0.0)
+    return TransformedState(inner=predictor.fit(key, x, t, mask), upper=u, t_range=t_range)
 
   def predict(state, x):
     mt, st = predictor.predict(state.inner, x)
+    # exp(-t) overflows for a wild extrapolation (an MLP fitted on 10 points can predict t = -150),
+    # so predictions are clipped to the training range widened by its own width on each side.
+    width = jnp.maximum(state.t_range[1] - state.t_range[0], 1e-3)
+    mt = jnp.clip(mt, state.t_range[0] - width, state.t_range[1] + width)
     gap = jnp.exp(-mt)
     return state.upper - gap, gap * st
 

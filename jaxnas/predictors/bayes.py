@@ -210,9 +210,9 @@ class BohamiannState:
   num_valid: jax.Array
 
 
-def bohamiann(num_features: int, *, hidden_sizes: Sequence[int] = (50, 50, 50),
-              num_burn_in: int = 1000, num_samples: int = 50, keep_every: int = 20,
-              step_size: float = 1e-2, momentum_decay: float = 0.05,
+def bohamiann(num_features: int, *, hidden_sizes: Sequence[int] = (50, 50),
+              num_burn_in: int = 2000, num_samples: int = 50, keep_every: int = 20,
+              step_size: float = 2e-2, momentum_decay: float = 0.05,
               prior_precision: float = 1.0) -> _base.Predictor:
   """BOHAMIANN: a Bayesian MLP sampled with scale-adapted SGHMC (full-batch gradients).
 
@@ -229,7 +229,9 @@ def bohamiann(num_features: int, *, hidden_sizes: Sequence[int] = (50, 50, 50),
     num_burn_in: SGHMC steps before the first kept sample.
     num_samples: posterior samples kept ``S``.
     keep_every: thinning between kept samples.
-    step_size: ``eps``.
+    step_size: ``eps``. On NB201 (one-hot, log-gap target) 2e-2 with 2,000 burn-in steps gave
+      Kendall tau 0.53 / 0.71 at 100 / 400 training cells; 1e-2 with 1,000 gave 0.29 / 0.64;
+      3e-2 diverges (diverged steps are rejected, see below).
     momentum_decay: ``mdecay`` (friction).
     prior_precision: precision of the Gaussian weight prior.
 
@@ -275,7 +277,12 @@ def bohamiann(num_features: int, *, hidden_sizes: Sequence[int] = (50, 50, 50),
       eps2 = step_size ** 2
       v = tm(lambda v_, g_, mi, z: v_ - eps2 * mi * g_ - momentum_decay * v_
              + jnp.sqrt(2 * eps2 * momentum_decay * mi) * z, v, g, minv, noise)
-      th = tm(lambda a, b: a + b, th, v)
+      new = tm(lambda a, b: a + b, th, v)
+      # A diverged step (too large a step size for this data) is rejected and the momentum
+      # reset, so a bad sampler setting gives a poor fit, never NaN predictions.
+      ok = jnp.all(jnp.array([jnp.all(jnp.isfinite(l)) for l in jax.tree_util.tree_leaves(new)]))
+      th = tm(lambda a, b: jnp.where(ok, a, b), new, th)
+      v = tm(lambda a: jnp.where(ok, a, 0.0), v)
       return (th, v, g2), th
 
     init_g2 = tm(lambda a: a, ones)

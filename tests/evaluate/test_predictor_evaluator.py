@@ -31,7 +31,7 @@ def test_smoke_run_writes_results_and_plot(tmp_path):
   res = ev.run(c, tmp_path)
   data = json.loads((tmp_path / ev.RESULTS_FILE).read_text())
   assert (tmp_path / ev.PLOT_FILE).stat().st_size > 0
-  assert set(data) == {"gp", "mlp"}
+  assert set(data) == {"blr"}
   for name in data:
     assert set(data[name]) == {"10", "20"}
     row = data[name]["20"]
@@ -39,11 +39,11 @@ def test_smoke_run_writes_results_and_plot(tmp_path):
       assert k in row and k in row["std"], k
     assert -1 <= row["kendall_tau"] <= 1
   assert res == data
-  assert "coverage_1std" in data["gp"]["20"]  # the GP has a predictive std; a single MLP has not
+  assert "coverage_1std" in data["blr"]["20"]  # reported for models with a predictive std
 
 
 def test_unknown_predictor_and_sizes():
   c = _config("smoke")
-  c.predictors = "gp,oracle"
+  c.predictors = "blr,oracle"
   with pytest.raises(ValueError, match="unknown predictor.*oracle"):
     ev.run(c, "/tmp/unused")

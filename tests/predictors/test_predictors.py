@@ -27,6 +27,9 @@ TINY = {
     "omni_gp": dict(num_steps=10),
 }
 JITTABLE = [n for n in P.PREDICTORS if n not in P.HOST_SIDE]
+# gcn_ensemble is gcn under the ensemble wrapper, which mlp_ensemble already covers: skipping it
+# saves three compiles.
+CONTRACT = [n for n in JITTABLE if n != "gcn_ensemble"]
 
 
 def test_registry_covers_every_predictor():
@@ -46,47 +49,66 @@ def _data(name, n=12, seed=0):
 
 
 def _build(name, d):
+  if name == "omni_gp":
+    # The OMNI wrapper's contract over a cheap-to-compile base (BLR); omni_gp itself is gp + this
+    # wrapper, both covered, and it is exercised at full size by the evaluator measurements.
+    return P.omni(P.bayesian_linear_regression(d, num_steps=10), 1)
   return P.PREDICTORS[name](d, **TINY[name])
 
 
-@pytest.mark.parametrize("name", JITTABLE)
+# These also run under the target transform, which must keep the contract.
+TRANSFORMED = ("mlp_ensemble", "omni_gp")
+
+
+@pytest.mark.parametrize("name", CONTRACT)
 def test_masked_fit_in_jit_equals_subset_fit(name):
   x, y = _data(name)
   pred = _build(name, x.shape[1])
+  if name in TRANSFORMED:
+    pred = P.with_target_transform(pred)
+    y = y * 10 + 50
   mask = jnp.array([True, False] * 6)
-  # Masked rows hold garbage (NaN targets, random features): it must not leak into the fit.
+  # Masked rows hold garbage (NaN targets, odd features): it must not leak into the fit.
   y_buf = jnp.where(mask, y, jnp.nan)
   x_buf = jnp.where(mask[:, None], x, 7.0)
-  key = jax.random.key(1)
+  xq, _ = _data(name, n=5, seed=3)
   traces = []
 
-  def fit(k, xb, yb, mb):
+  # One compiled program holds both fits (buffer with mask, and the valid subset alone) and both
+  # predictions: one compile per predictor keeps this registry-wide test fast.
+  def both(key, xb, yb, mb, xs, ys):
     traces.append(1)
-    return pred.fit(k, xb, yb, mb)
+    masked = pred.fit(key, xb, yb, mb)
+    subset = pred.fit(key, xs, ys)
+    return masked, pred.predict(masked, xq), pred.predict(subset, xq)
 
-  jfit = jax.jit(fit)
-  state = jfit(key, x_buf, y_buf, mask)
-  state2 = jfit(key, x_buf, y_buf, mask)
-  ref = jax.jit(pred.fit)(key, x[mask], y[mask])
-  xq, _ = _data(name, n=5, seed=3)
-  predict = jax.jit(pred.predict)
-  m1, s1 = predict(state, xq)
-  m0, s0 = predict(ref, xq)
+  run = jax.jit(both)
+  key = jax.random.key(1)
+  state, (m1, s1), (m0, s0) = run(key, x_buf, y_buf, mask, x[mask], y[mask])
   assert m1.shape == s1.shape == (5,)
   assert np.all(np.isfinite(m1)) and np.all(np.isfinite(s1))
   np.testing.assert_allclose(m1, m0, rtol=2e-3, atol=2e-3)
   np.testing.assert_allclose(s1, s0, rtol=2e-3, atol=2e-3)
-  # Deterministic per key, and a second fit with new values does not retrace.
-  m2, s2 = predict(state2, xq)
+  # Deterministic per key: the same call gives bit-identical predictions.
+  _, (m2, s2), _ = run(key, x_buf, y_buf, mask, x[mask], y[mask])
   np.testing.assert_array_equal(m1, m2)
   np.testing.assert_array_equal(s1, s2)
-  jfit(jax.random.key(2), x_buf * 0.5, y_buf + 1.0, ~mask)
+  # Inside jit a NaN target in a valid row cannot raise: its row is dropped, as if masked.
+  first = jnp.arange(12) == 0
+  _, (m3, s3), _ = run(key, x_buf, y_buf.at[0].set(jnp.nan), mask, x[mask], y[mask])
+  _, (m4, s4), _ = run(key, x_buf, y_buf, mask & ~first, x[mask], y[mask])
+  np.testing.assert_allclose(m3, m4, rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(s3, s4, rtol=1e-4, atol=1e-4)
+  # No valid rows at all inside jit: the prior (std +inf where the model has one), never NaN.
+  _, (m5, s5), _ = run(key, x_buf, y_buf, jnp.zeros(12, bool), x[mask], y[mask])
+  assert np.all(np.isfinite(m5)) and not np.any(np.isnan(s5))
+  # None of these calls (new values, same shapes) retraced.
   assert len(traces) == 1
   # init's state has the fitted state's structure and shapes, so a search loop can carry it
   # through lax.scan before the first fit (eval_shape: traced, never compiled).
-  s0 = jax.eval_shape(lambda k: pred.init(k, 12), key)
-  assert jax.tree_util.tree_structure(s0) == jax.tree_util.tree_structure(state)
-  assert ([a.shape for a in jax.tree_util.tree_leaves(s0)]
+  s_init = jax.eval_shape(lambda k: pred.init(k, 12), key)
+  assert jax.tree_util.tree_structure(s_init) == jax.tree_util.tree_structure(state)
+  assert ([a.shape for a in jax.tree_util.tree_leaves(s_init)]
           == [a.shape for a in jax.tree_util.tree_leaves(state)])
 
 
@@ -106,31 +128,14 @@ def test_bad_inputs_raise(name):
     pred.predict(state, np.zeros((3, 5), np.float32))
 
 
-def test_nan_target_inside_jit_is_masked_not_propagated():
-  # Inside jit nothing can raise: a NaN target drops its row, predictions stay finite.
-  x, y = _data("gp")
-  pred = _build("gp", x.shape[1])
-  fit, predict = jax.jit(pred.fit), jax.jit(pred.predict)
-  state = fit(jax.random.key(0), x, y.at[3].set(jnp.nan), jnp.ones(12, bool))
-  ref = fit(jax.random.key(0), x, y, jnp.arange(12) != 3)
-  np.testing.assert_allclose(predict(state, x)[0], predict(ref, x)[0], rtol=1e-4, atol=1e-4)
-  # No valid rows at all inside jit: the prior, with infinite std, never NaN.
-  empty = fit(jax.random.key(0), x, y, jnp.zeros(12, bool))
-  mean, std = predict(empty, x)
-  assert np.all(np.isfinite(mean)) and np.all(np.isinf(std))
-
-
-def test_target_transform_and_ensemble_compose():
-  x, y = _data("mlp")
-  pred = P.with_target_transform(P.ensemble(_build("mlp", x.shape[1]), 3))
-  state = jax.jit(pred.fit)(jax.random.key(0), x, y * 10 + 50)
-  mean, std = pred.predict(state, x)
-  assert np.all(np.isfinite(mean)) and np.all(std > 0)
-  assert np.max(mean) < state.upper
+def test_wrappers_reject_bad_settings():
+  base = _build("mlp", 30)
   with pytest.raises(ValueError, match="unknown target transform"):
-    P.with_target_transform(pred, "sqrt")
+    P.with_target_transform(base, "sqrt")
   with pytest.raises(ValueError, match="jittable"):
-    P.ensemble(_build("mlp", x.shape[1])._replace(jittable=False), 2)
+    P.ensemble(base._replace(jittable=False), 2)
+  with pytest.raises(ValueError, match="num_scores"):
+    P.omni(base, 30)
 
 
 def test_encodings():
@@ -147,15 +152,16 @@ def test_encodings():
 def test_gp_quality_on_nb201():
   """GP (Matern-5/2, log-gap target) on 100 random NB201 cells, 500 test cells, cifar10 val acc.
 
-  Measured with these exact settings (seeds 0, 1): tau 0.614 and 0.535 (the 5-seed, 1000-test
-  evaluator figure is ~0.60). The threshold leaves 0.05 below the lower seed.
+  Measured with exactly these settings, seeds 0..5: tau 0.617, 0.493, 0.598, 0.614, 0.657, 0.656
+  (the evaluator's 5-seed, 1,000-test figure is 0.604). The test runs seeds 0 and 1, each with a
+  floor 0.05 below its own measurement.
   """
   b = benchmarks.load()
   y_all = np.asarray(benchmarks.query(b, np.arange(nb201.NUM_ARCHS), "val_accuracy", "cifar10"))
   x_all = np.asarray(P.encode(nb201.all_archs()))
   pred = P.with_target_transform(P.gp(30))
   fit, predict = jax.jit(pred.fit), jax.jit(pred.predict)
-  for seed, floor in ((0, 0.48), (1, 0.48)):
+  for seed, floor in ((0, 0.567), (1, 0.443)):
     perm = np.random.default_rng(seed).permutation(nb201.NUM_ARCHS)
     tr, te = perm[500:600], perm[:500]
     state = fit(jax.random.key(seed), x_all[tr], y_all[tr])
