@@ -1,0 +1,310 @@
+"""The seven one-shot optimizers as :func:`~jaxnas.optimizers.oneshot.base.bilevel` instances.
+
+Each factory takes the NB201 supernet (``jaxnas.nn.supernet_nb201(...)``; the factory sets the
+MixedOp mode and partial channels it needs) and the schedule length, and returns a
+:class:`~jaxnas.optimizers.oneshot.base.OneShotOptimizer`. Defaults are NASLib's / the papers'.
+Shared keyword hyperparameters (all factories):
+
+* weights (:func:`~jaxnas.optimizers.oneshot.base.weights_tx`): ``lr=0.025`` cosine to
+  ``lr_min=0.001``, ``momentum=0.9``, ``weight_decay=3e-4``, ``grad_clip=5``;
+* alphas (:func:`~jaxnas.optimizers.oneshot.base.alphas_tx`): Adam ``arch_lr=3e-4``, betas
+  (0.5, 0.999), ``arch_weight_decay=1e-3``;
+* ``w_tx`` / ``a_tx``: replace either optax transform entirely.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import digamma, gammaln
+
+from jaxnas.optimizers.oneshot import base
+from jaxnas.spaces import nb201
+
+SHAPE = base.SHAPE
+
+
+def _txs(epochs, steps_per_epoch, lr, lr_min, momentum, weight_decay, grad_clip, arch_lr,
+         arch_weight_decay, w_tx, a_tx):
+  w_tx = w_tx or base.weights_tx(epochs, steps_per_epoch, lr=lr, lr_min=lr_min, momentum=momentum,
+                                 weight_decay=weight_decay, grad_clip=grad_clip)
+  a_tx = a_tx or base.alphas_tx(lr=arch_lr, weight_decay=arch_weight_decay)
+  return w_tx, a_tx
+
+
+def _check(network, epochs, steps_per_epoch):
+  if not hasattr(network, "clone") or not hasattr(network, "mode"):
+    raise ValueError(f"one-shot optimizers need the NB201 supernet (jaxnas.nn.supernet_nb201), "
+                     f"got {type(network).__name__}")
+  if int(epochs) < 1 or int(steps_per_epoch) < 1:
+    raise ValueError(f"epochs and steps_per_epoch must be >= 1, got {epochs}, {steps_per_epoch}")
+
+
+def _small_normal(key):
+  """NASLib's alpha init: ``1e-3 * randn`` per edge and op."""
+  return {"alpha": 1e-3 * jax.random.normal(key, SHAPE)}
+
+
+def _softmax(alphas):
+  return jax.nn.softmax(alphas["alpha"], -1)
+
+
+# ----------------------------------------------------------------------------- DARTS, PC-DARTS
+
+
+def darts(network, *, epochs: int, steps_per_epoch: int, second_order: bool = False,
+          lr: float = 0.025, lr_min: float = 0.001, momentum: float = 0.9,
+          weight_decay: float = 3e-4, grad_clip: float = 5.0, arch_lr: float = 3e-4,
+          arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None) -> base.OneShotOptimizer:
+  """DARTS: softmax-relaxed op weights, alphas descend the validation loss.
+
+  First order uses ``dL_val(w, alpha)/dalpha``. Second order descends the unrolled objective
+  ``L_val(w - xi * dL_train/dw, alpha)`` where the inner step is one step of ``w_tx`` itself
+  (so ``xi`` is the current learning rate, with momentum, weight decay and clipping as in DARTS's
+  ``_compute_unrolled_model``). Liu et al. approximate its Hessian-vector product by finite
+  differences; JAX differentiates through the inner step exactly, which is what we do (the test
+  checks both against each other). NASLib implements only first order.
+
+  Args:
+    network: the NB201 supernet (mode set to ``"mixed"`` here).
+    epochs, steps_per_epoch: schedule length.
+    second_order: unrolled (True) or first-order (False) hypergradient.
+    lr ... a_tx: see the module doc.
+
+  Returns:
+    A ``OneShotOptimizer``.
+
+  References:
+    Liu, Simonyan & Yang, "DARTS: Differentiable Architecture Search", ICLR 2019.
+  """
+  _check(network, epochs, steps_per_epoch)
+  w_tx, a_tx = _txs(epochs, steps_per_epoch, lr, lr_min, momentum, weight_decay, grad_clip,
+                    arch_lr, arch_weight_decay, w_tx, a_tx)
+  return base.bilevel("darts", network.clone(mode="mixed"), epochs=epochs,
+                      steps_per_epoch=steps_per_epoch, init_alphas=_small_normal,
+                      weights_fn=lambda key, a, tau: _softmax(a), probs_fn=_softmax,
+                      second_order=second_order, w_tx=w_tx, a_tx=a_tx)
+
+
+# Edge k's target node; PC-DARTS normalises the edges into each node with a softmax of betas.
+_TARGETS = np.array([t for _, t in nb201.EDGES])
+_SAME_TARGET = jnp.asarray((_TARGETS[:, None] == _TARGETS[None, :]).astype(np.float32))  # [6, 6]
+
+
+def edge_normalisation(beta):
+  """``f32[6]``: softmax of ``beta`` among the edges sharing a target node (PC-DARTS Eq. 4)."""
+  e = jnp.exp(beta - jax.lax.stop_gradient(jnp.max(beta)))
+  return e / (_SAME_TARGET @ e)
+
+
+def pc_darts(network, *, epochs: int, steps_per_epoch: int, partial_channels: int = 4,
+             lr: float = 0.025, lr_min: float = 0.001, momentum: float = 0.9,
+             weight_decay: float = 3e-4, grad_clip: float = 5.0, arch_lr: float = 3e-4,
+             arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None) -> base.OneShotOptimizer:
+  """PC-DARTS: DARTS on ``1/K`` of the channels of every edge, with edge normalisation.
+
+  Only the first ``C/K`` channels of each edge go through the MixedOp (the rest bypass it, then a
+  channel shuffle); each edge's output is scaled by ``softmax(beta)`` over the edges entering the
+  same node. The MixedOp is linear in its op weights, so the normalisation is folded into them:
+  ``op_weights[k] = edge_norm(beta)[k] * softmax(alpha[k])``. In NB201 every edge is kept, so the
+  discretization is the argmax of ``alpha`` per edge (a positive edge factor does not change it).
+
+  Args:
+    network: the NB201 supernet (``partial_channels`` set here; ``C`` must be divisible by it).
+    partial_channels: ``K`` (paper: 4).
+    others: as :func:`darts` (first order, as PC-DARTS).
+
+  References:
+    Xu et al., "PC-DARTS: Partial Channel Connections for Memory-Efficient Architecture Search",
+    ICLR 2020.
+  """
+  _check(network, epochs, steps_per_epoch)
+  k = int(partial_channels)
+  if k < 1 or network.C % k:
+    raise ValueError(f"partial_channels={k} must be >= 1 and divide the supernet's C="
+                     f"{network.C}")
+  w_tx, a_tx = _txs(epochs, steps_per_epoch, lr, lr_min, momentum, weight_decay, grad_clip,
+                    arch_lr, arch_weight_decay, w_tx, a_tx)
+
+  def init_alphas(key):
+    ka, kb = jax.random.split(key)
+    return {"alpha": 1e-3 * jax.random.normal(ka, SHAPE),
+            "beta": 1e-3 * jax.random.normal(kb, (nb201.NUM_EDGES,))}
+
+  def weights(key, a, tau):
+    return edge_normalisation(a["beta"])[:, None] * jax.nn.softmax(a["alpha"], -1)
+
+  return base.bilevel("pcdarts", network.clone(mode="mixed", partial_channels=k), epochs=epochs,
+                      steps_per_epoch=steps_per_epoch, init_alphas=init_alphas,
+                      weights_fn=weights, probs_fn=_softmax, w_tx=w_tx, a_tx=a_tx)
+
+
+# ----------------------------------------------------------------------------- GDAS, SNAS
+
+
+def _gumbel_probs(key, alpha, tau):
+  logits = (jax.nn.log_softmax(alpha, -1) + jax.random.gumbel(key, alpha.shape)) / tau
+  return jax.nn.softmax(logits, -1)
+
+
+def gumbel_hard(key, alpha, tau):
+  """GDAS's sample: the one-hot argmax of a Gumbel-softmax draw, with straight-through gradients
+  (``hard - stop_gradient(probs) + probs``), ``f32[6, 5]``."""
+  probs = _gumbel_probs(key, alpha, tau)
+  hard = jax.nn.one_hot(jnp.argmax(probs, -1), alpha.shape[-1], dtype=probs.dtype)
+  return hard - jax.lax.stop_gradient(probs) + probs
+
+
+def gdas(network, *, epochs: int, steps_per_epoch: int, tau_max: float = 10.0,
+         tau_min: float = 0.1, lr: float = 0.025, lr_min: float = 0.001, momentum: float = 0.9,
+         weight_decay: float = 3e-4, grad_clip: float = 5.0, arch_lr: float = 3e-4,
+         arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None) -> base.OneShotOptimizer:
+  """GDAS: one op per edge sampled by hard Gumbel-softmax, straight-through gradients.
+
+  The supernet runs in ``"hard"`` mode: only the sampled op is computed, scaled by its live
+  weight, plus GDAS's sum of the other (zero-valued, gradient-carrying) weights. A new sample is
+  drawn for the alpha pass and for the weight pass. ``tau`` anneals linearly per epoch from
+  ``tau_max`` to ``tau_min`` (10 -> 0.1 as in AutoDL-Projects / NASLib).
+
+  References:
+    Dong & Yang, "Searching for A Robust Neural Architecture in Four GPU Hours", CVPR 2019.
+  """
+  _check(network, epochs, steps_per_epoch)
+  w_tx, a_tx = _txs(epochs, steps_per_epoch, lr, lr_min, momentum, weight_decay, grad_clip,
+                    arch_lr, arch_weight_decay, w_tx, a_tx)
+  return base.bilevel("gdas", network.clone(mode="hard"), epochs=epochs,
+                      steps_per_epoch=steps_per_epoch, init_alphas=_small_normal,
+                      weights_fn=lambda key, a, tau: gumbel_hard(key, a["alpha"], tau),
+                      probs_fn=_softmax,
+                      tau_fn=base.linear_tau(tau_max, tau_min, epochs, steps_per_epoch),
+                      w_tx=w_tx, a_tx=a_tx)
+
+
+def snas(network, *, epochs: int, steps_per_epoch: int, tau_max: float = 1.0,
+         tau_min: float = 0.33, lr: float = 0.025, lr_min: float = 0.001, momentum: float = 0.9,
+         weight_decay: float = 3e-4, grad_clip: float = 5.0, arch_lr: float = 3e-4,
+         arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None) -> base.OneShotOptimizer:
+  """SNAS: op weights are a relaxed (soft) Gumbel-softmax sample of the alphas at temperature
+  ``tau``; the supernet mixes all ops with them. ``tau`` anneals linearly per epoch from 1.0 to
+  0.33 (the paper starts at 1 and anneals, without giving the rate; 0.33 is confopt's default).
+  The resource-constraint term of SNAS is not included.
+
+  References:
+    Xie, Zheng, Liu & Lin, "SNAS: Stochastic Neural Architecture Search", ICLR 2019.
+  """
+  _check(network, epochs, steps_per_epoch)
+  w_tx, a_tx = _txs(epochs, steps_per_epoch, lr, lr_min, momentum, weight_decay, grad_clip,
+                    arch_lr, arch_weight_decay, w_tx, a_tx)
+  return base.bilevel("snas", network.clone(mode="mixed"), epochs=epochs,
+                      steps_per_epoch=steps_per_epoch, init_alphas=_small_normal,
+                      weights_fn=lambda key, a, tau: _gumbel_probs(key, a["alpha"], tau),
+                      probs_fn=_softmax,
+                      tau_fn=base.linear_tau(tau_max, tau_min, epochs, steps_per_epoch),
+                      w_tx=w_tx, a_tx=a_tx)
+
+
+# ----------------------------------------------------------------------------- DrNAS
+
+
+def dirichlet_kl(c, p):
+  """``KL(Dir(c) || Dir(p))`` over the last axis, ``f32[...]``."""
+  c0, p0 = jnp.sum(c, -1), jnp.sum(p, -1)
+  return (gammaln(c0) - jnp.sum(gammaln(c), -1) - gammaln(p0) + jnp.sum(gammaln(p), -1)
+          + jnp.sum((c - p) * (digamma(c) - digamma(c0)[..., None]), -1))
+
+
+def concentration(alpha):
+  """DrNAS's Dirichlet concentration ``elu(alpha) + 1`` (positive, ~1 at init)."""
+  return jax.nn.elu(alpha) + 1.0
+
+
+def drnas(network, *, epochs: int, steps_per_epoch: int, reg_scale: float = 1e-3,
+          prior: float = 1.0, lr: float = 0.025, lr_min: float = 0.001, momentum: float = 0.9,
+          weight_decay: float = 3e-4, grad_clip: float = 5.0, arch_lr: float = 3e-4,
+          arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None) -> base.OneShotOptimizer:
+  """DrNAS: op weights are a Dirichlet sample with concentration ``elu(alpha) + 1``.
+
+  Sampling is reparameterised (JAX's gamma sampler has implicit-reparameterisation gradients),
+  so the validation loss is differentiable in alpha; the validation objective adds
+  ``reg_scale * sum_edges KL(Dir(concentration) || Dir(prior))`` (the official code's ``kl``
+  regulariser, anchor ``Dir(1)``, scale 1e-3). Discretization: argmax of the Dirichlet mean (=
+  argmax of alpha, as NASLib). The progressive-growing variant is not included.
+
+  References:
+    Chen, Wang, Cheng, Tang & Hsieh, "DrNAS: Dirichlet Neural Architecture Search", ICLR 2021.
+  """
+  _check(network, epochs, steps_per_epoch)
+  w_tx, a_tx = _txs(epochs, steps_per_epoch, lr, lr_min, momentum, weight_decay, grad_clip,
+                    arch_lr, arch_weight_decay, w_tx, a_tx)
+
+  def weights(key, a, tau):
+    return jax.random.dirichlet(key, concentration(a["alpha"]))
+
+  def reg(a):
+    c = concentration(a["alpha"])
+    return reg_scale * jnp.sum(dirichlet_kl(c, jnp.full_like(c, prior)))
+
+  def probs(a):
+    c = concentration(a["alpha"])
+    return c / jnp.sum(c, -1, keepdims=True)
+
+  return base.bilevel("drnas", network.clone(mode="mixed"), epochs=epochs,
+                      steps_per_epoch=steps_per_epoch, init_alphas=_small_normal,
+                      weights_fn=weights, probs_fn=probs, reg_fn=reg, w_tx=w_tx, a_tx=a_tx)
+
+
+# ----------------------------------------------------------------------------- RandomNAS, OneShot
+
+
+def sample_valid_ops(key) -> jax.Array:
+  """A uniform NASLib-valid NB201 cell (NASLib's ``sample_random_architecture``), ``int32[6]``."""
+  ids = jnp.asarray(nb201.naslib_valid_ids())
+  return nb201.from_id(ids[jax.random.randint(key, (), 0, ids.shape[0])]).ops
+
+
+def rsws(network, *, epochs: int, steps_per_epoch: int, lr: float = 0.025,
+         lr_min: float = 0.001, momentum: float = 0.9, weight_decay: float = 3e-4,
+         grad_clip: float = 5.0, w_tx=None) -> base.OneShotOptimizer:
+  """Random search with weight sharing: each step trains the path of one uniformly sampled
+  architecture (supernet in ``"select"`` mode: one conv per edge). Alphas are not used; the pick
+  comes from scoring sampled architectures with the shared weights (``score``, done by the
+  driver after each epoch), stored in ``state.best`` and returned by ``discretize``. The logged
+  validation pass runs another independently sampled architecture.
+
+  References:
+    Li & Talwalkar, "Random Search and Reproducibility for Neural Architecture Search", UAI 2019.
+  """
+  _check(network, epochs, steps_per_epoch)
+  w_tx, a_tx = _txs(epochs, steps_per_epoch, lr, lr_min, momentum, weight_decay, grad_clip,
+                    3e-4, 1e-3, w_tx, None)
+  return base.bilevel("rsws", network.clone(mode="select"), epochs=epochs,
+                      steps_per_epoch=steps_per_epoch,
+                      init_alphas=lambda key: {"alpha": jnp.zeros(SHAPE)},
+                      weights_fn=lambda key, a, tau: jax.nn.one_hot(sample_valid_ops(key),
+                                                                    nb201.NUM_OPS),
+                      probs_fn=_softmax, train_alphas=False, w_tx=w_tx, a_tx=a_tx,
+                      discretize_from_best=True)
+
+
+def oneshot(network, *, epochs: int, steps_per_epoch: int, lr: float = 0.025,
+            lr_min: float = 0.001, momentum: float = 0.9, weight_decay: float = 3e-4,
+            grad_clip: float = 5.0, w_tx=None) -> base.OneShotOptimizer:
+  """One-shot model training: every edge sums all its ops (op weights all 1, as NASLib's
+  ``OneShotNASOptimizer``), so every path is trained at every step; afterwards the supernet is a
+  performance predictor: ``score`` runs it with one-hot weights per architecture and the best
+  scored architecture is the pick (``state.best``). Path dropout (Bender et al. Sec. 3.1) is not
+  included.
+
+  References:
+    Bender, Kindermans, Zoph, Vasudevan & Le, "Understanding and Simplifying One-Shot
+    Architecture Search", ICML 2018.
+  """
+  _check(network, epochs, steps_per_epoch)
+  w_tx, a_tx = _txs(epochs, steps_per_epoch, lr, lr_min, momentum, weight_decay, grad_clip,
+                    3e-4, 1e-3, w_tx, None)
+  return base.bilevel("oneshot", network.clone(mode="mixed"), epochs=epochs,
+                      steps_per_epoch=steps_per_epoch,
+                      init_alphas=lambda key: {"alpha": jnp.ones(SHAPE)},
+                      weights_fn=lambda key, a, tau: a["alpha"], probs_fn=_softmax,
+                      train_alphas=False, w_tx=w_tx, a_tx=a_tx, discretize_from_best=True)

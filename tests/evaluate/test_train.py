@@ -1,0 +1,64 @@
+"""Final training of a discrete NB201 network: resume == uninterrupted (exactly), accuracy far
+above chance on Fashion-MNIST, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from jaxnas.config import load_config
+from jaxnas.evaluate import train as tr
+
+ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|"
+
+
+def _tiny(shared_data):
+  c = tr.train_config(ARCH)
+  c.data.name = "fashion_mnist"
+  c.data.path = str(shared_data / "images" / "fashion_mnist")
+  c.data.max_examples = 1024
+  c.data.test_max_examples = 512
+  c.data.image_size = 8
+  c.epochs, c.batch_size = 2, 64
+  c.network.channels, c.network.cells_per_stage = 4, 1
+  return c
+
+
+def test_resume_gives_the_same_weights_and_learns(shared_data, tmp_path):
+  c = _tiny(shared_data)
+  full = tr.run_train(c, tmp_path / "a", quiet=True)
+  part = tr.run_train(c, tmp_path / "b", quiet=True, stop_after=1)
+  assert part["epochs_done"] == 1 and part["test_accuracy"] is None
+  resumed = tr.run_train(c, tmp_path / "b", quiet=True)
+  a, b = full["state"], resumed["state"]
+  for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+    np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+  assert full["history"][-1]["test_accuracy"] == resumed["history"][-1]["test_accuracy"]
+  res = json.loads((tmp_path / "b" / "results.json").read_text())
+  assert res["epochs_done"] == 2 and res["arch"] == ARCH
+  # 2 short epochs of a 4-channel net on 8x8 images: far above the 10% of chance
+  assert res["test_accuracy"] > 0.5, res["test_accuracy"]
+  assert res["train_loss"][1] < res["train_loss"][0]
+
+
+def test_config_and_bad_input(shared_data, tmp_path):
+  c = load_config("configs/nb201_train.py")
+  assert c.task == "train"
+  for k in ("arch", "epochs", "batch_size", "seed", "lr", "weight_decay", "label_smoothing"):
+    assert k in c
+  assert (c.lr, c.weight_decay, c.batch_size) == (0.1, 5e-4, 256)
+  c = _tiny(shared_data)
+  c.arch = "|conv~0|"
+  with pytest.raises(ValueError, match="not an NB201 architecture string"):
+    tr.run_train(c, tmp_path, quiet=True)
+  c = _tiny(shared_data)
+  c.label_smoothing = 1.5
+  with pytest.raises(ValueError, match="label_smoothing"):
+    tr.run_train(c, tmp_path, quiet=True)
+  c = load_config("configs/nb201_train.py")
+  c.data.path = str(tmp_path / "nowhere")
+  with pytest.raises(FileNotFoundError, match="cifar-10-python.tar.gz"):
+    tr.run_train(c, tmp_path, quiet=True)

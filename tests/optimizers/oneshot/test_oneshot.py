@@ -1,0 +1,212 @@
+"""One-shot optimizers: the shared contract (registry-parametrized), the DARTS second-order
+hypergradient against finite differences, scoring, and bad input.
+
+The contract runs every optimizer on Fashion-MNIST (shared data, 8x8) with a small stand-in
+supernet (a Flax module with the NB201 supernet's interface: ``apply(v, x, op_weights[6, 5],
+train)``, linear in the op weights like the MixedOp) because the real supernet takes tens of
+seconds to compile per optimizer on 2 CPU cores; the real supernet is exercised by the
+hypergradient test, the scoring test and the driver test (tests/optimizers/oneshot/
+test_driver.py), and every optimizer on it by ``jaxnas.optimizers.oneshot.bench fashion``.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxnas import data
+from jaxnas import nn as jnn
+from jaxnas.optimizers import oneshot
+from jaxnas.spaces import nb201
+
+STEPS = 60
+B = 32
+
+
+class StandIn(nn.Module):
+  """A cheap supernet: a hidden layer, then one linear head per (edge, op), mixed by the op
+  weights (``mode`` / ``partial_channels`` / ``C`` exist only to satisfy the factories)."""
+
+  num_classes: int = 10
+  C: int = 4
+  mode: str = "mixed"
+  partial_channels: int = 1
+
+  @nn.compact
+  def __call__(self, x, op_weights, train):
+    h = nn.relu(nn.Dense(16)(x.reshape(x.shape[0], -1)))
+    heads = self.param("heads", nn.initializers.normal(0.1), (6, 5, 16, self.num_classes))
+    return jnp.einsum("bf,eofc,eo->bc", h, heads, op_weights)
+
+
+@pytest.fixture(scope="module")
+def fashion(shared_data):
+  ds = data.load_dataset("fashion_mnist", shared_data / "images" / "fashion_mnist", "train",
+                         max_examples=2 * STEPS * B, image_size=8, channels=3)
+  x = jnp.asarray(ds.images).reshape(2, STEPS, B, 8, 8, 3)
+  y = jnp.asarray(ds.labels).reshape(2, STEPS, B)
+  return (x[0], y[0]), (x[1], y[1])
+
+
+def _run(opt):
+  """init + STEPS steps under one jit (scan); returns the final state and the metrics."""
+  traces = []
+
+  @jax.jit
+  def run(key, train, valid):
+    traces.append(1)
+    state = opt.init(key, (train[0][0], train[1][0]))
+
+    def body(st, xs):
+      i, tx, ty, vx, vy = xs
+      return opt.step(jax.random.fold_in(key, i), st, (tx, ty), (vx, vy))
+
+    return jax.lax.scan(body, state, (jnp.arange(STEPS), *train, *valid))
+
+  return run, traces
+
+
+@pytest.mark.parametrize("name", list(oneshot.ONESHOT))
+def test_contract(name, fashion):
+  """Lowers the training loss, gives a valid arch, same key -> same result, compiles once."""
+  train, valid = fashion
+  opt = oneshot.make(name, StandIn(), epochs=2, steps_per_epoch=STEPS // 2)
+  run, traces = _run(opt)
+  key = jax.random.key(0)
+  state, m = run(key, train, valid)
+  loss = np.asarray(m.train_loss)
+  assert np.all(np.isfinite(loss)) and np.all(np.isfinite(np.asarray(m.valid_loss)))
+  assert loss[-10:].mean() < loss[:10].mean() - 0.2, loss
+  if name in ("rsws", "oneshot"):
+    np.testing.assert_array_equal(state.best, oneshot.NO_ARCH)  # nothing scored yet
+    np.testing.assert_array_equal(state.alphas["alpha"], opt.init(key, (train[0][0],
+                                                                        train[1][0])).alphas["alpha"])
+    archs = nb201.Arch(ops=jax.vmap(oneshot.sample_valid_ops)(jax.random.split(key, 8)))
+    s = opt.score(state, archs, (valid[0][0], valid[1][0]))
+    assert s.shape == (8,) and np.all((s >= 0) & (s <= 1))
+    state = state.replace(best=archs.ops[int(jnp.argmax(s))])
+    np.testing.assert_array_equal(opt.discretize(state).ops, state.best)
+  else:
+    assert not np.allclose(state.alphas["alpha"], opt.init(key, (train[0][0],
+                                                                 train[1][0])).alphas["alpha"])
+    w = opt.op_weights(state)
+    np.testing.assert_allclose(np.sum(w, -1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(opt.discretize(state).ops, np.argmax(w, -1))
+  arch = opt.discretize(state)
+  assert arch.ops.shape == (6,) and bool(nb201.is_valid(arch))
+  nb201.to_string(arch)
+  state2, m2 = run(key, train, valid)  # same key, same program: the same run
+  for a, b in zip(jax.tree_util.tree_leaves((state, m)), jax.tree_util.tree_leaves((state2, m2))):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  assert len(traces) == 1
+  if name in ("gdas", "snas"):
+    tau = np.asarray(m.tau)
+    assert tau[0] == pytest.approx(10.0 if name == "gdas" else 1.0, rel=1e-5)
+    assert tau[-1] == pytest.approx(0.1 if name == "gdas" else 0.33, rel=1e-5)
+
+
+def test_gumbel_hard_is_one_hot_with_soft_gradients():
+  a = jax.random.normal(jax.random.key(1), (6, 5))
+  w = oneshot.gumbel_hard(jax.random.key(2), a, 1.0)
+  np.testing.assert_allclose(np.sort(np.asarray(w), -1)[:, -1], 1.0, atol=1e-6)
+  np.testing.assert_allclose(np.asarray(w).sum(-1), 1.0, atol=1e-6)
+  g = jax.grad(lambda a: jnp.sum(oneshot.gumbel_hard(jax.random.key(2), a, 1.0)[:, 0] * 3.0))(a)
+  assert np.any(np.asarray(g) != 0)
+
+
+def test_edge_normalisation_and_dirichlet_kl():
+  beta = jnp.asarray([0.3, 1.0, -1.0, 0.0, 2.0, 0.5])
+  e = np.asarray(oneshot.edge_normalisation(beta))
+  # targets: node 1 <- e0; node 2 <- e1, e2; node 3 <- e3, e4, e5
+  np.testing.assert_allclose([e[0], e[1] + e[2], e[3] + e[4] + e[5]], 1.0, rtol=1e-6)
+  np.testing.assert_allclose(e[1] / e[2], np.exp(2.0), rtol=1e-5)
+  c = jnp.asarray([[1.0, 2.0, 3.0]])
+  assert float(oneshot.dirichlet_kl(jnp.ones((1, 3)), jnp.ones((1, 3)))[0]) == pytest.approx(0.0)
+  # Monte Carlo check of the closed form
+  s = jax.random.dirichlet(jax.random.key(3), c[0], (200000,))
+  logp = lambda x, a: (jnp.sum((a - 1) * jnp.log(x), -1) + jax.scipy.special.gammaln(a.sum())
+                       - jnp.sum(jax.scipy.special.gammaln(a)))
+  mc = float(jnp.mean(logp(s, c[0]) - logp(s, jnp.full(3, 1.5))))
+  assert float(oneshot.dirichlet_kl(c, jnp.full((1, 3), 1.5))[0]) == pytest.approx(mc, rel=0.05)
+
+
+def _central_differences(opt, state, key, train, valid, eps_fd=1e-2):
+  """Central differences of the unrolled objective along two random directions."""
+  obj = jax.jit(lambda a: opt.objective(key, state, a, train, valid)[0])
+  dirs = [jax.tree_util.tree_map(lambda v, i=i: jax.random.normal(jax.random.key(10 + i), v.shape),
+                                 state.alphas) for i in range(2)]
+  fd = [(float(obj(jax.tree_util.tree_map(lambda a, d: a + eps_fd * d, state.alphas, dr)))
+         - float(obj(jax.tree_util.tree_map(lambda a, d: a - eps_fd * d, state.alphas, dr))))
+        / (2 * eps_fd) for dr in dirs]
+  return dirs, fd
+
+
+def test_darts_second_order_hypergradient_matches_finite_differences(fashion):
+  """Exact unrolled hypergradient == central finite differences of the unrolled objective and
+  == Liu et al.'s formula ``dL_val/da(w') - xi [dL_train/da(w+) - dL_train/da(w-)] / 2 eps``
+  with ``w+- = w +- eps dL_val/dw(w')``, on the real (tiny) NB201 supernet."""
+  train, valid = fashion
+  no_stats = jnn.BNConfig(track_running_stats=False)  # no batch_stats: plain functions of params
+  net = jnn.supernet_nb201(10, 2, 1, bn=no_stats, cell_bn=jnn.BNConfig(
+      affine=False, track_running_stats=False))
+  xi = 0.5  # a large inner step so that the second-order term is far above float32 noise
+  tx = optax.sgd(xi)  # plain SGD: Liu et al.'s w' = w - xi dL_train/dw
+  opt2 = oneshot.darts(net, epochs=1, steps_per_epoch=1, second_order=True, w_tx=tx)
+  opt1 = oneshot.darts(net, epochs=1, steps_per_epoch=1, w_tx=tx)
+  tb = (train[0][0][:8], train[1][0][:8])
+  vb = (valid[0][0][:8], valid[1][0][:8])
+  key = jax.random.key(0)
+  state = jax.jit(opt2.init)(key, tb)
+  state = state.replace(alphas={"alpha": jax.random.normal(jax.random.key(5), (6, 5))})
+  g2 = jax.jit(opt2.hypergradient)(key, state, tb, vb)[0]["alpha"]
+  g1 = jax.jit(opt1.hypergradient)(key, state, tb, vb)[0]["alpha"]
+
+  dirs, fd = _central_differences(opt2, state, key, tb, vb)
+  for dr, f in zip(dirs, fd):
+    exact = float(jnp.sum(g2 * dr["alpha"]))
+    assert exact == pytest.approx(f, rel=2e-2, abs=2e-4), (exact, f)
+
+  # Liu et al.'s finite-difference Hessian-vector product (Eq. 7-8); the batches carry no
+  # randomness in DARTS's weights, so the keys do not matter.
+  def train_loss(params, alpha):
+    logits = net.apply({"params": params}, tb[0], jax.nn.softmax(alpha, -1), True)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, tb[1]).mean()
+
+  def val_loss(params, alpha):
+    logits = net.apply({"params": params}, vb[0], jax.nn.softmax(alpha, -1), True)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, vb[1]).mean()
+
+  a = state.alphas["alpha"]
+  w1 = jax.tree_util.tree_map(lambda p, g: p - xi * g, state.params,
+                              jax.grad(train_loss)(state.params, a))
+  gw, ga = jax.grad(val_loss, argnums=(0, 1))(w1, a)
+  norm = jnp.sqrt(sum(jnp.sum(g**2) for g in jax.tree_util.tree_leaves(gw)))
+  eps = 0.01 / norm
+  wp = jax.tree_util.tree_map(lambda p, g: p + eps * g, state.params, gw)
+  wm = jax.tree_util.tree_map(lambda p, g: p - eps * g, state.params, gw)
+  da = jax.grad(train_loss, argnums=1)
+  liu = ga - xi * (da(wp, a) - da(wm, a)) / (2 * eps)
+  np.testing.assert_allclose(np.asarray(g2), np.asarray(liu), rtol=5e-2,
+                             atol=5e-2 * float(jnp.max(jnp.abs(g2))))
+  # ... and the second-order term is really there
+  assert float(jnp.max(jnp.abs(g2 - g1))) > 0.1 * float(jnp.max(jnp.abs(g2)))
+
+
+def test_factory_errors():
+  net = jnn.supernet_nb201(10, 6, 1)
+  with pytest.raises(ValueError, match="unknown one-shot optimizer 'enas'"):
+    oneshot.make("enas", net, epochs=1, steps_per_epoch=1)
+  with pytest.raises(ValueError, match="unknown hyperparameter 'tau' for one-shot optimizer"):
+    oneshot.make("darts", net, epochs=1, steps_per_epoch=1, tau=1.0)
+  with pytest.raises(ValueError, match="partial_channels=4 must be >= 1 and divide"):
+    oneshot.make("pcdarts", net, epochs=1, steps_per_epoch=1)
+  with pytest.raises(ValueError, match="epochs and steps_per_epoch"):
+    oneshot.make("gdas", net, epochs=0, steps_per_epoch=1)
+  with pytest.raises(ValueError, match="NB201 supernet"):
+    oneshot.make("gdas", object(), epochs=1, steps_per_epoch=1)
+  assert oneshot.hyperparameters("gdas")["tau_max"] == 10.0
+  assert oneshot.hyperparameters("darts")["second_order"] is False
