@@ -193,7 +193,7 @@ def evaluate_predictor(pred, x_all, y_all, *, train_sizes, num_test: int, num_se
   return out
 
 
-def run(config, workdir) -> dict[str, Any]:
+def run(config, workdir, quiet: bool = False) -> dict[str, Any]:
   """Runs the predictor evaluator described by ``config`` and writes its outputs to ``workdir``.
 
   Config fields: ``predictors`` (comma-separated names of ``jaxnas.predictors.PREDICTORS``, or
@@ -206,6 +206,11 @@ def run(config, workdir) -> dict[str, Any]:
 
   Writes ``predictor_results.json`` (``{predictor: {str(train_size): {metric: mean over seeds,
   ..., "std": {metric: std over seeds}}}}``) and ``predictor_kendall_tau.png``.
+
+  Args:
+    config: an ``ml_collections.ConfigDict`` (``configs/nb201_predictors.py``).
+    workdir: output folder (created).
+    quiet: no per-predictor progress lines.
 
   Returns:
     The results dict.
@@ -228,7 +233,8 @@ def run(config, workdir) -> dict[str, Any]:
                                        seed=int(config.get("seed", 0)),
                                        pad_buffer=bool(config.get("pad_buffer", True)))
     taus = ", ".join(f"{s}: {v['kendall_tau']:.3f}" for s, v in results[name].items())
-    print(f"[predictors] {name:14s} tau {{{taus}}} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    if not quiet:
+      print(f"[predictors] {name:14s} tau {{{taus}}} ({time.perf_counter() - t0:.0f} s)", flush=True)
     (workdir / RESULTS_FILE).write_text(json.dumps(results, indent=1))  # partial results survive
   if config.get("plot", True):
     plot(results, workdir / PLOT_FILE)
@@ -259,7 +265,7 @@ def plot(results: dict, path) -> None:
 
 
 def bench(json_out=None, predictors=None, train_sizes=(100, 1000), dataset: str = "cifar10",
-          encoding: str = "adjacency_one_hot", seed: int = 0) -> dict[str, Any]:
+          encoding: str = "adjacency_one_hot", seed: int = 0, quick: bool = False) -> dict[str, Any]:
   """Speed benchmark: seconds to fit on ``train_sizes`` random NB201 cells and to predict all
   15,625, per predictor (compile time excluded, reported separately).
 
@@ -270,12 +276,15 @@ def bench(json_out=None, predictors=None, train_sizes=(100, 1000), dataset: str 
     dataset: NB201 dataset for the targets.
     encoding: default encoding (GCNs use the graph encoding).
     seed: host RNG seed for the training sets.
+    quick: a smoke test (``gp,mlp,blr`` at 20 cells), not a measurement.
 
   Returns:
     ``{predictor: {str(size): {"fit_seconds", "predict_seconds", "compile_seconds"}}}``.
   """
   import ml_collections
 
+  if quick:
+    predictors, train_sizes = predictors or "gp,mlp,blr", (20,)
   cfg = ml_collections.ConfigDict(dict(encoding=encoding, target_transform="log_gap",
                                        score_features="params", hparams={}))
   b = benchmarks.load("nasbench201")

@@ -4,8 +4,9 @@ A predictor factory closes over its static hyperparameters (feature size, buffer
 settings such as the number of optimisation steps) and returns a :class:`Predictor`, a NamedTuple
 of pure functions in the style of optax's ``GradientTransformation``:
 
-* ``init(key) -> State``: an unfitted state with the same pytree structure and shapes as a fitted
-  one, so that a search loop can carry it through ``lax.scan`` before the first fit.
+* ``init(key, buffer_size=1) -> State``: an unfitted state with the same pytree structure and
+  shapes as one fitted on a ``buffer_size``-row buffer, so that a search loop can carry it through
+  ``lax.scan`` before the first fit.
 * ``fit(key, x, y, mask=None) -> State``: ``x: f32[N, D]``, ``y: f32[N]``, ``mask: bool[N]``.
   Rows with ``mask == False`` are ignored exactly (their values may be anything, NaN included), so
   a loop fits on a growing dataset in a fixed-size buffer and compiles once.
@@ -35,7 +36,7 @@ class Predictor(NamedTuple):
   """A performance predictor: pure ``init``/``fit``/``predict`` plus static facts about it.
 
   Attributes:
-    init: ``init(key) -> State``, an unfitted state with fitted-state shapes.
+    init: ``init(key, buffer_size=1) -> State``, an unfitted state with fitted-state shapes.
     fit: ``fit(key, x, y, mask=None) -> State``.
     predict: ``predict(state, x) -> (mean f32[M], std f32[M])``.
     num_features: the feature size ``D`` the predictor was built for.
@@ -116,7 +117,7 @@ def make_predictor(init, fit_fn, predict_fn, num_features: int, min_points: int 
   """Wraps raw pure functions with host-side checks and the in-jit NaN/mask handling.
 
   Args:
-    init: ``init(key) -> State``.
+    init: ``init(key, buffer_size=1) -> State``.
     fit_fn: ``fit_fn(key, x, y, mask) -> State`` on prepared inputs (masked rows zeroed).
     predict_fn: ``predict_fn(state, x) -> (mean, std)``.
     num_features: expected feature size.

@@ -47,3 +47,10 @@ def test_unknown_predictor_and_sizes():
   c.predictors = "blr,oracle"
   with pytest.raises(ValueError, match="unknown predictor.*oracle"):
     ev.run(c, "/tmp/unused")
+
+
+def test_bench_shrunk(tmp_path):
+  out = ev.bench(tmp_path / "bench.json", predictors="blr", train_sizes=(20,))
+  row = out["blr"]["20"]
+  assert row["fit_seconds"] > 0 and row["predict_seconds"] > 0
+  assert json.loads((tmp_path / "bench.json").read_text()) == out
