@@ -179,9 +179,9 @@ class NB201Network(nn.Module):
 class MixedOp(nn.Module):
   """An edge carrying all five NB201 ops, combined by ``weights: f32[5]`` (``OPS`` order).
 
-  The two convs run as ONE convolution: the 1x1 kernel is zero-padded to 3x3 and both kernels
-  are concatenated along output channels (``mixed``) or summed with one-hot weights
-  (``select``/``hard``); ReLU and the parameter-free ops (skip, avg-pool) are computed once and
+  ``mixed`` runs the 1x1 and the 3x3 conv on the shared ReLU output and normalises both in one
+  concatenated BN computation; ``select``/``hard`` run ONE convolution whose kernel is the
+  one-hot mix of the 3x3 kernel and the 1x1 kernel zero-padded to 3x3; ReLU and the parameter-free ops (skip, avg-pool) are computed once and
   ``none`` contributes nothing. Variables live in the children ``nor_conv_1x1`` and
   ``nor_conv_3x3`` (``ReLUConvBN`` modules, never called: their kernels/BN variables are read),
   at the same paths as in the discrete :class:`Edge`.
@@ -237,7 +237,10 @@ class MixedOp(nn.Module):
     r = nn.relu(x)
     if self.mode == "mixed":
       r = probes.act(self, r)
-      y = conv2d(r, jnp.concatenate([k1, k3], axis=-1), 1, 1)  # [B, H, W, 2c]
+      # Two convolutions, not the 1x1 zero-padded into a stacked 3x3 one: 10 c^2 instead of
+      # 18 c^2 multiply-adds per position (1.8x fewer conv FLOPs; measured ~1.5x faster for the
+      # batched SynFlow scorer on CPU). The outputs are concatenated so BN stays one computation.
+      y = jnp.concatenate([conv2d(r, c1.conv.kernel, 1, 0), conv2d(r, k3, 1, 1)], axis=-1)
       if c1.use_bias:
         y = y + jnp.concatenate([c1.conv.bias, c3.conv.bias])
       if bn1.use_batch_stats(train):
