@@ -14,6 +14,9 @@ import sys
 # suite -> (module, function); imported lazily so one broken suite does not break the others.
 SUITES = {
     "bbo": ("jaxnas.bench_suites.bbo", "run"),
+    "zc": ("jaxnas.bench_suites.zc", "run"),
+    "predictors": ("jaxnas.evaluate.predictors", "bench"),
+    "supernet": ("jaxnas.optimizers.oneshot.bench", "bench_supernet"),
 }
 
 
@@ -24,6 +27,8 @@ def main(argv=None) -> int:
   p.add_argument("--quick", action="store_true", help="small sizes (a smoke test, not a measurement)")
   p.add_argument("--num-seeds", type=int, default=None)
   p.add_argument("--num-queries", type=int, default=None)
+  p.add_argument("--full", action="store_true", help="zc: score SynFlow on all 15,625 cells")
+  p.add_argument("--proxies", default=None, help="zc: comma-separated proxies (default all)")
   args = p.parse_args(argv)
   if args.suite not in SUITES:
     print(f"error: unknown suite {args.suite!r}; valid: {', '.join(SUITES)}", file=sys.stderr)
@@ -38,8 +43,13 @@ def main(argv=None) -> int:
       kwargs["num_seeds"] = args.num_seeds
     if args.num_queries:
       kwargs["num_queries"] = args.num_queries
-  elif args.quick:
-    kwargs["quick"] = True
+  else:
+    if args.quick:
+      kwargs["quick"] = True
+    if args.suite == "zc":
+      kwargs["full"] = args.full
+      if args.proxies:
+        kwargs["proxies"] = [p.strip() for p in args.proxies.split(",") if p.strip()]
   run(args.json, **kwargs)
   return 0
 

@@ -1,0 +1,98 @@
+"""``python -m jaxnas.bench zc``: zero-cost proxy throughput on the full NB201 network.
+
+Architectures per second for each proxy after compilation (batch 64 of images; synflow at batch 1
+of ones, as defined, through the batched forward-mode scorer), compile seconds, and the process's
+peak resident memory. ``full=True`` scores SynFlow for all 15,625 cells and reports the total time.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import resource
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxnas import nn as jnn
+from jaxnas.evaluate import zero_cost as zcd
+from jaxnas.predictors import zero_cost as zc
+from jaxnas.spaces import nb201
+
+
+def _peak_mb() -> float:
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run(json_out=None, quick: bool = False, proxies=None, num_archs: int = 0, full: bool = False,
+        C: int = 16, N: int = 5) -> dict:
+  """Runs the suite; returns (and writes to ``json_out``) the figures."""
+  if quick:
+    C, N = 4, 1
+  size = 32
+  key = jax.random.key(0)
+  names = list(proxies) if proxies else list(zc.names())
+  net = jnn.supernet_nb201(10, C, N, mode="select")
+  mixed = jnn.supernet_nb201(10, C, N, mode="mixed")
+  variables = jax.jit(lambda k: net.init(k, *net.example_args((1, size, size, 3))))(key)
+  variables = {k: variables[k] for k in ("params", "batch_stats")}
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.standard_normal((64 if not quick else 8, size, size, 3)), jnp.float32)
+  y = jnp.asarray(rng.integers(0, 10, x.shape[0]), jnp.int32)
+
+  def net_fn(v, xx, w, *, train, mutable):
+    return net.apply(v, xx, w, train, mutable=mutable)
+
+  rows = []
+  for name in names:
+    if name in ("params", "flops"):
+      n = nb201.NUM_ARCHS
+      ids = np.arange(n)
+      t0 = time.perf_counter()
+      if name == "params":
+        jnn.nb201_param_counts(nb201.from_id(jnp.asarray(ids)), num_classes=10, C=C, N=N)
+      else:
+        zcd.nb201_flop_counts(ids, num_classes=10, C=C, N=N, image_size=size)
+      dt = time.perf_counter() - t0
+      rows.append({"proxy": name, "num_archs": n, "batch_size": 0, "compile_seconds": 0.0,
+                   "seconds": dt, "archs_per_second": n / dt, "method": "analytic count"})
+    elif name == "synflow":
+      n = nb201.NUM_ARCHS if full else (num_archs or (8 if quick else 512))
+      chunk = 8 if quick else 64
+      ids = rng.choice(nb201.NUM_ARCHS, size=n, replace=False) if n < nb201.NUM_ARCHS else np.arange(n)
+      w = np.asarray(jnn.one_hot(nb201.from_id(jnp.asarray(ids))))
+      t0 = time.perf_counter()
+      zcd.synflow_many(mixed, variables, w[:chunk], size, chunk)  # compile
+      comp = time.perf_counter() - t0
+      t0 = time.perf_counter()
+      zcd.synflow_many(mixed, variables, w, size, chunk)
+      dt = time.perf_counter() - t0
+      rows.append({"proxy": name, "num_archs": int(n), "batch_size": 1, "compile_seconds": comp,
+                   "seconds": dt, "archs_per_second": n / dt,
+                   "seconds_for_15625": nb201.NUM_ARCHS / (n / dt),
+                   "method": "batched forward-mode JVP (mixed supernet, archs as batch)"})
+    else:
+      n = num_archs or (4 if quick else 16)
+      chunk = 4 if quick else 8
+      ids = rng.choice(nb201.NUM_ARCHS, size=n, replace=False)
+      w = jnn.one_hot(nb201.from_id(jnp.asarray(ids)))
+      f = jax.jit(lambda v, ww, b: zc.score_many(name, key, net_fn, v, ww, b, chunk_size=chunk))
+      t0 = time.perf_counter()
+      c = f.lower(variables, w, (x, y)).compile()
+      comp = time.perf_counter() - t0
+      t0 = time.perf_counter()
+      jax.block_until_ready(c(variables, w, (x, y)))
+      dt = time.perf_counter() - t0
+      rows.append({"proxy": name, "num_archs": int(n), "batch_size": int(x.shape[0]),
+                   "compile_seconds": comp, "seconds": dt, "archs_per_second": n / dt,
+                   "method": "score_many (select supernet, vmapped chunks)"})
+    r = rows[-1]
+    print(f"{name:10s} {r['archs_per_second']:10.2f} archs/s  (compile {r['compile_seconds']:.1f} s, "
+          f"{r['num_archs']} archs, peak RSS {_peak_mb():.0f} MB)", flush=True)
+  report = {"results": rows, "network": {"C": C, "N": N, "image_size": size},
+            "peak_rss_mb": _peak_mb(), "device": str(jax.devices()[0].device_kind)}
+  if json_out:
+    from jaxnas.experiments import _write_json  # pylint: disable=import-outside-toplevel
+    _write_json(pathlib.Path(json_out), report)
+  return report
