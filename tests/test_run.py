@@ -55,7 +55,7 @@ def test_overrides_resume_and_test_accuracy(tmp_path, shared_data):
 
 
 @pytest.mark.parametrize("override,message", [
-    ("--config.optimizer.name=bogus", "unknown optimizer 'bogus'; valid: ls, re, rs"),
+    ("--config.optimizer.name=bogus", "unknown optimizer 'bogus'; valid: bananas, bohb, bp"),
     ("--config.dataset=svhn", "unknown dataset 'svhn'"),
     ("--config.metric=top5", "unknown metric 'top5'; valid: val_accuracy"),
     ("--config.populaton_size=3", "unknown config key 'populaton_size'"),

@@ -11,7 +11,7 @@ from jaxnas.spaces import SearchSpace
 
 def gp_bo(space: SearchSpace, *, num_init: int = 10, k: int = 10,
           encoding_type: str = "adjacency_one_hot", kernel: str = "matern52",
-          gp_steps: int = 50, acq_fn_type: str = "ei", acq_fn_optimization: str = "mutation",
+          gp_steps: int = 20, acq_fn_type: str = "ei", acq_fn_optimization: str = "mutation",
           num_arches_to_mutate: int = 2, max_mutations: int = 2, num_candidates: int = 100,
           explore_factor: float = 0.5, buffer_size: int = 160,
           naslib_valid: bool = True) -> BlackBoxOptimizer:
