@@ -56,7 +56,9 @@ def oneshot_config(optimizer: str, **hparams):
       "split_seed": 0,  # seed of the search_train / search_valid split
   })
   c.network = ml_collections.ConfigDict({"channels": 16, "cells_per_stage": 5})
-  c.optimizer = ml_collections.ConfigDict(dict(name=optimizer, **hparams))
+  # every hyperparameter with its default, so that --config.optimizer.<name>=... can set it
+  c.optimizer = ml_collections.ConfigDict(
+      dict(name=optimizer, **{**oneshot_lib.hyperparameters(optimizer), **hparams}))
   # RandomNAS / OneShot pick by scoring sampled architectures with the shared weights:
   c.score_archs = 100  # architectures sampled and scored after each epoch
   c.score_batches = 4  # validation batches each one is scored on
@@ -267,7 +269,9 @@ def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | Non
        f"N={config.network.cells_per_stage}, {epochs} epochs x {steps} steps of 2 x {batch}", quiet)
 
   key = jax.random.key(int(config.seed))
-  k_init, k_train, k_data, k_score = jax.random.split(key, 4)
+  _, k_train, k_data, k_score = jax.random.split(key, 4)
+  # unsafe_rbg for the weight init: threefry's per-parameter path hashing compiles for minutes
+  k_init = jax.random.key(int(config.seed), impl="unsafe_rbg")
   example = (jnp.zeros((batch,) + train.images.shape[1:], jnp.float32),
              jnp.zeros((batch,), jnp.int32))
   wd = pathlib.Path(workdir) if workdir else None

@@ -125,6 +125,13 @@ def _programs(arch: tuple, num_classes: int, C: int, N: int, total_steps: int, l
   return init, train_step, eval_step
 
 
+def init_key(seed: int) -> jax.Array:
+  """The weight-initialisation key: an ``unsafe_rbg`` key, because Flax folds every parameter's
+  path into the key, and with threefry those hundreds of hash blocks make the ``init`` program
+  take minutes to compile on a busy CPU (the NB201 tests in ``tests/nn`` do the same)."""
+  return jax.random.key(seed, impl="unsafe_rbg")
+
+
 def evaluate(eval_step, state, test, batch: int) -> tuple[float, float]:
   """Exact test accuracy and mean loss (every example once; the padded tail is masked)."""
   idx, mask = data_lib.eval_batches(len(test), batch)
@@ -180,7 +187,8 @@ def run_train(config, workdir=None, quiet: bool = False, stop_after: int | None 
        f"{steps} steps of {batch}")
 
   key = jax.random.key(int(config.seed))
-  k_init, k_train, k_data = jax.random.split(key, 3)
+  _, k_train, k_data = jax.random.split(key, 3)
+  k_init = init_key(int(config.seed))
   example = jnp.zeros((1,) + train.images.shape[1:], jnp.float32)
   wd = pathlib.Path(workdir) if workdir else None
   ckpt_dir = wd / "checkpoints" / drv.config_hash(config, drop=("eval_every",)) if wd else None

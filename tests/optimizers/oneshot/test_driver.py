@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from jaxnas import oneshot_driver as drv
+from jaxnas.optimizers import oneshot
 from jaxnas.config import load_config
+from jaxnas.paths import REPO_ROOT
 from jaxnas.spaces import nb201
 
 
@@ -55,8 +57,9 @@ def _leaves(tree):
 
 def test_configs_load_and_bad_input(shared_data, tmp_path, monkeypatch):
   for name in ("darts", "gdas", "drnas", "snas", "pcdarts", "rsws", "oneshot"):
-    c = load_config(f"configs/nb201_{name}.py")
+    c = load_config(str(REPO_ROOT / "configs" / f"nb201_{name}.py"))
     assert c.task == "oneshot" and c.optimizer.name == name
+    assert set(c.optimizer.keys()) - {"name"} == set(oneshot.hyperparameters(name))
     for k in ("epochs", "batch_size", "seed"):
       assert k in c
     assert {"name", "path", "max_examples"} <= set(c.data.keys())
@@ -73,7 +76,7 @@ def test_configs_load_and_bad_input(shared_data, tmp_path, monkeypatch):
   with pytest.raises(ValueError, match="batch_size 16 is not divisible by the 3 devices"):
     drv.run_oneshot(c, tmp_path, quiet=True)
   monkeypatch.undo()
-  c = load_config("configs/nb201_darts.py")
+  c = load_config(str(REPO_ROOT / "configs" / "nb201_darts.py"))
   c.data.path = str(tmp_path / "nowhere")
   with pytest.raises(FileNotFoundError, match="cifar-10-python.tar.gz.*data.path"):
     drv.run_oneshot(c, tmp_path, quiet=True)
