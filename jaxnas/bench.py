@@ -27,6 +27,8 @@ def main(argv=None) -> int:
   p.add_argument("--quick", action="store_true", help="small sizes (a smoke test, not a measurement)")
   p.add_argument("--num-seeds", type=int, default=None)
   p.add_argument("--num-queries", type=int, default=None)
+  p.add_argument("--no-model-based", action="store_true",
+                 help="bbo: skip BANANAS/NPENAS/BP/GP-BO (they compile for minutes)")
   p.add_argument("--full", action="store_true", help="zc: score SynFlow on all 15,625 cells")
   p.add_argument("--proxies", default=None, help="zc: comma-separated proxies (default all)")
   args = p.parse_args(argv)
@@ -50,7 +52,15 @@ def main(argv=None) -> int:
       kwargs["full"] = args.full
       if args.proxies:
         kwargs["proxies"] = [p.strip() for p in args.proxies.split(",") if p.strip()]
-  run(args.json, **kwargs)
+  report = run(None if args.suite == "bbo" else args.json, **kwargs)
+  if args.suite == "bbo" and not args.no_model_based:
+    # the model-based optimizers, at 100 seeds x 150 queries (their own, smaller default scale)
+    from jaxnas.bench_suites import model_based  # pylint: disable=import-outside-toplevel
+    report["model_based"] = model_based.run(None, quick=args.quick)
+  if args.suite == "bbo" and args.json:
+    from jaxnas.experiments import _write_json  # pylint: disable=import-outside-toplevel
+    import pathlib  # pylint: disable=import-outside-toplevel
+    _write_json(pathlib.Path(args.json), report)
   return 0
 
 
