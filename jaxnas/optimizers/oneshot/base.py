@@ -34,7 +34,6 @@ import jax.numpy as jnp
 import optax
 
 from jaxnas import nn as jnn
-from jaxnas.optimizers.oneshot import _compat
 from jaxnas.spaces import nb201
 
 Array = jax.Array
@@ -211,7 +210,6 @@ def bilevel(name: str, network, *, epochs: int, steps_per_epoch: int, init_alpha
   Returns:
     A :class:`OneShotOptimizer`.
   """
-  _compat.ensure_differentiable_avg_pool()
   w_tx = w_tx or weights_tx(epochs, steps_per_epoch)
   a_tx = a_tx or alphas_tx()
   tau_fn = tau_fn or (lambda step: jnp.float32(1.0))
