@@ -1,8 +1,10 @@
 """Performance benchmarks: ``python -m jaxnas.bench SUITE [--json OUT] [options]``.
 
-Suites: ``bbo`` (black-box search speed vs a NASLib-style Python loop); further suites register
-in ``SUITES`` (zero-cost proxies, supernet steps, predictors) as they are added. Timings are taken
-after compilation and reported separately from compile time.
+Suites: ``bbo`` (black-box search speed vs a NASLib-style Python loop), ``bbo-report`` (the
+black-box optimizers' quality on the three NB201 datasets and the NAS-Bench-201 time-budget
+protocol, as markdown tables: ``docs/blackbox_results.md``); further suites register in ``SUITES``
+(zero-cost proxies, supernet steps, predictors) as they are added. Timings are taken after
+compilation and reported separately from compile time.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 # suite -> (module, function); imported lazily so one broken suite does not break the others.
 SUITES = {
     "bbo": ("jaxnas.bench_suites.bbo", "run"),
+    "bbo-report": ("jaxnas.bench_suites.bbo_report", "run"),
     "zc": ("jaxnas.bench_suites.zc", "run"),
     "predictors": ("jaxnas.evaluate.predictors", "bench"),
     "supernet": ("jaxnas.optimizers.oneshot.bench", "bench_supernet"),
@@ -31,6 +34,21 @@ def main(argv=None) -> int:
                  help="bbo: skip BANANAS/NPENAS/BP/GP-BO (they compile for minutes)")
   p.add_argument("--full", action="store_true", help="zc: score SynFlow on all 15,625 cells")
   p.add_argument("--proxies", default=None, help="zc: comma-separated proxies (default all)")
+  p.add_argument("--markdown", default=None, help="bbo-report: write the tables to this file")
+  p.add_argument("--optimizers", default=None,
+                 help="bbo-report: comma-separated optimizers of the query table (default all)")
+  p.add_argument("--gp-seeds", type=int, default=None,
+                 help="bbo-report: seeds of gp_bo (default --num-seeds, 100)")
+  p.add_argument("--budget-seeds", type=int, default=None,
+                 help="bbo-report: runs per time-budget row (default 500, as the paper)")
+  p.add_argument("--no-nats-budgets", action="store_true",
+                 help="bbo-report: only the 12,000 s budget, not NATS-Bench's per-dataset ones")
+  p.add_argument("--parts", default=None,
+                 help="bbo-report: comma-separated tables to (re)run: query, budget, sweep "
+                      "(default all; the others are kept from an existing --json file)")
+  p.add_argument("--benchmark-path", default=None,
+                 help="bbo-report: a table built with --test-accuracy-csv and --hp12-csv "
+                      "(default: assembled from the shared data)")
   args = p.parse_args(argv)
   if args.suite not in SUITES:
     print(f"error: unknown suite {args.suite!r}; valid: {', '.join(SUITES)}", file=sys.stderr)
@@ -45,6 +63,17 @@ def main(argv=None) -> int:
       kwargs["num_seeds"] = args.num_seeds
     if args.num_queries:
       kwargs["num_queries"] = args.num_queries
+  elif args.suite == "bbo-report":
+    kwargs.update(quick=args.quick, markdown_out=args.markdown, gp_seeds=args.gp_seeds,
+                  benchmark_path=args.benchmark_path, nats_budgets=not args.no_nats_budgets)
+    if args.num_seeds:
+      kwargs["num_seeds"] = args.num_seeds
+    if args.budget_seeds:
+      kwargs["budget_seeds"] = args.budget_seeds
+    if args.parts:
+      kwargs["parts"] = tuple(x.strip() for x in args.parts.split(",") if x.strip())
+    if args.optimizers:
+      kwargs["names"] = [o.strip() for o in args.optimizers.split(",") if o.strip()]
   else:
     if args.quick:
       kwargs["quick"] = True
