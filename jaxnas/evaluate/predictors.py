@@ -34,6 +34,7 @@ METRIC_KEYS = ("kendall_tau", "spearman", "pearson", "mae", "rmse", "kendall_tau
                "kendall_tau_1dec", "precision_at_10", "precision_at_20", "fit_seconds",
                "query_seconds")
 RESULTS_FILE = "predictor_results.json"
+SUMMARY_FILE = "predictor_results.md"
 PLOT_FILE = "predictor_kendall_tau.png"
 
 
@@ -181,7 +182,10 @@ def evaluate_predictor(pred, x_all, y_all, *, train_sizes, num_test: int, num_se
       row = {k: float(v) for k, v in metric_fn(jnp.asarray(yt), jnp.asarray(mean)).items()}
       row.update(fit_seconds=fit_s, query_seconds=query_s)
       if np.any(std > 0) and np.all(np.isfinite(std)):
+        # Calibration of the predictive std: a Gaussian predictive that is calibrated puts 68.3 %
+        # of held-out targets within one std and 95.4 % within two.
         row["coverage_1std"] = float(np.mean(np.abs(mean - yt) <= std))
+        row["coverage_2std"] = float(np.mean(np.abs(mean - yt) <= 2 * std))
       per_size[size].append(row)
   out: dict[str, Any] = {}
   for size, rows in per_size.items():
@@ -205,7 +209,9 @@ def run(config, workdir, quiet: bool = False) -> dict[str, Any]:
   ``plot``.
 
   Writes ``predictor_results.json`` (``{predictor: {str(train_size): {metric: mean over seeds,
-  ..., "std": {metric: std over seeds}}}}``) and ``predictor_kendall_tau.png``.
+  ..., "std": {metric: std over seeds}}}}``; models with a predictive std also get
+  ``coverage_1std`` / ``coverage_2std``, the fraction of test targets within one / two stds of
+  the mean), ``predictor_results.md`` (:func:`summary_markdown`) and ``predictor_kendall_tau.png``.
 
   Args:
     config: an ``ml_collections.ConfigDict`` (``configs/nb201_predictors.py``).
@@ -236,9 +242,35 @@ def run(config, workdir, quiet: bool = False) -> dict[str, Any]:
     if not quiet:
       print(f"[predictors] {name:14s} tau {{{taus}}} ({time.perf_counter() - t0:.0f} s)", flush=True)
     (workdir / RESULTS_FILE).write_text(json.dumps(results, indent=1))  # partial results survive
+  (workdir / SUMMARY_FILE).write_text(summary_markdown(results))
   if config.get("plot", True):
     plot(results, workdir / PLOT_FILE)
   return results
+
+
+def summary_markdown(results: dict, metrics_shown=("kendall_tau", "spearman", "fit_seconds",
+                                                   "coverage_1std", "coverage_2std")) -> str:
+  """Markdown tables of ``results`` (as :func:`run` returns them): one table per metric, a row per
+  predictor and a column per training-set size, each cell ``mean +- std`` over seeds. Predictors
+  without a metric (e.g. coverage for models without a predictive std) are left out of its
+  table."""
+  lines = []
+  for key in metrics_shown:
+    rows = {n: per for n, per in results.items() if all(key in v for v in per.values())}
+    if not rows:
+      continue
+    sizes = sorted({int(s) for per in rows.values() for s in per})
+    fmt = "{:.2f}" if key.endswith("seconds") else "{:.3f}"
+    lines += [f"### {key}", "", "| predictor | " + " | ".join(str(s) for s in sizes) + " |",
+              "|---|" + "---:|" * len(sizes)]
+    for name, per in rows.items():
+      cells = []
+      for s in sizes:
+        v = per.get(str(s))
+        cells.append("" if v is None else f"{fmt.format(v[key])} ± {fmt.format(v['std'][key])}")
+      lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("")
+  return "\n".join(lines)
 
 
 def plot(results: dict, path) -> None:

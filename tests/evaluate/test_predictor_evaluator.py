@@ -40,6 +40,10 @@ def test_smoke_run_writes_results_and_plot(tmp_path):
     assert -1 <= row["kendall_tau"] <= 1
   assert res == data
   assert "coverage_1std" in data["blr"]["20"]  # reported for models with a predictive std
+  assert 0 <= data["blr"]["20"]["coverage_1std"] <= data["blr"]["20"]["coverage_2std"] <= 1
+  md = (tmp_path / ev.SUMMARY_FILE).read_text()
+  assert "### kendall_tau" in md and "### coverage_2std" in md
+  assert f"| blr | {data['blr']['10']['kendall_tau']:.3f} ± " in md
 
 
 def test_unknown_predictor_and_sizes():

@@ -3,6 +3,8 @@ masked fit under jit == fit on the valid subset, deterministic per key, no retra
 fit, finite predictions, clear errors on bad input. Plus a small quality check on real NB201 data.
 """
 
+import importlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -155,6 +157,12 @@ def test_gp_quality_on_nb201():
   Measured with exactly these settings, seeds 0..5: tau 0.617, 0.493, 0.598, 0.614, 0.657, 0.656
   (the evaluator's 5-seed, 1,000-test figure is 0.604). The test runs seeds 0 and 1, each with a
   floor 0.05 below its own measurement.
+
+  Calibration on the same fits: within two stds 0.916, 0.932, 0.922, 0.956, 0.964, 0.902 of the
+  test cells (nominal 0.954), within one std 0.792, 0.808, 0.762, 0.852, 0.918, 0.756 (nominal
+  0.683: over-covered because the errors are heavy-tailed, see
+  ``test_gp_std_calibrated_when_the_model_is_right``). The test checks both are not overconfident
+  and the two-std figure is near nominal.
   """
   b = benchmarks.load()
   y_all = np.asarray(benchmarks.query(b, np.arange(nb201.NUM_ARCHS), "val_accuracy", "cifar10"))
@@ -165,5 +173,39 @@ def test_gp_quality_on_nb201():
     perm = np.random.default_rng(seed).permutation(nb201.NUM_ARCHS)
     tr, te = perm[500:600], perm[:500]
     state = fit(jax.random.key(seed), x_all[tr], y_all[tr])
-    mean, _ = predict(state, x_all[te])
+    mean, std = predict(state, x_all[te])
     assert float(metrics.kendall_tau(y_all[te], mean)) > floor
+    z = np.abs(y_all[te] - np.asarray(mean)) / np.asarray(std)
+    assert np.mean(z <= 1) >= 0.683 and 0.88 <= np.mean(z <= 2) <= 0.99
+
+
+@pytest.mark.parametrize("name", ["gp", "sparse_gp"])
+def test_gp_std_calibrated_when_the_model_is_right(name):
+  """On targets drawn from a GP (Matern-5/2 on NB201 one-hot cells, lengthscale 3, plus
+  Gaussian noise) the marginal-likelihood fit must give a calibrated predictive std: about 68 %
+  of held-out targets within one std and 95 % within two. Four draws, 100 train / 300 test each,
+  one compile. Measured (key 0, mean of the four): gp 0.638 / 0.941, sparse_gp 0.663 / 0.943;
+  single draws range 0.59-0.79 at one std over 10 keys, hence the averaging and the band.
+
+  On NB201 itself the same fit covers ~80 % at one std but still ~95 % at two: the errors there
+  are heavy-tailed (see docs/predictor_results.md), which no Gaussian std can match at both levels.
+  """
+  gp_mod = importlib.import_module("jaxnas.predictors.gp")
+  pred = P.PREDICTORS[name](30)
+
+  def one(key):
+    ka, kf, kn = jax.random.split(key, 3)
+    ids = jax.random.choice(ka, nb201.NUM_ARCHS, (400,), replace=False)
+    x = P.encode(nb201.Arch(ops=nb201.all_archs().ops[ids]))
+    k = gp_mod.kernel_matrix("matern52", {"log_ls": jnp.log(3.0), "log_amp": jnp.zeros(())}, x, x)
+    f = jnp.linalg.cholesky(k + 1e-5 * jnp.eye(400)) @ jax.random.normal(kf, (400,))
+    y = 90.0 + 2.0 * (f + 0.3 * jax.random.normal(kn, (400,)))
+    mean, std = pred.predict(pred.fit(key, x[:100], y[:100]), x[100:])
+    z = jnp.abs(y[100:] - mean) / std
+    return jnp.mean(z <= 1), jnp.mean(z <= 2)
+
+  run = jax.jit(one)  # one compile, four calls
+  cov = np.array([run(k) for k in jax.random.split(jax.random.key(0), 4)])
+  c1, c2 = cov.mean(0)
+  assert 0.60 <= c1 <= 0.78, c1
+  assert 0.90 <= c2 <= 0.99, c2
