@@ -20,7 +20,7 @@ def _tiny(shared_data):
   c = tr.train_config(ARCH)
   c.data.name = "fashion_mnist"
   c.data.path = str(shared_data / "images" / "fashion_mnist")
-  c.data.max_examples = 1024
+  c.data.max_examples = 2048
   c.data.test_max_examples = 512
   c.data.image_size = 8
   c.epochs, c.batch_size = 2, 64
@@ -40,8 +40,9 @@ def test_resume_gives_the_same_weights_and_learns(shared_data, tmp_path):
   assert full["history"][-1]["test_accuracy"] == resumed["history"][-1]["test_accuracy"]
   res = json.loads((tmp_path / "b" / "results.json").read_text())
   assert res["epochs_done"] == 2 and res["arch"] == ARCH
-  # 2 epochs of 16 steps of a 4-channel net on 8x8 images (measured 0.47): above 10% chance
-  assert res["test_accuracy"] > 0.3, res["test_accuracy"]
+  # 2 epochs of 32 steps of a 4-channel net on 8x8 images (measured 0.670 on 512 test images;
+  # the documented full-size run is in the README): far above the 10% chance level
+  assert res["test_accuracy"] > 0.6, res["test_accuracy"]
   assert res["train_loss"][1] < res["train_loss"][0]
 
 
