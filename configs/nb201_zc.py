@@ -22,7 +22,7 @@ def get_config(arg=None):
   c.dataset = "cifar10"  # benchmark dataset: sets classes and input size, targets of correlations
   c.batch_size = 64
   c.chunk_size = 16  # architectures per vmapped chunk (bounds memory)
-  c.synflow_chunk_size = 64  # synflow runs as one batched forward-mode pass per chunk
+  c.synflow_chunk_size = 125  # synflow: cells per batched forward-mode pass (blocks of 5^k <= this)
   c.data = ml_collections.ConfigDict({"name": "fashion_mnist", "path": ""})
   c.network = ml_collections.ConfigDict({"channels": 16, "cells_per_stage": 5})
   c.benchmark = ml_collections.ConfigDict({"name": "nasbench201", "path": ""})

@@ -28,20 +28,67 @@ def tiny():
   return net, {k: v[k] for k in ("params", "batch_stats")}, key
 
 
+def _reference_synflow(v, key, i):
+  """The one-architecture proxy on the discrete network of dense id ``i``, with ``v``'s weights."""
+  d = jnn.compile_nb201(nb201.from_id(int(i)), 10, 4, 1)
+  vi = d.init(key, jnp.zeros((1, 16, 16, 3)), False)
+  vd = jnn.restrict(v, {k: vi[k] for k in ("params", "batch_stats")})
+  return float(zc.score("synflow", key, d.apply, vd,
+                        (jnp.zeros((1, 16, 16, 3)), jnp.zeros((1,), jnp.int32))))
+
+
 def test_batched_synflow_equals_per_network_synflow(tiny):
   net, v, key = tiny
   w = np.asarray(jnn.one_hot(nb201.from_id(jnp.asarray(IDS))))
-  fast32 = zcd.synflow_many(net, v, w, 16, chunk_size=2)
-  fast64 = zcd.synflow_many(net, v, w, 16, chunk_size=8, precision="float64")
-  assert fast32[0] == zc.SENTINEL  # all-none cell: output independent of the input
-  for i in range(len(IDS)):
-    d = jnn.compile_nb201(nb201.from_id(int(IDS[i])), 10, 4, 1)
-    vi = d.init(key, jnp.zeros((1, 16, 16, 3)), False)
-    vd = jnn.restrict(v, {k: vi[k] for k in ("params", "batch_stats")})
-    ref = float(zc.score("synflow", key, d.apply, vd,
-                         (jnp.zeros((1, 16, 16, 3)), jnp.zeros((1,), jnp.int32))))
-    np.testing.assert_allclose(fast64[i], ref, rtol=1e-6)
-    np.testing.assert_allclose(fast32[i], ref, rtol=1e-5)
+  # scattered cells: the grouped scorer runs them one per pass (every edge switched)
+  grouped32 = zcd.synflow_many(net, v, w, 16, chunk_size=2)
+  grouped64 = zcd.synflow_many(net, v, w, 16, chunk_size=8, precision="float64")
+  mixed32 = zcd.synflow_many(net, v, w, 16, chunk_size=2, method="mixed")
+  mixed64 = zcd.synflow_many(net, v, w, 16, chunk_size=8, precision="float64", method="mixed")
+  for fast in (grouped32, grouped64, mixed32, mixed64):
+    assert fast[0] == zc.SENTINEL  # all-none cell: output independent of the input
+  for i in range(1, len(IDS)):
+    ref = _reference_synflow(v, key, IDS[i])
+    np.testing.assert_allclose(grouped64[i], ref, rtol=1e-6)
+    np.testing.assert_allclose(mixed64[i], ref, rtol=1e-6)
+    np.testing.assert_allclose(grouped32[i], ref, rtol=1e-5)
+    np.testing.assert_allclose(mixed32[i], ref, rtol=1e-5)
+
+
+def test_grouped_synflow_blocks_in_any_order(tiny):
+  # two whole blocks of 25 cells (shared ops on edges 0-3, all 25 choices on edges 4-5), shuffled:
+  # the grouped scorer switches on edges 0-3 per block, slices the batch on edges 4-5, and must
+  # return each cell's score at its own position
+  net, v, key = tiny
+  ids = np.concatenate([25 * 97 + np.arange(25), 25 * 431 + np.arange(25)])
+  ids = np.random.default_rng(0).permutation(ids)
+  ops = np.asarray(nb201.from_id(jnp.asarray(ids)).ops)
+  from jaxnas.predictors.zero_cost import _synflow_nb201 as grouped
+  assert grouped.block_edges(ids, 25) == 2
+  w = np.asarray(jnn.one_hot(ops))
+  got = zcd.synflow_many(net, v, w, 16, chunk_size=25, method="grouped")
+  want = zcd.synflow_many(net, v, w, 16, chunk_size=50, method="mixed")
+  np.testing.assert_allclose(got, want, rtol=1e-5)
+  # the cells' scores differ (30 distinct values here), so a misplaced score would show
+  assert np.all(np.isfinite(got)) and len(np.unique(got)) > 10
+  for j in (0, 17):  # and the one-architecture proxy itself
+    np.testing.assert_allclose(got[j], _reference_synflow(v, key, ids[j]), rtol=1e-5)
+
+
+def test_grouped_synflow_with_batchnorm_bias(tiny):
+  # a non-zero BatchNorm bias makes the network affine in its input: the scaled float32 input
+  # would be wrong, so the scorer must switch to float64 with the input as defined
+  net, v, key = tiny
+  from flax import traverse_util
+  flat = traverse_util.flatten_dict(v["params"])
+  flat = {k: (x + 0.5 if k[-1] == "bias" and k[-2] == "bn_layer" else x) for k, x in flat.items()}
+  vb = {**v, "params": traverse_util.unflatten_dict(flat)}
+  w = np.asarray(jnn.one_hot(nb201.from_id(jnp.asarray(IDS))))
+  got = zcd.synflow_many(net, vb, w, 16, chunk_size=2)
+  i = 4  # "031204"
+  np.testing.assert_allclose(got[i], _reference_synflow(vb, key, IDS[i]), rtol=1e-6)
+  without = zcd.synflow_many(net, v, w, 16, chunk_size=2)
+  assert np.all(np.abs(got - without)[1:] > 1e-2)  # the bias does change every score
 
 
 def test_flop_table_equals_count_flops():
