@@ -3,15 +3,26 @@ search measurement used for the README figures.
 
 ``bench_supernet`` times one jitted search step of DARTS (first and second order), GDAS and DrNAS
 on the full NB201 supernet (C=16, N=5, two batches of 64 32x32x3 images per step, as NASLib's
-CIFAR-10 search) on the default device, after compilation: median step time, images per second
-(train + validation images per step), compile time, and peak memory (device ``memory_stats``
-peak where the backend reports it, otherwise the process's peak RSS from ``getrusage``, which
-is a high-water mark of the whole process and so only grows from one entry to the next).
+CIFAR-10 search; the search driver's cell batch norm) on the default device, after compilation:
+median step time, images per second (train + validation images per step), the time of one search
+epoch over NB201's 25k/25k CIFAR-10 halves (``ceil(25000 / 64) = 391`` steps, data loading and
+augmentation not included), compile time, and memory. Memory is given twice: ``xla_buffers_mib``,
+what XLA's buffer assignment reserves for the compiled step (arguments, outputs, temporaries; per
+case, any backend), and ``peak_mib``, the device's ``peak_bytes_in_use`` where the backend
+reports it, otherwise the process's peak RSS from ``getrusage`` (a high-water mark of the whole
+process, so it only grows from one case to the next; run one case per process with ``--cases``
+for a per-case figure). The 1-minute load average before and after each case is recorded,
+because on a shared CPU it explains most of the spread between runs.
+
+  python -m jaxnas.bench supernet --json OUT
+  python -m jaxnas.optimizers.oneshot.bench OUT --cases darts_2nd --repeats 3
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import pathlib
 import resource
 import sys
@@ -26,6 +37,7 @@ from jaxnas.optimizers import oneshot as oneshot_lib
 
 CASES = (("darts_1st", "darts", {}), ("darts_2nd", "darts", {"second_order": True}),
          ("gdas", "gdas", {}), ("drnas", "drnas", {}))
+SEARCH_HALF = 25_000  # images in each NB201 CIFAR-10 search half (train / valid)
 
 
 def _peak_memory() -> tuple[float, str]:
@@ -35,37 +47,79 @@ def _peak_memory() -> tuple[float, str]:
   except Exception:  # pylint: disable=broad-except
     stats = {}
   if "peak_bytes_in_use" in stats:
-    return stats["peak_bytes_in_use"] / 2**20, "device peak_bytes_in_use"
+    return stats["peak_bytes_in_use"] / 2**20, "device peak_bytes_in_use (process high-water mark)"
   rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-  return rss / (2**20 if sys.platform == "darwin" else 2**10), "process max RSS (host)"
+  return rss / (2**20 if sys.platform == "darwin" else 2**10), "process max RSS (host high-water mark)"
 
 
-def bench_supernet(json_out: str, quick: bool = False, repeats: int = 10) -> dict:
+def _xla_buffers_mib(compiled) -> float | None:
+  """The memory XLA's buffer assignment reserves for one compiled program: arguments + outputs +
+  temporaries - aliased (None where the backend does not say). Not ``peak_memory_in_bytes``,
+  which the CPU backend reports without the temporaries."""
+  try:
+    m = compiled.memory_analysis()
+  except Exception:  # pylint: disable=broad-except
+    return None
+  if m is None:
+    return None
+  return (m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+          - m.alias_size_in_bytes) / 2**20
+
+
+def _load() -> float | None:
+  try:
+    return os.getloadavg()[0]
+  except OSError:  # pragma: no cover
+    return None
+
+
+def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: int = 10,
+                   cases=None, quiet: bool = False) -> dict:
   """Times search steps on the NB201 supernet and writes the figures as JSON.
 
   Args:
-    json_out: output path (its folder is created).
+    json_out: output path (its folder is created); None writes nothing.
     quick: a tiny setting (C=4, N=1, batch 8, 16x16, 3 timed steps) for tests.
     repeats: timed steps per case (after one compiling call and one warm-up step).
+    cases: labels of :data:`CASES` to run (default all).
+    quiet: no per-case progress line on stderr.
 
   Returns:
-    ``{"device", "setting", "results": {case: {"step_ms", "images_per_s", "compile_s",
-    "peak_mib", "memory_source"}}}``.
+    ``{"device", "backend", "setting", "load_average", "results": {case: {"step_ms",
+    "step_ms_min", "images_per_s", "epoch_25k_s", "compile_s", "init_compile_s", "xla_buffers_mib",
+    "peak_mib", "memory_source", "load_before", "load_after", "train_loss"}}}``.
+
+  Raises:
+    ValueError: an unknown case label.
   """
+  labels = [c[0] for c in CASES]
+  cases = labels if cases is None else list(cases)
+  bad = [c for c in cases if c not in labels]
+  if bad:
+    raise ValueError(f"unknown supernet bench case {bad[0]!r}; valid: {', '.join(labels)}")
+  from jaxnas.oneshot_driver import SEARCH_CELL_BN  # pylint: disable=import-outside-toplevel
   C, N, B, H = (4, 1, 8, 16) if quick else (16, 5, 64, 32)
   repeats = 3 if quick else repeats
-  net = jnn.supernet_nb201(10, C, N, cell_bn=jnn.BNConfig(affine=False, track_running_stats=False))
+  net = jnn.supernet_nb201(10, C, N, cell_bn=SEARCH_CELL_BN)
   k = jax.random.key(0)
   x = jax.random.normal(k, (B, H, H, 3), jnp.float32)
   y = jnp.arange(B, dtype=jnp.int32) % 10
+  steps_per_epoch = math.ceil(SEARCH_HALF / B)
   out = {"device": str(jax.devices()[0]), "backend": jax.default_backend(),
-         "device_count": jax.device_count(),
-         "setting": {"C": C, "N": N, "batch": B, "image": [H, H, 3], "images_per_step": 2 * B},
-         "results": {}}
+         "device_count": jax.device_count(), "cpu_count": os.cpu_count(),
+         "setting": {"C": C, "N": N, "batch": B, "image": [H, H, 3], "images_per_step": 2 * B,
+                     "repeats": repeats, "steps_per_25k_epoch": steps_per_epoch},
+         "load_average": {"before": _load()}, "results": {}}
   for label, name, kw in CASES:
-    opt = oneshot_lib.make(name, net, epochs=50, steps_per_epoch=100, **kw)
+    if label not in cases:
+      continue
+    load_before = _load()
+    opt = oneshot_lib.make(name, net, epochs=50, steps_per_epoch=steps_per_epoch, **kw)
     # unsafe_rbg init key: threefry's per-parameter path hashing compiles for minutes on CPU
+    t0 = time.perf_counter()
     state = jax.jit(opt.init)(jax.random.key(0, impl="unsafe_rbg"), (x, y))
+    jax.block_until_ready(state)
+    init_s = time.perf_counter() - t0
     step = jax.jit(opt.step)
     t0 = time.perf_counter()
     compiled = step.lower(k, state, (x, y), (x, y)).compile()
@@ -80,13 +134,28 @@ def bench_supernet(json_out: str, quick: bool = False, repeats: int = 10) -> dic
       times.append(time.perf_counter() - t0)
     med = float(np.median(times))
     peak, source = _peak_memory()
-    out["results"][label] = {"step_ms": 1e3 * med, "images_per_s": 2 * B / med,
-                             "compile_s": compile_s, "peak_mib": peak, "memory_source": source,
-                             "train_loss": float(m.train_loss)}
-  path = pathlib.Path(json_out)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  path.write_text(json.dumps(out, indent=1))
+    out["results"][label] = {"step_ms": 1e3 * med, "step_ms_min": 1e3 * float(np.min(times)),
+                             "images_per_s": 2 * B / med, "epoch_25k_s": steps_per_epoch * med,
+                             "compile_s": compile_s, "init_compile_s": init_s,
+                             "xla_buffers_mib": _xla_buffers_mib(compiled), "peak_mib": peak,
+                             "memory_source": source, "load_before": load_before,
+                             "load_after": _load(), "train_loss": float(m.train_loss)}
+    _write(json_out, out)  # after every case: a run killed in a later case keeps the earlier ones
+    if not quiet:  # progress on stderr: the full-size second-order case runs for many minutes
+      r = out["results"][label]
+      print(f"supernet bench {label}: compile {compile_s:.1f} s, step {r['step_ms']:.1f} ms, "
+            f"{r['images_per_s']:.1f} images/s, load {load_before} -> {r['load_after']}",
+            file=sys.stderr, flush=True)
+  out["load_average"]["after"] = _load()
+  _write(json_out, out)
   return out
+
+
+def _write(json_out: str | None, out: dict) -> None:
+  if json_out:
+    path = pathlib.Path(json_out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=1))
 
 
 def fashion_search(name: str, workdir: str | None = None, *, epochs: int = 3,
@@ -118,6 +187,15 @@ if __name__ == "__main__":
                         "cifar10_test": r["benchmark_test_accuracy"],
                         "first_last_step_loss": [h[0]["train_loss"], h[-1]["train_loss"]]}),
             flush=True)
-  else:
-    print(json.dumps(bench_supernet(sys.argv[1] if len(sys.argv) > 1 else "/tmp/bench.json",
-                                    quick="--quick" in sys.argv), indent=1))
+  else:  # python -m jaxnas.optimizers.oneshot.bench [OUT] [--quick] [--cases a,b] [--repeats R]
+    args = sys.argv[1:]
+    opts = {"--cases": None, "--repeats": "10"}
+    for flag in opts:
+      if flag in args:
+        opts[flag] = args[args.index(flag) + 1]
+    pos = [a for i, a in enumerate(args)
+           if not a.startswith("--") and (i == 0 or args[i - 1] not in opts)]
+    print(json.dumps(bench_supernet(pos[0] if pos else None, quick="--quick" in args,
+                                    repeats=int(opts["--repeats"]),
+                                    cases=opts["--cases"].split(",") if opts["--cases"] else None),
+                     indent=1))
