@@ -152,31 +152,33 @@ def test_encodings():
 
 
 def test_gp_quality_on_nb201():
-  """GP (Matern-5/2, log-gap target) on 100 random NB201 cells, 500 test cells, cifar10 val acc.
+  """GP (Matern-5/2, tanh output warp, log-gap target) on 100 random NB201 cells, 500 test cells,
+  cifar10 val acc.
 
-  Measured with exactly these settings, seeds 0..5: tau 0.617, 0.493, 0.598, 0.614, 0.657, 0.656
-  (the evaluator's 5-seed, 1,000-test figure is 0.604). The test runs seeds 0 and 1, each with a
-  floor 0.05 below its own measurement.
+  Measured with exactly these settings, seeds 0..5: tau 0.631, 0.519, 0.608, 0.641, 0.647, 0.656
+  (unwarped, ``warp="none"``: 0.617, 0.493, 0.598, 0.614, 0.657, 0.656). The test runs seeds 0
+  and 1, each with a floor 0.05 below its own measurement.
 
-  Calibration on the same fits: within two stds 0.916, 0.932, 0.922, 0.956, 0.964, 0.902 of the
-  test cells (nominal 0.954), within one std 0.792, 0.808, 0.762, 0.852, 0.918, 0.756 (nominal
-  0.683: over-covered because the errors are heavy-tailed, see
-  ``test_gp_std_calibrated_when_the_model_is_right``). The test checks both are not overconfident
-  and the two-std figure is near nominal.
+  Calibration on the same fits: within two stds 0.912, 0.908, 0.890, 0.928, 0.960, 0.886 of the
+  test cells (nominal 0.954; unwarped 0.916, 0.932, 0.922, 0.956, 0.964, 0.902), within one std
+  0.782, 0.684, 0.710, 0.788, 0.856, 0.710 (nominal 0.683; unwarped 0.792, 0.808, 0.762, 0.852,
+  0.918, 0.756: over-covered because the errors are heavy-tailed, see
+  docs/predictor_results.md). The test checks neither is badly overconfident and the two-std
+  figure is near nominal.
   """
   b = benchmarks.load()
   y_all = np.asarray(benchmarks.query(b, np.arange(nb201.NUM_ARCHS), "val_accuracy", "cifar10"))
   x_all = np.asarray(P.encode(nb201.all_archs()))
   pred = P.with_target_transform(P.gp(30))
   fit, predict = jax.jit(pred.fit), jax.jit(pred.predict)
-  for seed, floor in ((0, 0.567), (1, 0.443)):
+  for seed, floor in ((0, 0.581), (1, 0.469)):
     perm = np.random.default_rng(seed).permutation(nb201.NUM_ARCHS)
     tr, te = perm[500:600], perm[:500]
     state = fit(jax.random.key(seed), x_all[tr], y_all[tr])
     mean, std = predict(state, x_all[te])
     assert float(metrics.kendall_tau(y_all[te], mean)) > floor
     z = np.abs(y_all[te] - np.asarray(mean)) / np.asarray(std)
-    assert np.mean(z <= 1) >= 0.683 and 0.88 <= np.mean(z <= 2) <= 0.99
+    assert np.mean(z <= 1) >= 0.63 and 0.86 <= np.mean(z <= 2) <= 0.99
 
 
 @pytest.mark.parametrize("name", ["gp", "sparse_gp"])
@@ -184,8 +186,9 @@ def test_gp_std_calibrated_when_the_model_is_right(name):
   """On targets drawn from a GP (Matern-5/2 on NB201 one-hot cells, lengthscale 3, plus
   Gaussian noise) the marginal-likelihood fit must give a calibrated predictive std: about 68 %
   of held-out targets within one std and 95 % within two. Four draws, 100 train / 300 test each,
-  one compile. Measured (key 0, mean of the four): gp 0.638 / 0.941, sparse_gp 0.663 / 0.943;
-  single draws range 0.59-0.79 at one std over 10 keys, hence the averaging and the band.
+  one compile. Measured (key 0, mean of the four): gp (warped, the default) 0.644 / 0.938,
+  unwarped 0.638 / 0.941, sparse_gp 0.663 / 0.943; single draws range 0.59-0.79 at one std over
+  10 keys, hence the averaging and the band.
 
   On NB201 itself the same fit covers ~80 % at one std but still ~95 % at two: the errors there
   are heavy-tailed (see docs/predictor_results.md), which no Gaussian std can match at both levels.
