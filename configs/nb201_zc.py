@@ -21,7 +21,11 @@ def get_config(arg=None):
   c.seed = 0
   c.dataset = "cifar10"  # benchmark dataset: sets classes and input size, targets of correlations
   c.batch_size = 64
-  c.chunk_size = 16  # architectures per vmapped chunk (bounds memory)
+  # 1 (default, fastest on CPU): each proxy is ONE compiled single-architecture program called
+  # from the host per cell (zc.score_each); > 1: vmapped chunks of this many cells under lax.map
+  # (zc.score_many; for accelerators; bounds memory). XLA:CPU runs convolutions in loop bodies
+  # and grouped (vmapped) convolutions ~25x slower than top-level ones.
+  c.chunk_size = 1
   c.synflow_chunk_size = 125  # synflow: cells per batched forward-mode pass (blocks of 5^k <= this)
   c.data = ml_collections.ConfigDict({"name": "fashion_mnist", "path": ""})
   c.network = ml_collections.ConfigDict({"channels": 16, "cells_per_stage": 5})

@@ -67,7 +67,8 @@ def test_grouped_synflow_blocks_in_any_order(tiny):
   assert grouped.block_edges(ids, 25) == 2
   w = np.asarray(jnn.one_hot(ops))
   got = zcd.synflow_many(net, v, w, 16, chunk_size=25, method="grouped")
-  want = zcd.synflow_many(net, v, w, 16, chunk_size=50, method="mixed")
+  # every edge switched, one cell per pass (the program of the test above: no new compile)
+  want = zcd.synflow_many(net, v, w, 16, chunk_size=2, method="grouped")
   np.testing.assert_allclose(got, want, rtol=1e-5)
   # the cells' scores differ (30 distinct values here), so a misplaced score would show
   assert np.all(np.isfinite(got)) and len(np.unique(got)) > 10
@@ -89,6 +90,16 @@ def test_grouped_synflow_with_batchnorm_bias(tiny):
   np.testing.assert_allclose(got[i], _reference_synflow(vb, key, IDS[i]), rtol=1e-6)
   without = zcd.synflow_many(net, v, w, 16, chunk_size=2)
   assert np.all(np.abs(got - without)[1:] > 1e-2)  # the bias does change every score
+
+
+def test_blocked_kendall_equals_metrics_kendall():
+  from jaxnas.evaluate import metrics
+  rng = np.random.default_rng(0)
+  x = np.round(rng.normal(size=300), 1)  # ties in both
+  y = np.round(x + rng.normal(size=300), 1)
+  want = float(metrics.kendall_tau(jnp.asarray(x), jnp.asarray(y)))
+  assert abs(zcd.kendall_tau_b(x, y, block=64) - want) < 1e-6
+  assert zcd.kendall_tau_b(np.ones(10), y[:10]) == 0.0  # constant input, as metrics.kendall_tau
 
 
 def test_flop_table_equals_count_flops():
@@ -114,6 +125,26 @@ def test_zero_cost_run_end_to_end(tmp_path):
   assert set(corr) == {"synflow", "params", "flops", "_meta"}
   assert corr["params"]["num_archs"] == 8 and -1 <= corr["params"]["spearman"] <= 1
   assert (wd / "zc_synflow.png").is_file()
+
+
+def test_data_dependent_proxies_end_to_end(tmp_path, shared_data):
+  # chunk_size 1 (default): the proxies share one compiled program, a host loop over the cells
+  # (zc.score_each, whose rows equal score_many's and the one-network proxy's: tests/predictors)
+  fm = shared_data / "images" / "fashion_mnist"
+  if not fm.is_dir():
+    pytest.skip(f"Fashion-MNIST images not found at {fm} (JAXNAS_SHARED_DATA)")
+  wd = tmp_path / "zc"
+  args = ["--config", str(ROOT / "configs/nb201_zc.py:smoke"), "--workdir", str(wd), "--quiet",
+          "--config.proxies=nwot,snip", "--config.num_archs=5", "--config.chunk_size=1",
+          "--config.dataset=ImageNet16-120", f"--config.data.path={fm}"]
+  assert run.main(args) == 0
+  rows = list(csv.DictReader(open(wd / "zc_scores.csv")))
+  assert len(rows) == 5
+  for name in ("nwot", "snip"):
+    a = np.array([float(r[name]) for r in rows])
+    assert np.all(np.isfinite(a)) and len(np.unique(a)) > 1, name
+  corr = json.loads((wd / "zc_correlations.json").read_text())
+  assert corr["_meta"]["data"] == "fashion_mnist" and corr["snip"]["num_archs"] == 5
 
 
 def test_bad_proxy_and_data_path(tmp_path, capsys):

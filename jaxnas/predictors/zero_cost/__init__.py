@@ -1,8 +1,10 @@
 """Zero-cost proxies: NASLib's 13 training-free architecture scores as pure JAX functions.
 
 Every proxy is ``PROXIES[name](key, apply_fn, variables, batch) -> f32[]`` (finite, higher is
-better); :func:`score` is the checked front door and :func:`score_many` scores many architectures
-of an op-choice network, vmapped in chunks.
+better); :func:`score` is the checked front door; :func:`score_many` scores many architectures
+of an op-choice network, vmapped in chunks (traceable, for ``jit`` and accelerators), and
+:func:`score_each` scores them with one compiled single-architecture program called from the host
+(several proxies in one program; much faster on CPU).
 
 What a network must provide:
 
@@ -23,12 +25,12 @@ Undefined or -inf scores (a cell whose output ignores its input, a singular NWOT
 Jacobians) are ``SENTINEL``, the lowest float32.
 """
 
-from ._api import PROXIES, get, names, score, score_many
+from ._api import PROXIES, get, names, score, score_each, score_many
 from ._common import SENTINEL
 from ._proxies import (epe_nas, fisher, flops, grad_norm, grasp, jacov, l2_norm, nwot, params,
                        plain, snip, synflow, zen)
 
 __all__ = [
-    "PROXIES", "SENTINEL", "get", "names", "score", "score_many", "epe_nas", "fisher", "flops",
+    "PROXIES", "SENTINEL", "get", "names", "score", "score_each", "score_many", "epe_nas", "fisher", "flops",
     "grad_norm", "grasp", "jacov", "l2_norm", "nwot", "params", "plain", "snip", "synflow", "zen",
 ]

@@ -161,6 +161,23 @@ def test_vmapped_equals_single_for_every_proxy(single, many):
     np.testing.assert_allclose(many[name], single[name], rtol=2e-5, atol=1e-6, err_msg=name)
 
 
+def test_score_each_host_loop_equals_single(mixnet, single):
+  # one compiled single-architecture program for all proxies, called per architecture
+  net_fn, v = mixnet
+  b = nets.batch()
+  seen = []
+  got = zc.score_each(zc.names(), KEY, net_fn, v, ARCHS, b,
+                      progress=lambda done, total, secs: seen.append((done, total)))
+  assert seen == [(i + 1, len(ARCHS)) for i in range(len(ARCHS))]
+  for name in zc.names():
+    assert got[name].dtype == np.float32, name
+    np.testing.assert_allclose(got[name], single[name], rtol=2e-5, atol=1e-6, err_msg=name)
+  one = zc.score_each("snip", KEY, net_fn, v, ARCHS[:2], b)  # a single name: an array
+  np.testing.assert_allclose(one, single["snip"][:2], rtol=2e-5, atol=1e-6)
+  with pytest.raises(ValueError, match="unknown zero-cost proxy 'nope'"):
+    zc.score_each(["snip", "nope"], KEY, net_fn, v, ARCHS, b)
+
+
 def test_every_score_is_finite_and_float32(single, many):
   for name in zc.names():
     assert np.all(np.isfinite(single[name])), name
