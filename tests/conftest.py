@@ -3,13 +3,33 @@ it is absent."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 # Small host-side linear algebra (GP Cholesky, tree models) is much faster single-threaded on a
 # 2-core machine shared with XLA's own threads (measured 400x400 Cholesky: ~100 ms -> ~2 ms).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+# One XLA compilation cache for the whole test session (a fresh temporary directory, removed at
+# exit; inherited by the notebook kernels and CLI subprocesses through the environment). Many tests
+# compile the same programs again -- a resumed run, the same optimizer in a loop test and a
+# notebook -- and JAX keys its persistent cache on the compiled module, not on the Python closure:
+# measured 17.8 s -> 0.9 s for a recompiled toy program on this CPU.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+  _CACHE_DIR = tempfile.mkdtemp(prefix="jaxnas-test-xla-cache-")
+  atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE_DIR
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
+
+import jax  # pylint: disable=wrong-import-position
 import pytest  # pylint: disable=wrong-import-position
+
+# in case a plugin imported jax before the environment was set
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                  float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]))
 
 from jaxnas.paths import shared_data_dir
 
