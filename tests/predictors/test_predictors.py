@@ -212,3 +212,30 @@ def test_gp_std_calibrated_when_the_model_is_right(name):
   c1, c2 = cov.mean(0)
   assert 0.60 <= c1 <= 0.78, c1
   assert 0.90 <= c2 <= 0.99, c2
+
+
+def test_dngo_on_nb201_not_an_interpolating_mlp():
+  """DNGO on 100 NB201 cells (log-gap target, 500 test cells, cifar10 val acc).
+
+  With the network's old weight decay (1e-4) the 64x64x64 MLP interpolates its 100 training cells
+  (standardised training RMS 0.001 vs 0.82 on test cells), so the evidence-maximised output layer
+  infers almost no noise (fitted noise std 0.03; the exact evidence optimum is 0.001) and is badly
+  overconfident, and its mean is the plain MLP's (same key, same network; the Bayesian output
+  layer refits the least-squares last layer). Measured, seeds 0, 1, 2: weight decay 1e-4 tau
+  0.531, 0.465, 0.547 (``mlp``: 0.531, 0.465, 0.548), within one std 0.068, 0.090, 0.052, within
+  two 0.122, 0.154, 0.124; the default 3e-2: tau 0.606, 0.503, 0.590, within one std 0.270,
+  0.224, 0.178, within two 0.470, 0.422, 0.388 (still overconfident, see
+  docs/predictor_results.md). The test runs seeds 0 and 1 with floors 0.05 below the measurements.
+  """
+  b = benchmarks.load()
+  y_all = np.asarray(benchmarks.query(b, np.arange(nb201.NUM_ARCHS), "val_accuracy", "cifar10"))
+  x_all = np.asarray(P.encode(nb201.all_archs()))
+  pred = P.with_target_transform(P.dngo(30))
+  fit, predict = jax.jit(pred.fit), jax.jit(pred.predict)
+  for seed, floor in ((0, 0.556), (1, 0.453)):
+    perm = np.random.default_rng(seed).permutation(nb201.NUM_ARCHS)
+    tr, te = perm[500:600], perm[:500]
+    mean, std = predict(fit(jax.random.key(seed), x_all[tr], y_all[tr]), x_all[te])
+    assert float(metrics.kendall_tau(y_all[te], mean)) > floor
+    z = np.abs(y_all[te] - np.asarray(mean)) / np.asarray(std)
+    assert np.mean(z <= 1) > 0.17 and np.mean(z <= 2) > 0.37
