@@ -44,10 +44,10 @@ def gp_bo(space: SearchSpace, *, num_init: int = 10, k: int = 10,
                      f"{', '.join(pred_lib.ENCODINGS)}")
   if kernel not in KERNELS:
     raise ValueError(f"unknown kernel {kernel!r}; valid: {', '.join(KERNELS)}")
-  # Unwarped: EI below assumes a Gaussian predictive, and the documented gp_bo results predate
-  # the warped default of the GP predictor.
+  # Unwarped and not recalibrated: EI below assumes a Gaussian predictive, and the documented gp_bo
+  # results predate the warped default and the LOO recalibration option of the GP predictor.
   p = pred_lib.gp(pred_lib.encoding_size(encoding_type), kernel=kernel, num_steps=gp_steps,
-                  warp="none")
+                  warp="none", calibrate="none")
   return model_based(space, p, name="gp_bo", encoding_type=encoding_type, num_init=num_init, k=k,
                      num_candidates=num_candidates, acq_fn_type=acq_fn_type,
                      acq_fn_optimization=acq_fn_optimization,
