@@ -324,6 +324,9 @@ def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | Non
     if opt.name in ("rsws", "oneshot"):
       state, top = _select(opt, score_fn, state, valid_dev, jax.random.fold_in(k_score, epoch),
                            int(config.score_archs), int(config.score_batches), batch)
+      # the chosen cell is a new, single-device leaf: put the state back to the step's sharding,
+      # or the next epoch's train_step compiles again (measured: a second 55-80 s compile)
+      state = jax.device_put(state, rep)
     else:
       top = None
     arch = discretize(state)
