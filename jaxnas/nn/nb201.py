@@ -77,7 +77,7 @@ def _macro(x: Array, train: bool, C: int, N: int, num_classes: int, bn: BNConfig
   return Head(c_prev, num_classes, bn, name="head")(h, train)
 
 
-def _sum_nodes(x: Array, edge_fn: Callable[[int, Array], Array]) -> Array:
+def sum_nodes(x: Array, edge_fn: Callable[[int, Array], Array]) -> Array:
   """Cell DAG: node j = sum of ``edge_fn(k, node i)`` over edges ``k = (i, j)`` in EDGES order."""
   nodes = [x]
   for j in range(1, NUM_NODES):
@@ -127,7 +127,7 @@ class Cell(nn.Module):
   def __call__(self, x: Array, train: bool) -> Array:
     def edge(k, h):
       return Edge(self.ops[k], self.channels, self.bn, self.conv_bias, name=f"edge_{k}")(h, train)
-    return _sum_nodes(x, edge)
+    return sum_nodes(x, edge)
 
 
 class NB201Network(nn.Module):
@@ -304,7 +304,7 @@ class SearchCell(nn.Module):
       op = MixedOp(self.channels, self.bn, self.mode, self.partial_channels, self.conv_bias,
                    name=f"edge_{k}")
       return op(h, op_weights[k], train)
-    return _sum_nodes(x, edge)
+    return sum_nodes(x, edge)
 
 
 class NB201Supernet(nn.Module):

@@ -93,7 +93,7 @@ def test_masked_fit_equals_subset_fit_with_scale(warp):
     assert np.all((np.asarray(sd0) - np.asarray(sdr)) * (float(s_s) - 1.0) > 0)
 
 
-def test_loo_recalibrates_student_t_noise():
+def test_loo_recalibrates_student_t_noise(nb201_gp_draw):
   """``y = f + eps``, ``f`` a Matern-5/2 GP draw (lengthscale 3, unit variance) on NB201 one-hot
   cells, ``eps`` Student-t with 3 degrees of freedom (scale 1): the Gaussian noise fitted by
   marginal likelihood matches the errors' variance, too wide for their bulk. Four draws, 100 train
@@ -106,11 +106,7 @@ def test_loo_recalibrates_student_t_noise():
 
   @jax.jit
   def one(key):
-    ka, kf, kn = jax.random.split(key, 3)
-    ids = jax.random.choice(ka, nb201.NUM_ARCHS, (400,), replace=False)
-    x = P.encode(nb201.Arch(ops=nb201.all_archs().ops[ids]))
-    k = G.kernel_matrix("matern52", {"log_ls": jnp.log(3.0), "log_amp": jnp.zeros(())}, x, x)
-    f = jnp.linalg.cholesky(k + 1e-5 * jnp.eye(400)) @ jax.random.normal(kf, (400,))
+    x, f, kn = nb201_gp_draw(key)
     y = f + jax.random.t(kn, 3.0, (400,))
     state = pred.fit(key, x[:100], y[:100])
     mean, std = pred.predict(state, x[100:])

@@ -75,7 +75,7 @@ def test_warped_fit_masked_equals_subset_deterministic_compiles_once(point):
   assert len(traces) == 1
 
 
-def test_warp_calibrates_an_exponentiated_gp():
+def test_warp_calibrates_an_exponentiated_gp(nb201_gp_draw):
   """Targets ``y = exp(f + 0.3 eps)``, ``f`` a Matern-5/2 GP draw (lengthscale 3) on NB201 one-hot
   cells: lognormal-like, so a Gaussian GP on ``y`` has heavy-tailed errors. Four draws, 100 train /
   300 test each, no target transform. Measured (key 0, mean of the four): unwarped one / two-std
@@ -88,11 +88,7 @@ def test_warp_calibrates_an_exponentiated_gp():
     pred = P.gp(30, warp=warp, calibrate="none")  # the warp alone; LOO: test_gp_calibrate.py
 
     def one(key):
-      ka, kf, kn = jax.random.split(key, 3)
-      ids = jax.random.choice(ka, nb201.NUM_ARCHS, (400,), replace=False)
-      x = P.encode(nb201.Arch(ops=nb201.all_archs().ops[ids]))
-      k = G.kernel_matrix("matern52", {"log_ls": jnp.log(3.0), "log_amp": jnp.zeros(())}, x, x)
-      f = jnp.linalg.cholesky(k + 1e-5 * jnp.eye(400)) @ jax.random.normal(kf, (400,))
+      x, f, kn = nb201_gp_draw(key)
       y = jnp.exp(f + 0.3 * jax.random.normal(kn, (400,)))
       mean, std = pred.predict(pred.fit(key, x[:100], y[:100]), x[100:])
       z = jnp.abs(y[100:] - mean) / std

@@ -48,6 +48,7 @@ import numpy as np
 from flax import traverse_util
 from jax import lax
 
+from jaxnas.nn import nb201 as nb201_nn
 from jaxnas.nn.layers import avg_pool_3x3, conv2d
 from jaxnas.spaces import nb201 as space
 
@@ -131,15 +132,7 @@ def _cell(x, p, s, outer_ops, k: int, eps):
       outs.append(y.reshape(part.shape))
     return jnp.stack(outs, axis=axis).reshape(h.shape)
 
-  nodes = [x]
-  for j in range(1, 4):
-    acc = None
-    for e, (i, t) in enumerate(space.EDGES):
-      if t == j:
-        y = edge(e, nodes[i])
-        acc = y if acc is None else acc + y
-    nodes.append(acc)
-  return nodes[-1]
+  return nb201_nn.sum_nodes(x, edge)
 
 
 def _reduction(x, p, s, eps):
