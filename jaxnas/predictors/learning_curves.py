@@ -19,14 +19,13 @@ References:
 
 from __future__ import annotations
 
-import bz2
 import pathlib
-import pickle
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnas import safe_pickle
 from jaxnas.predictors import _base
 from jaxnas.spaces import nb201
 
@@ -127,7 +126,9 @@ def load_nats_curves(folder, dataset: str = "cifar10-valid", hp: str = "200") ->
 
   Raises:
     FileNotFoundError: when ``folder`` holds no ``.pickle.pbz2`` architecture files.
-    ValueError: when ``dataset``/``hp`` are missing from a file.
+    ValueError: when ``dataset``/``hp`` are missing from a file;
+      ``safe_pickle.UnsafePickleError`` (a ``ValueError``) when a file names a global beyond
+      ``safe_pickle.NATS_BENCH`` (nothing from it is called).
   """
   folder = pathlib.Path(folder)
   files = sorted(p for p in folder.glob("*.pickle.pbz2") if p.name[0].isdigit())
@@ -136,8 +137,8 @@ def load_nats_curves(folder, dataset: str = "cifar10-valid", hp: str = "200") ->
   out = {k: [] for k in ("official_index", "ids", "train_losses", "train_accuracy", "val_losses",
                          "val_accuracy")}
   for f in files:
-    with bz2.open(f, "rb") as fh:
-      d = pickle.load(fh)
+    d = safe_pickle.load(  # restricted unpickler: users download these files, no code may run
+        f, allowed=safe_pickle.NATS_BENCH, what="NATS-Bench file")
     if hp not in d:
       raise ValueError(f"{f} has no {hp!r}-epoch results; present: {sorted(d)}")
     e = d[hp]
