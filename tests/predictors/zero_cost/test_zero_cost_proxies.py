@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from jaxnas.predictors import zero_cost as zc
-from jaxnas.predictors.zero_cost import _common
+from jaxnas.predictors.zero_cost import _common, _proxies
 
 sys.path.insert(0, os.path.dirname(__file__))
 import zc_nets as nets  # noqa: E402  pylint: disable=wrong-import-position
@@ -156,12 +156,65 @@ def test_flops_rejects_kernels_not_applied_by_their_module():
 # ----------------------------------------------------------------------------- contract
 
 
-def test_vmapped_equals_single_for_every_proxy(single, many):
+# Two compiled programs for the same network (a vmapped chunk, a single architecture, several
+# proxies fused in one program) sum their float32 convolutions in different orders, so the input
+# Jacobians differ by about one float32 ulp (measured: relative 1.5e-7 to 8.3e-7 between the vmapped
+# and the single program, on an Intel Xeon with jax 0.10.2). Every proxy but EPE-NAS maps that to a
+# relative change of the score far below 2e-5. EPE-NAS is ill-conditioned by its definition: it sums
+# ``log(|corr_ij| + 1e-5)`` over same-class pairs, whose derivative is ``1 / (|corr_ij| + 1e-5)``;
+# an architecture with a near-zero same-class correlation (arch 7 here: 4.9e-5) turns a
+# 2.3e-8 change of that correlation into 8e-4 of the score (relative 2.8e-5: the failure seen on a
+# fresh Intel machine, green on AMD Zen 4). So its tolerance is derived from its conditioning:
+# ``sum_ij |d score / d corr_ij| * CORR_EPS``, where CORR_EPS bounds how far float32 reduction order
+# moves a correlation (16 float32 ulps; measured 2.3e-8 to 1.6e-7). A real error (another
+# architecture, a wrong class mask, a dropped pair) moves the score by orders of magnitude more.
+CORR_EPS = 2.0**-20
+RTOL, ATOL = 2e-5, 1e-6
+
+
+@pytest.fixture(scope="module")
+def epe_nas_atol(mixnet):
+  """``f64[9]``: the float32 reduction-order tolerance of EPE-NAS per architecture (above)."""
+  net_fn, v = mixnet
+  x, y = nets.batch()
+  jac_fn = jax.jit(lambda w: _proxies._input_jacobian(nets.bind(net_fn, w), _common.network_variables(v), x))
+  same = np.asarray(y)[:, None] == np.asarray(y)[None, :]
+  out = []
+  for a in ARCHS:
+    j = np.asarray(jac_fn(a), np.float64)
+    j = j - j.mean(axis=1, keepdims=True)
+    sd = np.sqrt(np.sum(j * j, axis=1))
+    if not np.all(sd > 0):  # a dead cell: the score is the SENTINEL constant, exactly
+      out.append(0.0)
+      continue
+    corr = (j @ j.T) / np.outer(sd, sd)
+    out.append(CORR_EPS * np.sum(1.0 / (np.abs(corr[same]) + _proxies._EPE_K)))
+  return np.array(out)
+
+
+def _assert_rows_equal(got, want, epe_nas_atol):
   for name in zc.names():
-    np.testing.assert_allclose(many[name], single[name], rtol=2e-5, atol=1e-6, err_msg=name)
+    if name == "epe_nas":
+      np.testing.assert_array_less(np.abs(got[name] - want[name]), epe_nas_atol + ATOL,
+                                   err_msg=name)
+    else:
+      np.testing.assert_allclose(got[name], want[name], rtol=RTOL, atol=ATOL, err_msg=name)
 
 
-def test_score_each_host_loop_equals_single(mixnet, single):
+def test_epe_nas_tolerance_is_tight_where_the_proxy_is_well_conditioned(epe_nas_atol, single):
+  # the derived tolerance stays far below the spread of the live scores (17.6 to 36.0 here): it
+  # cannot hide another architecture's score
+  live = epe_nas_atol[LIVE]
+  assert np.all(live > 0) and np.all(epe_nas_atol[DEAD] == 0)
+  assert np.all(live < 0.05), live
+  assert np.all(live / np.abs(single["epe_nas"][LIVE]) < 1e-3), live
+
+
+def test_vmapped_equals_single_for_every_proxy(single, many, epe_nas_atol):
+  _assert_rows_equal(many, single, epe_nas_atol)
+
+
+def test_score_each_host_loop_equals_single(mixnet, single, epe_nas_atol):
   # one compiled single-architecture program for all proxies, called per architecture
   net_fn, v = mixnet
   b = nets.batch()
@@ -171,7 +224,7 @@ def test_score_each_host_loop_equals_single(mixnet, single):
   assert seen == [(i + 1, len(ARCHS)) for i in range(len(ARCHS))]
   for name in zc.names():
     assert got[name].dtype == np.float32, name
-    np.testing.assert_allclose(got[name], single[name], rtol=2e-5, atol=1e-6, err_msg=name)
+  _assert_rows_equal(got, single, epe_nas_atol)
   one = zc.score_each("snip", KEY, net_fn, v, ARCHS[:2], b)  # a single name: an array
   np.testing.assert_allclose(one, single["snip"][:2], rtol=2e-5, atol=1e-6)
   with pytest.raises(ValueError, match="unknown zero-cost proxy 'nope'"):
