@@ -1,14 +1,19 @@
 """``python -m jaxnas.run`` end to end on shrunk configs, bad input, multi-device equality."""
 
 import json
+import math
 import os
 import pathlib
 import subprocess
 import sys
+import time
 
+import numpy as np
 import pytest
 
+from jaxnas import benchmarks as bm
 from jaxnas import run
+from jaxnas.spaces import nb201
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SMALL = ["--config.num_seeds=4", "--config.num_queries=40", "--quiet"]
@@ -17,18 +22,44 @@ SMALL = ["--config.num_seeds=4", "--config.num_queries=40", "--quiet"]
 @pytest.mark.parametrize("name", ["rs", "re", "ls"])
 def test_blackbox_configs_end_to_end(name, tmp_path):
   wd = tmp_path / name
+  t0 = time.perf_counter()
   assert run.main(["--config", str(ROOT / f"configs/nb201_{name}.py"), "--workdir", str(wd)] + SMALL) == 0
+  elapsed = time.perf_counter() - t0
   res = json.loads((wd / "results.json").read_text())
   assert res["optimizer"] == name and res["num_seeds"] == 4 and res["num_queries"] == 40
   assert res["search_space"] == "nasbench201" and res["dataset"] == "cifar10"
-  s = res["seeds"][0]
-  assert len(s["trajectory"]) == 40 and s["trajectory"] == sorted(s["trajectory"])
-  assert s["best_val_accuracy"] == s["trajectory"][-1]
-  assert s["best_test_accuracy"] is None  # the embedded table has no test accuracy
-  assert s["best_arch"].startswith("|") and res["summary"]["mean_best_test_accuracy"] is None
-  assert res["compile_seconds"] > 0 and res["wall_seconds"] > 0
+  assert res["base_seed"] == 0 and res["time_budget"] == 0.0
+  assert res["objective"] == {"dataset": "cifar10", "metric": "val_accuracy", "epoch": None,
+                              "noisy": False}
+  bench = bm.load()
+  assert [s["seed"] for s in res["seeds"]] == [0, 1, 2, 3]
+  for s in res["seeds"]:
+    assert len(s["trajectory"]) == 40 and s["trajectory"] == sorted(s["trajectory"])
+    assert s["best_val_accuracy"] == s["trajectory"][-1]
+    assert s["best_test_accuracy"] is None  # the embedded table has no test accuracy
+    # the reported best cell is the one whose validation accuracy is reported
+    best = float(bm.query(bench, nb201.string_to_id(s["best_arch"]), "val_accuracy", "cifar10"))
+    assert best == pytest.approx(s["best_val_accuracy"], abs=1e-4), s["best_arch"]
+    assert s["queries"] == list(range(1, 41))  # one query per step, no budget: all counted
+    assert len(s["train_time"]) == 40 and np.all(np.diff(s["train_time"]) > 0)  # cumulative
+  best_val = np.array([s["best_val_accuracy"] for s in res["seeds"]])
+  summary = res["summary"]
+  assert summary["mean_best_val_accuracy"] == pytest.approx(best_val.mean())
+  assert summary["stderr_best_val_accuracy"] == pytest.approx(best_val.std(ddof=1) / 2)
+  assert summary["mean_best_test_accuracy"] is None and summary["stderr_best_test_accuracy"] is None
+  assert summary["mean_queries"] == 40
+  assert summary["mean_train_time"] == pytest.approx(
+      np.mean([s["train_time"][-1] for s in res["seeds"]]), rel=1e-5)
+  # timings: finite and positive; the search itself (4 seeds x 40 table look-ups) runs far faster
+  # than it compiles; both happen inside the call
+  compile_s, run_s = res["compile_seconds"], res["wall_seconds"]
+  assert math.isfinite(compile_s) and math.isfinite(run_s) and compile_s > 0 and run_s > 0
+  assert run_s < compile_s and compile_s + run_s < elapsed, (compile_s, run_s, elapsed)
   cfg, errors = json.loads((wd / "errors.json").read_text())
   assert cfg["optimizer"]["name"] == name and len(errors["valid_acc"]) == 40
+  assert errors["valid_acc"] == res["seeds"][0]["trajectory"]
+  assert errors["arch"][-1] == res["seeds"][0]["best_arch"] and errors["arch"][:-1] == [None] * 39
+  assert errors["runtime"] == pytest.approx([run_s / 40 / 4] * 40)
   assert (wd / "trajectory.png").stat().st_size > 1000
 
 
