@@ -7,6 +7,8 @@ import pytest
 
 from jaxnas import benchmarks as bm
 from jaxnas import loops, optimizers, rng, spaces
+from jaxnas.optimizers.blackbox import (HyperbandState, ModelBasedState,
+                                        RegularizedEvolutionState)
 
 SPACE = spaces.get_space("nasbench201")
 OBJ = loops.Objective(dataset="cifar10")
@@ -31,14 +33,63 @@ def bench():
   return with_fake_epoch12(bm.load())
 
 
+PLACE = 5 ** np.arange(5, -1, -1)  # NB201 id = base-5 number of the 6 ops, edge 0 first
+
+
+def recording(opt, log):
+  """``opt`` with ``ask`` / ``tell`` that also send their architectures' raw op arrays to the host
+  (``jax.debug.callback``: the arrays exactly as the optimizer made them, before any ``to_id``),
+  so the test sees what was asked, not its id reduced mod 5 by ``from_id``."""
+
+  def ask(key, state):
+    archs, state = opt.ask(key, state)
+    jax.debug.callback(lambda ops: log["asked"].append(np.asarray(ops)), archs.ops, ordered=True)
+    return archs, state
+
+  def tell(key, state, archs, fitness):
+    jax.debug.callback(lambda ops: log["told"].append(np.asarray(ops)), archs.ops, ordered=True)
+    return opt.tell(key, state, archs, fitness)
+
+  return opt._replace(ask=ask, tell=tell)
+
+
+def recorded_ids(opt_state):
+  """The ring of queried arch ids an optimizer's state keeps (None if it keeps none)."""
+  if isinstance(opt_state, RegularizedEvolutionState):
+    return np.asarray(opt_state.population.ops) @ PLACE
+  if isinstance(opt_state, ModelBasedState):
+    return np.asarray(opt_state.ids)
+  if isinstance(opt_state, HyperbandState):
+    return np.asarray(opt_state.hist_ops) @ PLACE
+  return None
+
+
+def check_asked_and_recorded(opt, asked, out, opt_state, told_ids):
+  """One step's raw ``ask`` output is a batch of in-range int32 ops, its ids are what was queried,
+  and the state counts every told query and keeps the latest ones in its history ring."""
+  assert asked.dtype == np.int32 and asked.shape == (opt.num_ask, 6), (asked.dtype, asked.shape)
+  assert ((asked >= 0) & (asked < 5)).all(), asked
+  ids = np.asarray(out.arch_id)
+  assert ids.dtype == np.int32 and ((ids >= 0) & (ids < SPACE.num_archs)).all(), ids
+  np.testing.assert_array_equal(asked @ PLACE, ids)
+  told_ids.extend(ids.tolist())
+  n = len(told_ids)
+  assert int(opt_state.count) == n
+  ring = recorded_ids(opt_state)
+  if ring is not None:
+    recent = np.asarray(told_ids[-len(ring):])
+    np.testing.assert_array_equal(ring[np.arange(n - len(recent), n) % len(ring)], recent)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_python_loop_equals_scan_and_compiles_once(name, bench):
   opt = optimizers.make(name, SPACE, **SMALL[name])
-  traces = []
+  traces, log, told_ids = [], {"asked": [], "told": []}, []
+  rec = recording(opt, log)
 
   def step(key, state, b):
     traces.append(1)
-    return loops.step(key, state, b, optimizer=opt, space=SPACE, objective=OBJ)
+    return loops.step(key, state, b, optimizer=rec, space=SPACE, objective=OBJ)
 
   jstep = jax.jit(step)
   key = jax.random.key(3)
@@ -49,7 +100,10 @@ def test_python_loop_equals_scan_and_compiles_once(name, bench):
   for t in range(steps):
     state, out = jstep(rng.fold_in(k_loop, t), state, bench)
     outs.append(out)
-    assert bool(SPACE.is_valid(SPACE.from_id(out.arch_id)).all())
+    jax.effects_barrier()
+    assert len(log["asked"]) == len(log["told"]) == t + 1
+    check_asked_and_recorded(opt, log["asked"][t], out, state.opt_state, told_ids)
+    np.testing.assert_array_equal(log["told"][t], log["asked"][t])  # told what was asked
   assert len(traces) == 1  # no retrace on later calls
   scanned = loops.search(key, bench, optimizer=opt, space=SPACE, objective=OBJ, num_queries=40)
   np.testing.assert_array_equal(np.stack([o.arch_id for o in outs]), scanned.arch_id)
