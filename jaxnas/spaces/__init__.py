@@ -7,7 +7,7 @@ edge, including user-defined ones) are made with :func:`jaxnas.spaces.cell.cell_
 
 from __future__ import annotations
 
-from jaxnas.spaces import cell, nb201
+from jaxnas.spaces import cell, nb201, transnas_micro
 from jaxnas.spaces.base import SearchSpace
 
 NASBENCH201 = SearchSpace(
@@ -21,7 +21,9 @@ NASBENCH201 = SearchSpace(
     from_categorical=nb201.from_categorical, edges=nb201.EDGES, ops=nb201.OPS,
     all_archs=nb201.all_archs, check=nb201.check)
 
-SPACES: dict[str, SearchSpace] = {"nasbench201": NASBENCH201}
+TRANSNAS101_MICRO = transnas_micro.SPACE.as_search_space()
+
+SPACES: dict[str, SearchSpace] = {"nasbench201": NASBENCH201, "transnas101_micro": TRANSNAS101_MICRO}
 
 
 def get_space(name: str) -> SearchSpace:
@@ -31,4 +33,5 @@ def get_space(name: str) -> SearchSpace:
   return SPACES[name]
 
 
-__all__ = ["NASBENCH201", "SPACES", "SearchSpace", "cell", "get_space", "nb201"]
+__all__ = ["NASBENCH201", "SPACES", "SearchSpace", "TRANSNAS101_MICRO", "cell", "get_space", "nb201",
+           "transnas_micro"]
