@@ -44,7 +44,8 @@ class ModelBasedState:
 
 
 def build_predictor(name: str, encoding_type: str, num_ensemble: int = 3,
-                    target_transform: str = "none") -> pred_lib.Predictor:
+                    target_transform: str = "none", space: SearchSpace | None = None
+                    ) -> pred_lib.Predictor:
   """A jittable predictor from :data:`jaxnas.predictors.PREDICTORS` for in-loop fitting.
 
   ``mlp_ensemble`` gets BANANAS' settings (:data:`BANANAS_MLP`) and ``num_ensemble`` members,
@@ -60,11 +61,11 @@ def build_predictor(name: str, encoding_type: str, num_ensemble: int = 3,
   if name.startswith("omni"):
     raise ValueError(f"predictor {name!r} needs zero-cost score columns, which black-box search "
                      "does not provide")
-  if encoding_type not in pred_lib.ENCODINGS:
+  if encoding_type not in pred_lib.encodings_for(space):
     raise ValueError(f"unknown encoding_type {encoding_type!r}; valid: "
-                     f"{', '.join(pred_lib.ENCODINGS)}")
+                     f"{', '.join(pred_lib.encodings_for(space))}")
   check_positive(num_ensemble=num_ensemble)
-  d = pred_lib.encoding_size(encoding_type)
+  d = pred_lib.encoding_size(encoding_type, space)
   factory = pred_lib.PREDICTORS[name]
   if name == "mlp_ensemble":
     p = factory(d, num_members=num_ensemble, **BANANAS_MLP)
@@ -90,8 +91,8 @@ def model_based(space: SearchSpace, predictor: pred_lib.Predictor, *, name: str,
   """The shared predictor-guided optimizer (BANANAS, NPENAS, BasePredictor, GP-BO).
 
   Args:
-    space: the search space (its architectures must be encodable by
-      :func:`jaxnas.predictors.encode`).
+    space: the search space; features are ``jaxnas.predictors.encode(archs, encoding_type,
+      space)`` (the space's own encodings, plus NB201's ``graph``).
     predictor: a jittable :class:`~jaxnas.predictors.Predictor` for ``encoding_type`` features.
     name: registry name of the result.
     encoding_type: feature encoding of the predictor.
@@ -132,13 +133,13 @@ def model_based(space: SearchSpace, predictor: pred_lib.Predictor, *, name: str,
                      f"num_arches_to_mutate={num_arches_to_mutate}")
   if not predictor.jittable:
     raise ValueError(f"{name} fits its predictor inside the compiled loop; it must be jittable")
-  dim = pred_lib.encoding_size(encoding_type)
+  dim = pred_lib.encoding_size(encoding_type, space)
   if predictor.num_features != dim:
     raise ValueError(f"predictor expects {predictor.num_features} features but encoding "
                      f"{encoding_type!r} has {dim}")
 
   def encode(archs):
-    return pred_lib.encode(archs, encoding_type).astype(jnp.float32)
+    return pred_lib.encode(archs, encoding_type, space).astype(jnp.float32)
 
   def init(key):
     k_model, k_pool = rng.split(key)
@@ -263,7 +264,7 @@ def bananas(space: SearchSpace, *, num_init: int = 10, k: int = 10, num_ensemble
     White, Neiswanger, Savani. BANANAS: Bayesian Optimization with Neural Architectures for Neural
     Architecture Search. AAAI 2021.
   """
-  p = build_predictor(predictor, encoding_type, num_ensemble, target_transform)
+  p = build_predictor(predictor, encoding_type, num_ensemble, target_transform, space)
   return model_based(space, p, name="bananas", encoding_type=encoding_type, num_init=num_init,
                      k=k, num_candidates=num_candidates, acq_fn_type=acq_fn_type,
                      acq_fn_optimization=acq_fn_optimization,
@@ -295,7 +296,7 @@ def npenas(space: SearchSpace, *, num_init: int = 10, k: int = 10, num_ensemble:
     Wei, Niu, Tang, Wang, Hu, Liang. NPENAS: Neural Predictor Guided Evolution for Neural
     Architecture Search. IEEE TNNLS 2022.
   """
-  p = build_predictor(predictor, encoding_type, num_ensemble, target_transform)
+  p = build_predictor(predictor, encoding_type, num_ensemble, target_transform, space)
   return model_based(space, p, name="npenas", encoding_type=encoding_type, num_init=num_init,
                      k=k, num_candidates=num_candidates, acq_fn_type="exploit_only",
                      acq_fn_optimization="mutation", num_arches_to_mutate=num_arches_to_mutate,
