@@ -34,10 +34,11 @@ from jaxnas.optimizers.blackbox.base import NEG_INF, BlackBoxOptimizer, clean_fi
 
 
 class Objective(NamedTuple):
-  """What a search maximises (static, hashable).
+  """What a search optimises (static, hashable), in the direction the benchmark declares for
+  ``metric`` (:func:`direction`): a loss or an error is minimised.
 
   Attributes:
-    dataset: benchmark dataset name.
+    dataset: benchmark dataset (or task) name.
     metric: benchmark metric (``val_accuracy``).
     epoch: fidelity (None = final).
     noisy: False: the mean over training seeds; True: one training seed drawn per query (the
@@ -53,12 +54,16 @@ class Objective(NamedTuple):
 @flax.struct.dataclass
 class SearchState:
   opt_state: Any
-  best_fitness: jax.Array  # [] f32
+  best_fitness: jax.Array  # [] f32, maximised: direction * metric value (-inf before any result)
   best_id: jax.Array  # [] int32
 
 
 @flax.struct.dataclass
 class StepOutput:
+  """One step's record. ``fitness`` and ``best_fitness`` are metric values in the metric's own
+  units (best = the largest for a metric to maximise, the smallest for one to minimise; +-inf
+  before any result); the optimizer is told ``direction * value``."""
+
   arch_id: jax.Array  # [num_ask] int32: what was queried
   fitness: jax.Array  # [num_ask] f32
   best_fitness: jax.Array  # [] f32: best so far after this step
@@ -77,6 +82,15 @@ def evaluate(key, bench: bm.Benchmark, space, archs, objective: Objective) -> ja
                   epoch=objective.epoch)
 
 
+def direction(bench: bm.Benchmark, objective: Objective) -> float:
+  """+1.0 when the objective's metric is better higher, -1.0 when lower (static: read from the
+  benchmark's declarations). A benchmark declaring no metrics at all is maximised, as before
+  declarations existed; a declared metric without a direction is a one-line ValueError."""
+  if not bench.metrics:
+    return 1.0
+  return bench.sign(objective.metric)
+
+
 def fidelities(optimizer: BlackBoxOptimizer) -> tuple[int, ...]:
   """The epochs a multi-fidelity optimizer queries at (``()`` for single-fidelity ones); read from
   the abstract shape of its state, so nothing is computed."""
@@ -88,6 +102,7 @@ def check_objective(bench: bm.Benchmark, optimizer: BlackBoxOptimizer, objective
   """Host-side check that the benchmark has the objective's metric at every fidelity the optimizer
   queries; a one-line ValueError before anything compiles."""
   bm.resolve(bench, objective.metric, objective.dataset, objective.epoch)
+  direction(bench, objective)
   fids = fidelities(optimizer)
   target = objective.epoch or bm.benchmark.MAX_EPOCH
   if fids and target != fids[-1]:
@@ -125,9 +140,13 @@ def step(key, state: SearchState, bench: bm.Benchmark, *, optimizer: BlackBoxOpt
   else:
     epoch = jnp.full(ids.shape, target, jnp.int32)
     fitness = evaluate(k_query, bench, space, archs, objective)
-  opt_state, _ = optimizer.tell(k_tell, opt_state, archs, fitness)
+  sign = direction(bench, objective)
+  # optimizers maximise: a metric to minimise is told negated (no op at all when maximising, so
+  # maximised searches compile to the same program as before directions existed)
+  told = fitness if sign > 0 else -fitness
+  opt_state, _ = optimizer.tell(k_tell, opt_state, archs, told)
   # only results at the objective's fidelity compete for best-so-far
-  f = jnp.where(epoch == target, clean_fitness(fitness), NEG_INF)
+  f = jnp.where(epoch == target, clean_fitness(told), NEG_INF)
   i = jnp.argmax(f)
   better = f[i] > state.best_fitness
   best_fitness = jnp.where(better, f[i], state.best_fitness)
@@ -137,7 +156,8 @@ def step(key, state: SearchState, bench: bm.Benchmark, *, optimizer: BlackBoxOpt
     # the table's train time is for 200 epochs; a lower fidelity costs its share of it
     share = epoch.astype(jnp.float32) / bm.benchmark.MAX_EPOCH  # exactly 1.0 at 200 epochs
     t = jnp.sum(bm.query(bench, ids, "train_time", objective.dataset) * share)
-  out = StepOutput(arch_id=ids, fitness=fitness, best_fitness=best_fitness, best_id=best_id,
+  out = StepOutput(arch_id=ids, fitness=fitness,
+                   best_fitness=best_fitness if sign > 0 else -best_fitness, best_id=best_id,
                    train_time=t, epoch=epoch, counted=jnp.array(True))
   return SearchState(opt_state=opt_state, best_fitness=best_fitness, best_id=best_id), out
 
@@ -153,6 +173,7 @@ def search(key, bench: bm.Benchmark, *, optimizer: BlackBoxOptimizer, space, obj
   k_init, k_loop = rng.split(key)
   state = init(k_init, optimizer)
   num_steps = num_queries // optimizer.num_ask
+  sign = direction(bench, objective)
 
   def body(carry, t):
     state, spent, stopped = carry
@@ -164,7 +185,8 @@ def search(key, bench: bm.Benchmark, *, optimizer: BlackBoxOptimizer, space, obj
     counted = ~stopped & (spent + out.train_time <= time_budget)
     new = new.replace(best_fitness=jnp.where(counted, new.best_fitness, state.best_fitness),
                       best_id=jnp.where(counted, new.best_id, state.best_id))
-    out = out.replace(best_fitness=new.best_fitness, best_id=new.best_id, counted=counted,
+    best_value = new.best_fitness if sign > 0 else -new.best_fitness  # metric units
+    out = out.replace(best_fitness=best_value, best_id=new.best_id, counted=counted,
                       train_time=jnp.where(counted, out.train_time, 0.0))
     return (new, spent + out.train_time, ~counted), out
 
