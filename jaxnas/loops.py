@@ -14,7 +14,8 @@ NAS-Bench-201's ``R_EA.py``.
 Fidelities. A multi-fidelity optimizer (successive halving, Hyperband, BOHB) says per query at
 which epoch to evaluate: its state after ``ask`` has ``query_epoch: int32[num_ask]`` and a static
 ``fidelities`` tuple. The query is then made at that epoch, its training time is the epoch's share
-of the 200-epoch time, and only queries at the objective's own fidelity update the best-so-far.
+of the final epoch's time (NB201: 200 epochs), and only queries at the objective's own fidelity
+update the best-so-far.
 """
 
 from __future__ import annotations
@@ -98,24 +99,48 @@ def fidelities(optimizer: BlackBoxOptimizer) -> tuple[int, ...]:
   return tuple(getattr(st, "fidelities", ()))
 
 
+def final_epoch(bench: bm.Benchmark, metric: str) -> int | None:
+  """The epoch of ``metric``'s final (un-suffixed) table as the benchmark declares it; None when
+  the source does not name it (TransNAS-Bench-101); NB201's 200 for a benchmark that declares no
+  metrics at all."""
+  if not bench.metrics:
+    return bm.benchmark.MAX_EPOCH
+  return bench.metric(metric).final_epoch
+
+
+def target_epoch(bench: bm.Benchmark, objective: Objective) -> int:
+  """The objective's fidelity as an int label: its ``epoch``, else the metric's final epoch, else
+  0 (the final epoch, unnamed). ``StepOutput.epoch`` equals it for queries that count."""
+  if objective.epoch:
+    return int(objective.epoch)
+  f = final_epoch(bench, objective.metric)
+  return 0 if f is None else int(f)
+
+
 def check_objective(bench: bm.Benchmark, optimizer: BlackBoxOptimizer, objective: Objective) -> None:
   """Host-side check that the benchmark has the objective's metric at every fidelity the optimizer
   queries; a one-line ValueError before anything compiles."""
   bm.resolve(bench, objective.metric, objective.dataset, objective.epoch)
   direction(bench, objective)
   fids = fidelities(optimizer)
-  target = objective.epoch or bm.benchmark.MAX_EPOCH
+  for f in fids:
+    if not bench.has(objective.metric, f):
+      if bench.metrics:
+        m = bench.metric(objective.metric)
+        have, hint = m.fidelities, m.fidelity_hint
+      else:
+        have = sorted({int(k.split("@")[1]) for k in bench.tables
+                       if k.startswith(objective.metric + "@")} | {bm.benchmark.MAX_EPOCH})
+        hint = ""
+      raise ValueError(
+          f"optimizer {optimizer.name!r} queries {objective.metric!r} at epoch {f}, which benchmark "
+          f"{bench.name} does not have; fidelities present: "
+          f"{', '.join(map(str, have)) or 'the final epoch only (unnamed)'}"
+          + (f" ({hint})" if hint else ""))
+  target = target_epoch(bench, objective)
   if fids and target != fids[-1]:
     raise ValueError(f"optimizer {optimizer.name!r} has top fidelity {fids[-1]} epochs but the "
                      f"objective is at epoch {target}; only top-fidelity results count as best")
-  for f in fids:
-    if bm.benchmark._key(objective.metric, f) not in bench.tables:  # pylint: disable=protected-access
-      have = sorted({int(k.split("@")[1]) for k in bench.tables if k.startswith(objective.metric + "@")}
-                    | {bm.benchmark.MAX_EPOCH})
-      raise ValueError(
-          f"optimizer {optimizer.name!r} queries {objective.metric!r} at epoch {f}, which benchmark "
-          f"{bench.name} does not have; fidelities present: {', '.join(map(str, have))}"
-          " (build the table with --hp12-csv for epoch 12)")
 
 
 def init(key, optimizer: BlackBoxOptimizer) -> SearchState:
@@ -130,7 +155,7 @@ def step(key, state: SearchState, bench: bm.Benchmark, *, optimizer: BlackBoxOpt
   k_ask, k_query, k_tell = rng.split(key, 3)
   archs, opt_state = optimizer.ask(k_ask, state.opt_state)
   ids = space.to_id(archs)
-  target = objective.epoch or bm.benchmark.MAX_EPOCH
+  target = target_epoch(bench, objective)
   if hasattr(opt_state, "query_epoch"):  # multi-fidelity: each query at its own epoch
     epoch = opt_state.query_epoch.astype(jnp.int32)
     fitness = jnp.full(ids.shape, jnp.nan, jnp.float32)
@@ -153,8 +178,9 @@ def step(key, state: SearchState, bench: bm.Benchmark, *, optimizer: BlackBoxOpt
   best_id = jnp.where(better, ids[i], state.best_id)
   t = jnp.zeros((), jnp.float32)
   if bench.has("train_time"):
-    # the table's train time is for 200 epochs; a lower fidelity costs its share of it
-    share = epoch.astype(jnp.float32) / bm.benchmark.MAX_EPOCH  # exactly 1.0 at 200 epochs
+    # the table's train time is for its final epoch; a lower fidelity costs its share of it
+    full = final_epoch(bench, "train_time")
+    share = epoch.astype(jnp.float32) / full if full else 1.0  # exactly 1.0 at the final epoch
     t = jnp.sum(bm.query(bench, ids, "train_time", objective.dataset) * share)
   out = StepOutput(arch_id=ids, fitness=fitness,
                    best_fitness=best_fitness if sign > 0 else -best_fitness, best_id=best_id,

@@ -52,3 +52,28 @@ def test_lower_is_better_metric_is_minimised(bench):
   # evolution drives the time down: the second half's queries are faster than random cells
   table = np.asarray(bench.tables["zen_time"])[0]
   assert np.median(fit[30:]) < np.median(table)
+
+
+@pytest.mark.parametrize("name", ["sh", "hb", "bohb"])
+def test_multi_fidelity_on_a_stand_in_fidelity(name, bench):
+  """TNB's table has the final epoch only: a multi-fidelity optimizer is refused before
+  compiling; with a stand-in lower fidelity (declared on the benchmark) it runs on the cell's
+  categorical view."""
+  import dataclasses  # pylint: disable=import-outside-toplevel
+
+  kw = {"fidelities": (10, 100)} | ({"min_points_in_model": 2, "history_size": 16}
+                                     if name == "bohb" else {})
+  opt = optimizers.make(name, SPACE, **kw)
+  obj = loops.Objective(dataset="jigsaw")
+  with pytest.raises(ValueError, match="queries 'val_accuracy' at epoch 10, which benchmark "
+                     "transnas101_micro does not have; fidelities present: the final epoch only"):
+    loops.run(bench, optimizer=opt, space=SPACE, objective=obj, num_queries=10)
+  tables = dict(bench.tables, **{"val_accuracy@10": bench.tables["val_accuracy"] * 0.9})
+  metrics = tuple(dataclasses.replace(m, final_epoch=100, fidelities=(10, 100))
+                  if m.name == "val_accuracy" else m for m in bench.metrics)
+  b = bench.replace(tables=tables, metrics=metrics)
+  o = loops.search(jax.random.key(0), b, optimizer=opt, space=SPACE, objective=obj, num_queries=60)
+  assert set(np.unique(o.epoch)) == {10, 100}
+  assert bool(SPACE.is_valid(SPACE.from_id(o.arch_id)).all())
+  top = np.where(np.asarray(o.epoch) == 100, np.asarray(o.fitness), -np.inf).max(-1)
+  np.testing.assert_allclose(o.best_fitness, np.maximum.accumulate(top))

@@ -36,7 +36,7 @@ class HyperbandState:
   level: jax.Array  # [N] int32: highest rung evaluated, -1 = empty
   slot: jax.Array  # [] int32: member slot of the pending query
   query_epoch: jax.Array  # [1] int32: fidelity of the pending query (read by loops.step)
-  hist_ops: jax.Array  # [H, E] int32: every queried cell's ops (BOHB's model data)
+  hist_ops: jax.Array  # [H, V] int32: every queried cell's categorical view (BOHB's model data)
   hist_y: jax.Array  # [H] f32
   hist_rung: jax.Array  # [H] int32, -1 = empty
   count: jax.Array  # [] int32: queries told
@@ -90,8 +90,8 @@ def _hyperband(space: SearchSpace, *, name: str, fidelities, eta: int, brackets,
   n_members = int(sched[:, 2].max()) + 1
   rung_t, new_t, slot_t, start_t = (jnp.asarray(sched[:, i]) for i in range(4))
   epochs = jnp.asarray(fidelities, jnp.int32)
-  num_ops = 5  # NB201
-  num_edges = 6
+  # BOHB's model works on the space's categorical view (NB201: 6 edges x 5 ops)
+  num_edges, num_ops = len(space.categorical), int(space.categorical[0])
 
   def init(key):
     del key
@@ -134,7 +134,7 @@ def _hyperband(space: SearchSpace, *, name: str, fidelities, eta: int, brackets,
     ops = jnp.sum(u[:, :, None] > cdf[None] / cdf[None, :, -1:], -1).clip(0, num_ops - 1)
     gather = lambda t: jnp.take_along_axis(t[None], ops[:, :, None], -1)[..., 0].sum(-1)  # noqa: E731
     best = jnp.argmax(gather(lg) - gather(lb))
-    proposal = space.arch_type(ops=ops[best].astype(jnp.int32))
+    proposal = space.from_categorical(ops[best].astype(jnp.int32))
     use_model = (rung >= 0) & (rng.randint(k_use, (), 1 << 20) >= random_fraction * (1 << 20))
     return jax.tree.map(lambda a, b: jnp.where(use_model, a, b), proposal, random_arch)
 
@@ -166,7 +166,7 @@ def _hyperband(space: SearchSpace, *, name: str, fidelities, eta: int, brackets,
         members=state.members.at[state.slot].set(space.to_id(arch).astype(jnp.int32)),
         score=state.score.at[state.slot].set(f),
         level=state.level.at[state.slot].set(r),
-        hist_ops=state.hist_ops.at[h].set(arch.ops.astype(jnp.int32)),
+        hist_ops=state.hist_ops.at[h].set(space.to_categorical(arch).astype(jnp.int32)),
         hist_y=state.hist_y.at[h].set(f),
         hist_rung=state.hist_rung.at[h].set(r),
         count=state.count + 1), {}
@@ -175,8 +175,17 @@ def _hyperband(space: SearchSpace, *, name: str, fidelities, eta: int, brackets,
 
 
 def _check_space(space: SearchSpace) -> None:
-  if space.name != "nasbench201":
-    raise ValueError(f"the multi-fidelity optimizers support nasbench201 only, got {space.name!r}")
+  """The bracket members are dense ids and BOHB's model is over the categorical view, so the
+  space needs both (every cell space has them, with equal choices per variable)."""
+  if not space.categorical or space.to_categorical is None or space.from_categorical is None:
+    raise ValueError(f"the multi-fidelity optimizers need a space with a categorical view "
+                     f"(SearchSpace.categorical); {space.name!r} has none")
+  if len(set(space.categorical)) != 1:
+    raise ValueError(f"BOHB's model needs variables with equal numbers of choices; "
+                     f"{space.name!r} has {space.categorical}")
+  if space.num_archs is None:
+    raise ValueError(f"the multi-fidelity optimizers keep bracket members as dense ids; "
+                     f"{space.name!r} has no enumeration")
 
 
 def successive_halving(space: SearchSpace, *, fidelities=NB201_FIDELITIES, eta: int = 3,
@@ -185,7 +194,7 @@ def successive_halving(space: SearchSpace, *, fidelities=NB201_FIDELITIES, eta: 
   ``1 / eta`` of them promoted to each next fidelity; then a new bracket.
 
   Args:
-    space: the search space (NB201).
+    space: the search space (any with a categorical view and dense ids).
     fidelities: training epochs of the rungs, increasing; the last must be the objective's
       fidelity (the loop counts only its results as best-so-far). The benchmark must have every
       one (checked before compiling).
@@ -217,7 +226,7 @@ def hyperband(space: SearchSpace, *, fidelities=NB201_FIDELITIES, eta: int = 3,
   search at the top fidelity, cycled.
 
   Args:
-    space: the search space (NB201).
+    space: the search space (any with a categorical view and dense ids).
     fidelities: rung epochs, as for :func:`successive_halving`.
     eta: promotion ratio (bracket sizes follow Li et al.'s formula with the rungs as resources).
     naslib_valid: restrict random sampling to NASLib-valid cells.
@@ -250,7 +259,7 @@ def bohb(space: SearchSpace, *, fidelities=NB201_FIDELITIES, eta: int = 3,
   simplification of BOHB's Aitchison-Aitken product kernels with fitted bandwidths.
 
   Args:
-    space: the search space (NB201).
+    space: the search space (any with a categorical view and dense ids).
     fidelities, eta: as for :func:`hyperband`.
     random_fraction: share of random proposals (BOHB default 1/3).
     top_n_percent: the good set (BOHB default 15).
