@@ -117,6 +117,15 @@ def target_epoch(bench: bm.Benchmark, objective: Objective) -> int:
   return 0 if f is None else int(f)
 
 
+def check_space(bench: bm.Benchmark, space) -> None:
+  """Host-side check that the benchmark's rows are ``space``'s ids (a table of another space
+  would be gathered with ids it does not index, silently); a one-line ValueError."""
+  if bench.space_name != space.name:
+    raise ValueError(f"benchmark {bench.name} indexes search space {bench.space_name!r}, not "
+                     f"{space.name!r}; use search space {bench.space_name!r} or a benchmark of "
+                     f"{space.name!r}")
+
+
 def check_objective(bench: bm.Benchmark, optimizer: BlackBoxOptimizer, objective: Objective) -> None:
   """Host-side check that the benchmark has the objective's metric at every fidelity the optimizer
   queries; a one-line ValueError before anything compiles."""
@@ -278,7 +287,8 @@ def run(bench: bm.Benchmark, *, optimizer: BlackBoxOptimizer, space, objective: 
   Returns:
     :class:`RunResult` with host numpy outputs and the compile and run wall times.
   """
-  check_objective(bench, optimizer, objective)  # fail before compiling
+  check_space(bench, space)  # fail before compiling
+  check_objective(bench, optimizer, objective)
   time_budget = check_time_budget(bench, time_budget)
   if num_queries < optimizer.num_ask or num_seeds < 1:
     raise ValueError(f"need num_queries >= {optimizer.num_ask} and num_seeds >= 1, got "

@@ -4,6 +4,9 @@ that have no NB201-specific code run unchanged, and a metric declared lower-is-b
 
 from __future__ import annotations
 
+import json
+import pathlib
+
 import jax
 import numpy as np
 import pytest
@@ -18,13 +21,20 @@ SMALL = {"re": {"population_size": 8, "sample_size": 3}, "rs": {}, "ls": {"num_i
          "bananas": _TINY_MODEL}
 
 
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
 @pytest.fixture(scope="module")
-def bench(shared_data, tmp_path_factory):
+def table(shared_data, tmp_path_factory):
   z = shared_data / "transnas101" / "tnb101_micro_zen.zip"
   if not z.is_file():
     pytest.skip(f"{z} not found")
-  out = io.save(tmp_path_factory.mktemp("tnb") / "tnb.npz", transnas_build.build(z))
-  return bm.load("transnas101_micro", path=out)
+  return io.save(tmp_path_factory.mktemp("tnb") / "tnb.npz", transnas_build.build(z))
+
+
+@pytest.fixture(scope="module")
+def bench(table):
+  return bm.load("transnas101_micro", path=table)
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
@@ -77,3 +87,23 @@ def test_multi_fidelity_on_a_stand_in_fidelity(name, bench):
   assert bool(SPACE.is_valid(SPACE.from_id(o.arch_id)).all())
   top = np.where(np.asarray(o.epoch) == 100, np.asarray(o.fitness), -np.inf).max(-1)
   np.testing.assert_allclose(o.best_fitness, np.maximum.accumulate(top))
+
+
+def test_driver_on_tnb_micro_and_space_mismatch(table, tmp_path, capsys):
+  """``python -m jaxnas.run`` with an NB201 preset pointed at the TNB space and table; a table of
+  another space is refused in one line (its ids would be gathered from the wrong rows)."""
+  from jaxnas import run  # pylint: disable=import-outside-toplevel
+
+  args = ["--config", str(ROOT / "configs/nb201_re.py"), "--config.benchmark.name=transnas101_micro",
+          f"--config.benchmark.path={table}", "--config.dataset=room_layout",
+          "--config.num_seeds=4", "--config.num_queries=40", "--quiet"]
+  wd = tmp_path / "wd"
+  assert run.main(args + ["--config.search_space=transnas101_micro", "--workdir", str(wd)]) == 0
+  res = json.loads((wd / "results.json").read_text())
+  s = res["seeds"][0]
+  assert res["search_space"] == "transnas101_micro" and s["best_arch"].startswith("64-41414-")
+  assert -1.1 < s["best_val_accuracy"] < -0.6 and s["trajectory"] == sorted(s["trajectory"])
+  assert run.main(args + ["--workdir", str(tmp_path / "bad")]) == 2
+  err = capsys.readouterr().err.strip()
+  assert "benchmark transnas101_micro indexes search space 'transnas101_micro', not 'nasbench201'" in err
+  assert len(err.splitlines()) == 1 and not (tmp_path / "bad" / "results.json").exists()
