@@ -107,3 +107,18 @@ def test_driver_on_tnb_micro_and_space_mismatch(table, tmp_path, capsys):
   err = capsys.readouterr().err.strip()
   assert "benchmark transnas101_micro indexes search space 'transnas101_micro', not 'nasbench201'" in err
   assert len(err.splitlines()) == 1 and not (tmp_path / "bad" / "results.json").exists()
+
+
+def test_bench_bbo_on_tnb_micro(table, tmp_path):
+  """``python -m jaxnas.bench bbo --space transnas101_micro`` (quick sizes; the NASLib-style
+  Python baseline is NB201's and is skipped)."""
+  from jaxnas import bench as bench_cli  # pylint: disable=import-outside-toplevel
+
+  out = tmp_path / "bbo.json"
+  assert bench_cli.main(["bbo", "--quick", "--no-model-based", "--space", "transnas101_micro",
+                         "--benchmark-path", str(table), "--dataset", "jigsaw",
+                         "--json", str(out)]) == 0
+  rep = json.loads(out.read_text())
+  assert rep["space"] == "transnas101_micro" and rep["dataset"] == "jigsaw"
+  assert [r["optimizer"] for r in rep["results"]] == ["rs", "re", "ls"]
+  assert all(r["mean_best_val_accuracy"] > 80 for r in rep["results"]) and "baseline" not in rep
