@@ -122,3 +122,22 @@ def test_bench_bbo_on_tnb_micro(table, tmp_path):
   assert rep["space"] == "transnas101_micro" and rep["dataset"] == "jigsaw"
   assert [r["optimizer"] for r in rep["results"]] == ["rs", "re", "ls"]
   assert all(r["mean_best_val_accuracy"] > 80 for r in rep["results"]) and "baseline" not in rep
+
+
+def test_predictor_evaluator_on_tnb_micro(table, tmp_path):
+  """The predictor evaluator encodes the benchmark's own space (the cell's encodings); NB201's
+  GCN graph encoding is refused by name."""
+  import ml_collections  # pylint: disable=import-outside-toplevel
+
+  from jaxnas.evaluate import predictors as ev  # pylint: disable=import-outside-toplevel
+
+  c = ml_collections.ConfigDict(dict(
+      predictors="blr", train_sizes="20,100", num_test=300, num_seeds=2, seed=0,
+      benchmark="transnas101_micro", benchmark_path=str(table), dataset="class_scene",
+      metric="val_accuracy", encoding="adjacency_one_hot", target_transform="log_gap",
+      pad_buffer=True, plot=False, hparams={"blr": {"num_steps": 20}}))
+  res = ev.run(c, tmp_path, quiet=True)
+  assert res["blr"]["100"]["kendall_tau"] > 0.3
+  c.predictors = "gcn"
+  with pytest.raises(ValueError, match="unknown encoding 'graph' for search space transnas101_micro"):
+    ev.run(c, tmp_path, quiet=True)
