@@ -136,6 +136,7 @@ def _hyperband(space: SearchSpace, *, name: str, fidelities, eta: int, brackets,
     best = jnp.argmax(gather(lg) - gather(lb))
     proposal = space.from_categorical(ops[best].astype(jnp.int32))
     use_model = (rung >= 0) & (rng.randint(k_use, (), 1 << 20) >= random_fraction * (1 << 20))
+    use_model = use_model & space.is_valid(proposal)  # a space with a validity predicate
     return jax.tree.map(lambda a, b: jnp.where(use_model, a, b), proposal, random_arch)
 
   def ask(key, state):
