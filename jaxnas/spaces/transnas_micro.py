@@ -10,7 +10,12 @@ Conventions (``../shared/SPACES.md`` section 3):
 * the string is TNB's ``64-41414-a_bc_def`` (base channels 64, fixed skeleton ``41414``);
 * NASLib's tuple (the ``arch`` field of its ``transbench101_micro`` files) is exactly the 6 digits in
   string order and code, so the id is the tuple read as a base-4 number (4,096 cells, all in the
-  table, dead cells included).
+  table, dead cells included);
+* encodings are the generic cell's: ``adjacency_one_hot`` (24) equals NASLib's
+  ``encode_adjacency_one_hot_transbench_micro_op_indices`` of that tuple (one-hot of each digit in
+  order); ``op_indices`` (6); ``path`` (84, BANANAS paths labelled by TNB op codes);
+* fingerprint = id: no isomorphism reduction (cells that compute the same function, e.g. the 64
+  dead ones, are distinct table rows).
 
 Sampling follows NASLib's *intended* filter, written in this coding. NASLib's
 ``sample_random_architecture`` rejects ``op_indices[0] == op_indices[1] == op_indices[2] == 1`` or

@@ -63,3 +63,12 @@ def test_bad_inputs():
     tnb.from_naslib("3, 3, 2")
   with pytest.raises(ValueError, match="needs 6 op indices"):
     tnb.from_naslib((1, 2, 3, 4))
+
+
+def test_adjacency_one_hot_is_naslibs():
+  """NASLib's ``encode_adjacency_one_hot_transbench_micro_op_indices``: one-hot (4) of each digit
+  of the zip's tuple, in order."""
+  a = tnb.from_naslib("(3, 0, 1, 2, 3, 1)")
+  x = np.asarray(SPACE.encode(a, "adjacency_one_hot"))
+  np.testing.assert_array_equal(x, np.concatenate([np.eye(4)[d] for d in (3, 0, 1, 2, 3, 1)]))
+  assert SPACE.encoding_dim("path") == 4 + 16 + 64
