@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import flax.struct
 import jax
@@ -247,14 +247,16 @@ def _ids(bench: Benchmark, arch) -> jax.Array:
   return space.to_id(arch)
 
 
-def query(bench: Benchmark, arch, metric: str = "val_accuracy", dataset: str = "cifar10",
-          seed=None, epoch: int | None = None) -> jax.Array:
+def query(bench: Benchmark, arch, metric: str | Sequence[str] = "val_accuracy",
+          dataset: str = "cifar10", seed=None, epoch: int | None = None):
   """Looks up ``metric`` for ``arch``: a gather, usable under ``jit`` and ``vmap``.
 
   Args:
     bench: the benchmark (a traced argument is fine).
     arch: an ``Arch`` (any batch shape) or dense ids ``int[...]``.
-    metric: a metric the file declares and has (static; ``bench.metric_names()``).
+    metric: a metric the file declares and has (static; ``bench.metric_names()``), or a tuple or
+      list of them: the result is then a dict ``{metric: f32[...]}`` (all resolved on the host
+      before any gather, so one bad name fails the whole call).
     dataset: dataset or task name (static; aliases such as ``cifar10-valid``, ``imagenet``
       accepted).
     seed: None for the mean over the seeds that exist; else an int (array, may be traced) picking
@@ -263,8 +265,12 @@ def query(bench: Benchmark, arch, metric: str = "val_accuracy", dataset: str = "
     epoch: None or 200 for the final value, 12 for NB201's 12-epoch schedule when present.
 
   Returns:
-    ``f32[...]`` with the batch shape of ``arch``.
+    ``f32[...]`` with the batch shape of ``arch`` (a dict of them for several metrics).
   """
+  if isinstance(metric, (tuple, list)):
+    for m in metric:
+      resolve(bench, m, dataset, epoch)
+    return {m: query(bench, arch, m, dataset, seed, epoch) for m in metric}
   key, d = resolve(bench, metric, dataset, epoch)
   ids = _ids(bench, arch)
   table = bench.tables[key][d]

@@ -116,6 +116,17 @@ def test_query_under_jit_and_vmap(bench):
   np.testing.assert_array_equal(v, np.asarray(bench.tables["val_accuracy"])[2][np.asarray(SPACE.to_id(archs))])
 
 
+def test_query_several_metrics_at_once(bench):
+  archs = SPACE.sample(jax.random.key(1), (5,))
+  f = jax.jit(lambda b, a: bm.query(b, a, ("val_accuracy", "zen_score", "zen_time"), "normal"))
+  out = f(bench, archs)
+  assert set(out) == {"val_accuracy", "zen_score", "zen_time"}
+  for m, v in out.items():
+    np.testing.assert_array_equal(v, bm.query(bench, archs, m, "normal"))
+  with pytest.raises(ValueError, match="unknown metric 'flops'"):
+    bm.query(bench, archs, ["val_accuracy", "flops"], "normal")
+
+
 def test_query_errors(bench):
   with pytest.raises(ValueError, match="unknown metric 'test_accuracy'; valid: val_accuracy, zen_score"):
     bm.query(bench, 0, "test_accuracy", "jigsaw")
