@@ -32,6 +32,10 @@ def main(argv=None) -> int:
   p.add_argument("--num-queries", type=int, default=None)
   p.add_argument("--no-model-based", action="store_true",
                  help="bbo: skip BANANAS/NPENAS/BP/GP-BO (they compile for minutes)")
+  p.add_argument("--space", default=None,
+                 help="bbo: search space (default nasbench201; transnas101_micro needs "
+                      "--benchmark-path)")
+  p.add_argument("--dataset", default=None, help="bbo: dataset or task (default the table's first)")
   p.add_argument("--full", action="store_true", help="zc: score SynFlow on all 15,625 cells")
   p.add_argument("--proxies", default=None, help="zc: comma-separated proxies (default all)")
   p.add_argument("--markdown", default=None, help="bbo-report: write the tables to this file")
@@ -48,7 +52,7 @@ def main(argv=None) -> int:
                       "(default all; the others are kept from an existing --json file)")
   p.add_argument("--benchmark-path", default=None,
                  help="bbo-report: a table built with --test-accuracy-csv and --hp12-csv "
-                      "(default: assembled from the shared data)")
+                      "(default: assembled from the shared data); bbo: the --space's table")
   args = p.parse_args(argv)
   if args.suite not in SUITES:
     print(f"error: unknown suite {args.suite!r}; valid: {', '.join(SUITES)}", file=sys.stderr)
@@ -63,6 +67,12 @@ def main(argv=None) -> int:
       kwargs["num_seeds"] = args.num_seeds
     if args.num_queries:
       kwargs["num_queries"] = args.num_queries
+    if args.space:
+      kwargs["space_name"] = args.space
+    if args.dataset:
+      kwargs["dataset"] = args.dataset
+    if args.benchmark_path:
+      kwargs["benchmark_path"] = args.benchmark_path
   elif args.suite == "bbo-report":
     kwargs.update(quick=args.quick, markdown_out=args.markdown, gp_seeds=args.gp_seeds,
                   benchmark_path=args.benchmark_path, nats_budgets=not args.no_nats_budgets)
@@ -85,7 +95,9 @@ def main(argv=None) -> int:
   if args.suite == "bbo" and not args.no_model_based:
     # the model-based optimizers, at 100 seeds x 150 queries (their own, smaller default scale)
     from jaxnas.bench_suites import model_based  # pylint: disable=import-outside-toplevel
-    report["model_based"] = model_based.run(None, quick=args.quick)
+    report["model_based"] = model_based.run(
+        None, quick=args.quick, space_name=args.space or "nasbench201",
+        benchmark_path=args.benchmark_path if args.space else None, dataset=args.dataset)
   if args.suite == "bbo" and args.json:
     from jaxnas.experiments import _write_json  # pylint: disable=import-outside-toplevel
     import pathlib  # pylint: disable=import-outside-toplevel

@@ -68,6 +68,7 @@ def blackbox_setup(config):
   epoch = config.get("epoch", 0) or None
   objective = loops.Objective(dataset=config.dataset, metric=config.get("metric", "val_accuracy"),
                               epoch=epoch, noisy=bool(config.get("noisy", False)))
+  loops.check_space(bench, space)
   loops.check_objective(bench, optimizer, objective)
   loops.check_time_budget(bench, config.get("time_budget", 0.0))
   if config.get("plot_x", "queries") not in PLOT_X:

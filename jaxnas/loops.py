@@ -14,7 +14,8 @@ NAS-Bench-201's ``R_EA.py``.
 Fidelities. A multi-fidelity optimizer (successive halving, Hyperband, BOHB) says per query at
 which epoch to evaluate: its state after ``ask`` has ``query_epoch: int32[num_ask]`` and a static
 ``fidelities`` tuple. The query is then made at that epoch, its training time is the epoch's share
-of the 200-epoch time, and only queries at the objective's own fidelity update the best-so-far.
+of the final epoch's time (NB201: 200 epochs), and only queries at the objective's own fidelity
+update the best-so-far.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ from jaxnas.optimizers.blackbox.base import NEG_INF, BlackBoxOptimizer, clean_fi
 
 
 class Objective(NamedTuple):
-  """What a search maximises (static, hashable).
+  """What a search optimises (static, hashable), in the direction the benchmark declares for
+  ``metric`` (:func:`direction`): a loss or an error is minimised.
 
   Attributes:
-    dataset: benchmark dataset name.
+    dataset: benchmark dataset (or task) name.
     metric: benchmark metric (``val_accuracy``).
     epoch: fidelity (None = final).
     noisy: False: the mean over training seeds; True: one training seed drawn per query (the
@@ -53,12 +55,16 @@ class Objective(NamedTuple):
 @flax.struct.dataclass
 class SearchState:
   opt_state: Any
-  best_fitness: jax.Array  # [] f32
+  best_fitness: jax.Array  # [] f32, maximised: direction * metric value (-inf before any result)
   best_id: jax.Array  # [] int32
 
 
 @flax.struct.dataclass
 class StepOutput:
+  """One step's record. ``fitness`` and ``best_fitness`` are metric values in the metric's own
+  units (best = the largest for a metric to maximise, the smallest for one to minimise; +-inf
+  before any result); the optimizer is told ``direction * value``."""
+
   arch_id: jax.Array  # [num_ask] int32: what was queried
   fitness: jax.Array  # [num_ask] f32
   best_fitness: jax.Array  # [] f32: best so far after this step
@@ -77,6 +83,15 @@ def evaluate(key, bench: bm.Benchmark, space, archs, objective: Objective) -> ja
                   epoch=objective.epoch)
 
 
+def direction(bench: bm.Benchmark, objective: Objective) -> float:
+  """+1.0 when the objective's metric is better higher, -1.0 when lower (static: read from the
+  benchmark's declarations). A benchmark declaring no metrics at all is maximised, as before
+  declarations existed; a declared metric without a direction is a one-line ValueError."""
+  if not bench.metrics:
+    return 1.0
+  return bench.sign(objective.metric)
+
+
 def fidelities(optimizer: BlackBoxOptimizer) -> tuple[int, ...]:
   """The epochs a multi-fidelity optimizer queries at (``()`` for single-fidelity ones); read from
   the abstract shape of its state, so nothing is computed."""
@@ -84,23 +99,57 @@ def fidelities(optimizer: BlackBoxOptimizer) -> tuple[int, ...]:
   return tuple(getattr(st, "fidelities", ()))
 
 
+def final_epoch(bench: bm.Benchmark, metric: str) -> int | None:
+  """The epoch of ``metric``'s final (un-suffixed) table as the benchmark declares it; None when
+  the source does not name it (TransNAS-Bench-101); NB201's 200 for a benchmark that declares no
+  metrics at all."""
+  if not bench.metrics:
+    return bm.benchmark.MAX_EPOCH
+  return bench.metric(metric).final_epoch
+
+
+def target_epoch(bench: bm.Benchmark, objective: Objective) -> int:
+  """The objective's fidelity as an int label: its ``epoch``, else the metric's final epoch, else
+  0 (the final epoch, unnamed). ``StepOutput.epoch`` equals it for queries that count."""
+  if objective.epoch:
+    return int(objective.epoch)
+  f = final_epoch(bench, objective.metric)
+  return 0 if f is None else int(f)
+
+
+def check_space(bench: bm.Benchmark, space) -> None:
+  """Host-side check that the benchmark's rows are ``space``'s ids (a table of another space
+  would be gathered with ids it does not index, silently); a one-line ValueError."""
+  if bench.space_name != space.name:
+    raise ValueError(f"benchmark {bench.name} indexes search space {bench.space_name!r}, not "
+                     f"{space.name!r}; use search space {bench.space_name!r} or a benchmark of "
+                     f"{space.name!r}")
+
+
 def check_objective(bench: bm.Benchmark, optimizer: BlackBoxOptimizer, objective: Objective) -> None:
   """Host-side check that the benchmark has the objective's metric at every fidelity the optimizer
   queries; a one-line ValueError before anything compiles."""
   bm.resolve(bench, objective.metric, objective.dataset, objective.epoch)
+  direction(bench, objective)
   fids = fidelities(optimizer)
-  target = objective.epoch or bm.benchmark.MAX_EPOCH
+  for f in fids:
+    if not bench.has(objective.metric, f):
+      if bench.metrics:
+        m = bench.metric(objective.metric)
+        have, hint = m.fidelities, m.fidelity_hint
+      else:
+        have = sorted({int(k.split("@")[1]) for k in bench.tables
+                       if k.startswith(objective.metric + "@")} | {bm.benchmark.MAX_EPOCH})
+        hint = ""
+      raise ValueError(
+          f"optimizer {optimizer.name!r} queries {objective.metric!r} at epoch {f}, which benchmark "
+          f"{bench.name} does not have; fidelities present: "
+          f"{', '.join(map(str, have)) or 'the final epoch only (unnamed)'}"
+          + (f" ({hint})" if hint else ""))
+  target = target_epoch(bench, objective)
   if fids and target != fids[-1]:
     raise ValueError(f"optimizer {optimizer.name!r} has top fidelity {fids[-1]} epochs but the "
                      f"objective is at epoch {target}; only top-fidelity results count as best")
-  for f in fids:
-    if bm.benchmark._key(objective.metric, f) not in bench.tables:  # pylint: disable=protected-access
-      have = sorted({int(k.split("@")[1]) for k in bench.tables if k.startswith(objective.metric + "@")}
-                    | {bm.benchmark.MAX_EPOCH})
-      raise ValueError(
-          f"optimizer {optimizer.name!r} queries {objective.metric!r} at epoch {f}, which benchmark "
-          f"{bench.name} does not have; fidelities present: {', '.join(map(str, have))}"
-          " (build the table with --hp12-csv for epoch 12)")
 
 
 def init(key, optimizer: BlackBoxOptimizer) -> SearchState:
@@ -115,7 +164,7 @@ def step(key, state: SearchState, bench: bm.Benchmark, *, optimizer: BlackBoxOpt
   k_ask, k_query, k_tell = rng.split(key, 3)
   archs, opt_state = optimizer.ask(k_ask, state.opt_state)
   ids = space.to_id(archs)
-  target = objective.epoch or bm.benchmark.MAX_EPOCH
+  target = target_epoch(bench, objective)
   if hasattr(opt_state, "query_epoch"):  # multi-fidelity: each query at its own epoch
     epoch = opt_state.query_epoch.astype(jnp.int32)
     fitness = jnp.full(ids.shape, jnp.nan, jnp.float32)
@@ -125,19 +174,25 @@ def step(key, state: SearchState, bench: bm.Benchmark, *, optimizer: BlackBoxOpt
   else:
     epoch = jnp.full(ids.shape, target, jnp.int32)
     fitness = evaluate(k_query, bench, space, archs, objective)
-  opt_state, _ = optimizer.tell(k_tell, opt_state, archs, fitness)
+  sign = direction(bench, objective)
+  # optimizers maximise: a metric to minimise is told negated (no op at all when maximising, so
+  # maximised searches compile to the same program as before directions existed)
+  told = fitness if sign > 0 else -fitness
+  opt_state, _ = optimizer.tell(k_tell, opt_state, archs, told)
   # only results at the objective's fidelity compete for best-so-far
-  f = jnp.where(epoch == target, clean_fitness(fitness), NEG_INF)
+  f = jnp.where(epoch == target, clean_fitness(told), NEG_INF)
   i = jnp.argmax(f)
   better = f[i] > state.best_fitness
   best_fitness = jnp.where(better, f[i], state.best_fitness)
   best_id = jnp.where(better, ids[i], state.best_id)
   t = jnp.zeros((), jnp.float32)
   if bench.has("train_time"):
-    # the table's train time is for 200 epochs; a lower fidelity costs its share of it
-    share = epoch.astype(jnp.float32) / bm.benchmark.MAX_EPOCH  # exactly 1.0 at 200 epochs
+    # the table's train time is for its final epoch; a lower fidelity costs its share of it
+    full = final_epoch(bench, "train_time")
+    share = epoch.astype(jnp.float32) / full if full else 1.0  # exactly 1.0 at the final epoch
     t = jnp.sum(bm.query(bench, ids, "train_time", objective.dataset) * share)
-  out = StepOutput(arch_id=ids, fitness=fitness, best_fitness=best_fitness, best_id=best_id,
+  out = StepOutput(arch_id=ids, fitness=fitness,
+                   best_fitness=best_fitness if sign > 0 else -best_fitness, best_id=best_id,
                    train_time=t, epoch=epoch, counted=jnp.array(True))
   return SearchState(opt_state=opt_state, best_fitness=best_fitness, best_id=best_id), out
 
@@ -153,6 +208,7 @@ def search(key, bench: bm.Benchmark, *, optimizer: BlackBoxOptimizer, space, obj
   k_init, k_loop = rng.split(key)
   state = init(k_init, optimizer)
   num_steps = num_queries // optimizer.num_ask
+  sign = direction(bench, objective)
 
   def body(carry, t):
     state, spent, stopped = carry
@@ -164,7 +220,8 @@ def search(key, bench: bm.Benchmark, *, optimizer: BlackBoxOptimizer, space, obj
     counted = ~stopped & (spent + out.train_time <= time_budget)
     new = new.replace(best_fitness=jnp.where(counted, new.best_fitness, state.best_fitness),
                       best_id=jnp.where(counted, new.best_id, state.best_id))
-    out = out.replace(best_fitness=new.best_fitness, best_id=new.best_id, counted=counted,
+    best_value = new.best_fitness if sign > 0 else -new.best_fitness  # metric units
+    out = out.replace(best_fitness=best_value, best_id=new.best_id, counted=counted,
                       train_time=jnp.where(counted, out.train_time, 0.0))
     return (new, spent + out.train_time, ~counted), out
 
@@ -230,7 +287,8 @@ def run(bench: bm.Benchmark, *, optimizer: BlackBoxOptimizer, space, objective: 
   Returns:
     :class:`RunResult` with host numpy outputs and the compile and run wall times.
   """
-  check_objective(bench, optimizer, objective)  # fail before compiling
+  check_space(bench, space)  # fail before compiling
+  check_objective(bench, optimizer, objective)
   time_budget = check_time_budget(bench, time_budget)
   if num_queries < optimizer.num_ask or num_seeds < 1:
     raise ValueError(f"need num_queries >= {optimizer.num_ask} and num_seeds >= 1, got "

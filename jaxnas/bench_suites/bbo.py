@@ -68,11 +68,23 @@ def naslib_style_re(table, dataset_key, num_queries, population_size=30, sample_
 
 
 def run(json_out=None, num_seeds: int = 1000, num_queries: int = 150, baseline_seeds: int = 20,
-        dataset: str = "cifar10", names=("rs", "re", "ls"), repeats: int = 3) -> dict:
-  """Runs the suite; returns (and writes to ``json_out``) the figures."""
-  bench = bm.load()
-  space = spaces.get_space("nasbench201")
+        dataset: str | None = None, names=("rs", "re", "ls"), repeats: int = 3,
+        space_name: str = "nasbench201", benchmark_path=None) -> dict:
+  """Runs the suite; returns (and writes to ``json_out``) the figures.
+
+  Args:
+    dataset: the benchmark dataset or task (None: its first one, cifar10 on NB201).
+    space_name: a registered space whose benchmark has the same name (``transnas101_micro``
+      needs ``benchmark_path``, a table built by ``python -m jaxnas.benchmarks build``).
+    benchmark_path: the table (None: the embedded one). The NASLib-style Python baseline is
+      NB201's and runs only there.
+  """
+  space = spaces.get_space(space_name)
+  bench = bm.load(space_name, benchmark_path)
+  dataset = dataset or bench.datasets[0]
   objective = loops.Objective(dataset=dataset)
+  loops.check_space(bench, space)
+  loops.check_objective(bench, optimizers.make(names[0], space), objective)
   keys = loops._shard_keys(loops.seed_keys(0, num_seeds))
   results = []
   for name in names:
@@ -99,6 +111,11 @@ def run(json_out=None, num_seeds: int = 1000, num_queries: int = 150, baseline_s
     print(f"{name}: compile {compile_s:.2f} s, run {run_s * 1e3:.1f} ms for {num_seeds} seeds x "
           f"{num_queries} queries = {run_s / num_seeds * 1e6:.1f} us per seed-run; mean best "
           f"{best.mean():.3f}", flush=True)
+  report = {"results": results, "space": space.name, "dataset": dataset,
+            "device": str(jax.devices()[0].device_kind), "num_devices": jax.device_count()}
+  if space.name != "nasbench201":  # the Python baseline below is NB201's
+    _write(json_out, report)
+    return report
   table = _naslib_style_table(bench, dataset)
   key = {"cifar10": "cifar10-valid"}.get(dataset, dataset)
   t0 = time.perf_counter()
@@ -110,15 +127,15 @@ def run(json_out=None, num_seeds: int = 1000, num_queries: int = 150, baseline_s
   re_row = next((r for r in results if r["optimizer"] == "re"), results[0])
   speedup = per_query / re_row["seconds_per_query"]
   print(f"speedup per query ({re_row['optimizer']}): {speedup:,.0f}x", flush=True)
-  report = {
-      "results": results,
-      "baseline": {"python_seconds_per_query": per_query, "optimizer": "re",
-                   "num_seeds": baseline_seeds, "num_queries": num_queries},
-      "speedup_per_query": speedup,
-      "device": str(jax.devices()[0].device_kind), "num_devices": jax.device_count(),
-  }
+  report.update(baseline={"python_seconds_per_query": per_query, "optimizer": "re",
+                          "num_seeds": baseline_seeds, "num_queries": num_queries},
+                speedup_per_query=speedup)
+  _write(json_out, report)
+  return report
+
+
+def _write(json_out, report: dict) -> None:
   if json_out:
     from jaxnas.experiments import _write_json  # pylint: disable=import-outside-toplevel
     import pathlib  # pylint: disable=import-outside-toplevel
     _write_json(pathlib.Path(json_out), report)
-  return report

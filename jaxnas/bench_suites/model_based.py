@@ -43,14 +43,17 @@ def _stats(v) -> tuple[float, float]:
 
 
 def run(json_out=None, num_seeds: int = 100, num_queries: int = 150, quick: bool = False,
-        names=MODEL_BASED, dataset: str = "cifar10") -> dict:
+        names=MODEL_BASED, dataset: str | None = None, space_name: str = "nasbench201",
+        benchmark_path=None) -> dict:
   """Speed of the model-based optimizers: ``num_seeds`` x ``num_queries`` as ONE compiled program
-  each (``quick``: 8 seeds x 30 queries, for smoke tests). Returns (and writes) the figures."""
+  each (``quick``: 8 seeds x 30 queries, for smoke tests) on ``space_name``'s benchmark (the
+  embedded NB201 table, or ``benchmark_path``), on ``dataset`` (None: the table's first).
+  Returns (and writes) the figures."""
   if quick:
     num_seeds, num_queries = 8, 30
-  bench = bm.load()
-  space = spaces.get_space("nasbench201")
-  objective = loops.Objective(dataset=dataset)
+  bench = bm.load(space_name, benchmark_path)
+  space = spaces.get_space(space_name)
+  objective = loops.Objective(dataset=dataset or bench.datasets[0])
   rows = []
   for name in names:
     opt = optimizers.make(name, space)

@@ -1,4 +1,8 @@
-"""``python -m jaxnas.benchmarks build nasbench201 --out PATH [--test-accuracy-csv CSV] [--hp12-csv CSV]``."""
+"""Build commands for benchmark tables.
+
+``python -m jaxnas.benchmarks build nasbench201 --out PATH [--test-accuracy-csv CSV] [--hp12-csv CSV]``
+``python -m jaxnas.benchmarks build transnas101_micro --zip tnb101_micro_zen.zip --out PATH``
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import sys
 
 import numpy as np
 
-from jaxnas.benchmarks import io, nb201_build
+from jaxnas.benchmarks import io, nb201_build, transnas_build
 
 
 def main(argv=None) -> int:
@@ -15,15 +19,22 @@ def main(argv=None) -> int:
                               description="Build jaxnas benchmark tables (.npz).")
   sub = p.add_subparsers(dest="cmd", required=True)
   b = sub.add_parser("build", help="build a table")
-  b.add_argument("name", choices=["nasbench201"])
+  b.add_argument("name", choices=["nasbench201", "transnas101_micro"])
   b.add_argument("--out", required=True, help="output .npz path")
   b.add_argument("--test-accuracy-csv", default=None,
                  help="nats_bench.csv-format file: adds test_accuracy and the official index order")
   b.add_argument("--hp12-csv", default=None,
                  help="hp12_accuracy.csv-format file: adds the 12-epoch fidelity")
+  b.add_argument("--zip", default=None,
+                 help="transnas101_micro: NASLib's tnb101_micro_zen.zip")
   args = p.parse_args(argv)
   try:
-    arrays = nb201_build.build(args.test_accuracy_csv, args.hp12_csv)
+    if args.name == "transnas101_micro":
+      if not args.zip:
+        raise ValueError(f"--zip is required: {transnas_build.BUILD_HINT}")
+      arrays = transnas_build.build(args.zip)
+    else:
+      arrays = nb201_build.build(args.test_accuracy_csv, args.hp12_csv)
   except (FileNotFoundError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2

@@ -13,7 +13,7 @@ import zipfile
 import numpy as np
 
 FORMAT_VERSION = 1
-REQUIRED = ("name", "datasets", "num_seeds", "iso_class", "val_accuracy", "format_version")
+REQUIRED = ("name", "datasets", "num_seeds", "iso_class", "format_version")
 
 
 def save(path, arrays: dict[str, np.ndarray]) -> pathlib.Path:
@@ -48,6 +48,8 @@ def load_arrays(path, build_hint: str) -> dict[str, np.ndarray]:
   if missing:
     raise ValueError(
         f"benchmark table {path} lacks {', '.join(missing)}; rebuild it with: {build_hint}")
+  if not any(np.issubdtype(v.dtype, np.floating) for v in arrays.values()):
+    raise ValueError(f"benchmark table {path} has no metric table; rebuild it with: {build_hint}")
   if int(arrays["format_version"]) != FORMAT_VERSION:
     raise ValueError(
         f"benchmark table {path} has format {int(arrays['format_version'])}, this jaxnas reads "

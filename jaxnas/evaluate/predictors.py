@@ -27,8 +27,8 @@ import numpy as np
 
 from jaxnas import benchmarks
 from jaxnas import predictors as P
+from jaxnas import spaces
 from jaxnas.evaluate import metrics
-from jaxnas.spaces import nb201
 
 METRIC_KEYS = ("kendall_tau", "spearman", "pearson", "mae", "rmse", "kendall_tau_2dec",
                "kendall_tau_1dec", "precision_at_10", "precision_at_20", "fit_seconds",
@@ -102,7 +102,9 @@ def build(name: str, config, bench, dataset: str):
     # The "features" are the ids, so the evaluator's test split selects the scores.
     return _LowFidelity(scores), np.arange(bench.num_archs, dtype=np.float32)[:, None]
   kind = P.DEFAULT_ENCODING.get(name, config.encoding)
-  x = np.asarray(P.encode(nb201.all_archs(), kind), np.float32)
+  # rows are the benchmark's ids, i.e. its space's enumeration order
+  space = spaces.get_space(bench.space_name)
+  x = np.asarray(P.encode(space.all_archs(), kind, space), np.float32)
   kwargs = dict(config.get("hparams", {}).get(name, {}))
   if name.startswith("omni_"):
     scores = _score_features(bench, dataset, config.get("score_features", "params"))

@@ -18,20 +18,23 @@ from jaxnas.nn.layers import NB201_BN, BNConfig
 from jaxnas.nn.nb201 import (NB201Network, NB201Supernet, compile_nb201, one_hot, restrict,
                              supernet_nb201)
 
-# space name -> (discrete-network factory, supernet factory)
-NETWORKS = {"nb201": (compile_nb201, supernet_nb201)}
+# registered space name (``jaxnas.spaces.SPACES``) -> (discrete-network factory, supernet factory)
+NETWORKS = {"nasbench201": (compile_nb201, supernet_nb201)}
+# other accepted names: a space module's name (``jaxnas.spaces.nb201``) and the short name
+ALIASES = {"nb201": "nasbench201"}
 
 
 def _space_name(space, arch) -> str:
   if space is None:
     from jaxnas.spaces import nb201 as nb201_space
     if isinstance(arch, nb201_space.Arch):
-      return "nb201"
+      return "nasbench201"
     raise ValueError("compile(space=None, ...) infers the space only from an Arch instance; "
                      f"pass the space name, one of {', '.join(NETWORKS)}")
   if isinstance(space, types.ModuleType):  # e.g. jaxnas.spaces.nb201
     space = space.__name__.rsplit(".", 1)[-1]
-  name = getattr(space, "name", space)
+  name = getattr(space, "name", space)  # a SearchSpace record or a name
+  name = ALIASES.get(name, name)
   if name not in NETWORKS:
     raise ValueError(f"no networks for search space {name!r}; available: {', '.join(NETWORKS)}")
   return name
@@ -41,8 +44,9 @@ def compile(space, arch, num_classes: int, **kwargs):  # pylint: disable=redefin
   """The Flax network of ``arch`` in ``space``, or the space's supernet when ``arch`` is None.
 
   Args:
-    space: a space name (``"nb201"``), a space module (``jaxnas.spaces.nb201``) or None (inferred
-      from the type of ``arch``).
+    space: a registered space (``jaxnas.spaces.get_space("nasbench201")``), its name
+      (``"nasbench201"``, or the alias ``"nb201"``), a space module (``jaxnas.spaces.nb201``) or
+      None (inferred from the type of ``arch``).
     arch: an architecture of the space (NB201: ``Arch``, string or 6 op indices), or None.
     num_classes: classifier outputs.
     **kwargs: passed to the factory (NB201: ``C``, ``N``, ``bn``, ``cell_bn``; for the supernet
@@ -61,7 +65,7 @@ def compile(space, arch, num_classes: int, **kwargs):  # pylint: disable=redefin
 
 
 __all__ = [
-    "NETWORKS", "compile", "compile_nb201", "supernet_nb201", "NB201Network", "NB201Supernet",
+    "ALIASES", "NETWORKS", "compile", "compile_nb201", "supernet_nb201", "NB201Network", "NB201Supernet",
     "one_hot", "restrict", "count_params", "count_flops", "nb201_param_counts", "BNConfig",
     "NB201_BN", "layers", "nb201", "probes",
 ]

@@ -32,16 +32,45 @@ from jaxnas.spaces import nb201
 ENCODINGS = nb201.ENCODINGS + ("graph",)
 
 
-def encode(arch, kind: str = "adjacency_one_hot"):
-  """NB201 predictor features: :func:`jaxnas.spaces.nb201.encode` kinds plus ``graph`` (the GCN's
-  flattened 8-node op graph, 120 dims). Jittable."""
+def encodings_for(space=None) -> tuple[str, ...]:
+  """The encoding kinds available for ``space`` (its own, plus ``graph`` on NB201); None: the
+  NB201 kinds (:data:`ENCODINGS`, the behaviour before spaces declared their encodings)."""
+  if space is None:
+    return ENCODINGS
+  own = tuple(k for k, _ in space.encoding_dims) or tuple(space.encodings)
+  return own + (("graph",) if space.arch_type is nb201.Arch else ())
+
+
+def encode(arch, kind: str = "adjacency_one_hot", space=None):
+  """Predictor features. Jittable.
+
+  Args:
+    arch: an architecture (batch) of ``space``.
+    kind: one of :func:`encodings_for` ``(space)``.
+    space: the :class:`~jaxnas.spaces.SearchSpace`; its own ``encode`` gives every kind it
+      declares. None: NB201 (:func:`jaxnas.spaces.nb201.encode` kinds plus ``graph``, the GCN's
+      flattened 8-node op graph, 120 dims).
+  """
+  if space is not None and kind in dict(space.encoding_dims):
+    return space.encode(arch, kind)
+  if space is not None and kind not in encodings_for(space):
+    raise ValueError(f"unknown encoding {kind!r} for search space {space.name}; valid: "
+                     f"{', '.join(encodings_for(space))}")
   if kind == "graph":
     return nb201_graph_encoding(arch)
   return nb201.encode(arch, kind)
 
 
-def encoding_size(kind: str) -> int:
-  """Feature size of an encoding kind; ValueError naming the valid kinds."""
+def encoding_size(kind: str, space=None) -> int:
+  """Feature size of an encoding kind (of ``space``, default NB201); ValueError naming the valid
+  kinds."""
+  if space is not None:
+    dims = dict(space.encoding_dims)
+    if kind in dims:
+      return dims[kind]
+    if kind not in encodings_for(space):
+      raise ValueError(f"unknown encoding {kind!r} for search space {space.name}; valid: "
+                       f"{', '.join(encodings_for(space))}")
   if kind == "graph":
     return NB201_GRAPH_DIM
   if kind not in nb201.ENCODING_DIMS:
@@ -95,7 +124,7 @@ DEFAULT_ENCODING = {"gcn": "graph", "gcn_ensemble": "graph"}
 
 __all__ = ["DEFAULT_ENCODING", "ENCODINGS", "HOST_SIDE", "PREDICTORS", "Predictor",
            "TARGET_TRANSFORMS", "TransformedState", "bayesian_linear_regression", "bohamiann",
-           "dngo", "encode", "encoding_size", "ensemble", "gcn", "gcn_ensemble", "gp",
+           "dngo", "encode", "encoding_size", "encodings_for", "ensemble", "gcn", "gcn_ensemble", "gp",
            "learning_curves", "lightgbm", "mlp", "mlp_ensemble", "nb201_graph_encoding", "ngboost",
            "omni", "omni_features", "random_forest", "sparse_gp", "with_target_transform",
            "xgboost"]

@@ -105,8 +105,12 @@ def _np_all_ops() -> np.ndarray:
 
 
 def is_valid(arch: Arch) -> jax.Array:
-  """True where every op index is in ``[0, 5)`` (every such cell is in the benchmark). Jittable."""
+  """True where every op index is in ``[0, 5)`` (every such cell is in the benchmark). Jittable.
+
+  A wrong number of edges or a non-integer dtype is False (a static check, never an error)."""
   ops = _as_ops(arch)
+  if ops.ndim == 0 or ops.shape[-1] != NUM_EDGES or not jnp.issubdtype(ops.dtype, jnp.integer):
+    return jnp.zeros(ops.shape[:-1], bool)
   return jnp.all((ops >= 0) & (ops < NUM_OPS), axis=-1)
 
 
@@ -201,6 +205,43 @@ def neighbours(arch: Arch) -> Arch:
 
 
 NUM_NEIGHBOURS = NUM_EDGES * (NUM_OPS - 1)
+
+
+def neighbours_masked(arch: Arch) -> tuple[Arch, jax.Array]:
+  """``(neighbours(arch), mask)``: every one of the 24 neighbours is a cell of the space, so the
+  mask is all True (the masked form is the space-generic interface). Jittable."""
+  nbrs = neighbours(arch)
+  return nbrs, jnp.ones(nbrs.ops.shape[:-1], bool)
+
+
+def fingerprint(arch: Arch) -> jax.Array:
+  """Jittable fingerprint ``int32[...]``: the dense id.
+
+  NB201 cells are not reduced by isomorphism here: the benchmark trained every one of the 15,625
+  op assignments separately, so isomorphic cells are distinct rows with distinct values, and
+  deduplicating search history by id is what NASLib does. NAS-Bench-201's isomorphism classes
+  (6,466, host-computed by :mod:`jaxnas.spaces.graph`) are the benchmark's ``iso_class`` column.
+  """
+  return to_id(arch)
+
+
+def to_categorical(arch: Arch) -> jax.Array:
+  """The cell as 6 categorical variables with 5 choices each: ``int32[..., 6]``."""
+  return _as_ops(arch).astype(jnp.int32)
+
+
+def from_categorical(x) -> Arch:
+  """Inverse of :func:`to_categorical`."""
+  return Arch(ops=jnp.asarray(x, jnp.int32))
+
+
+def check(arch) -> np.ndarray:
+  """Host-side validation of an ``Arch`` or raw op indices (see :func:`check_ops`); an
+  architecture of another space is a one-line ValueError."""
+  if hasattr(arch, "ops") and not isinstance(arch, Arch):
+    raise ValueError(f"a {type(arch).__name__} is not an architecture of search space nasbench201 "
+                     "(expected nb201.Arch with ops: int32[..., 6])")
+  return check_ops(np.asarray(_as_ops(arch)))
 
 
 # ----------------------------------------------------------------------------- strings (host)

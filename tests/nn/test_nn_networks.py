@@ -271,6 +271,12 @@ def test_compile_registry_and_errors(x):
   assert jnn.compile(None, arch, 10) == jnn.compile_nb201(ARCHS[0], 10)
   assert jnn.compile(nb201, nb201.to_string(arch), 10).arch == tuple(ARCHS[0])
   assert isinstance(jnn.compile("nb201", None, 10, mode="select"), jnn.NB201Supernet)
+  # the registered space record and its registry name work too (they used to raise)
+  from jaxnas import spaces  # pylint: disable=import-outside-toplevel
+  assert jnn.compile(spaces.get_space("nasbench201"), arch, 10).arch == tuple(ARCHS[0])
+  assert jnn.compile("nasbench201", arch, 10).arch == tuple(ARCHS[0])
+  with pytest.raises(ValueError, match="no networks for search space 'transnas101_micro'"):
+    jnn.compile(spaces.get_space("transnas101_micro"), None, 10)
   with pytest.raises(ValueError, match="search space 'nb101'"):
     jnn.compile("nb101", arch, 10)
   with pytest.raises(ValueError, match="op index 7 out of range"):

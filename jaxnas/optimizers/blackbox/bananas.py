@@ -1,7 +1,8 @@
 """BANANAS and NPENAS: predictor-guided search with a predictor fitted inside the compiled loop.
 
 Both share :func:`model_based`, a generic ``ask``/``tell`` over a fixed-size buffer of every
-queried architecture (ids, encodings, fitness and a validity mask), so the whole search compiles
+queried architecture (the architectures, their fingerprints for deduplication, encodings, fitness
+and a validity mask; no dense ids, so any space works), so the whole search compiles
 once: each ``ask`` fits the predictor on the masked buffer (a fixed number of optax steps under
 ``lax.scan``), makes candidates by mutating the best architectures (or by random sampling), scores
 them with an acquisition function and returns the top ``k``. ``num_ask = k``: like NASLib, each of
@@ -33,7 +34,8 @@ BANANAS_MLP = {"hidden_sizes": (16, 16), "num_steps": 60, "learning_rate": 2e-2,
 
 @flax.struct.dataclass
 class ModelBasedState:
-  ids: jax.Array  # [B] int32: queried arch ids, EMPTY in unused slots
+  ids: jax.Array  # [B] int32: fingerprints of the queried archs (deduplication), EMPTY if unused
+  archs: Any  # Arch[B]: the queried archs (mutation parents); all-zero ops in unused slots
   x: jax.Array  # [B, D] f32: their encodings
   y: jax.Array  # [B] f32: their fitness (-inf when unusable)
   mask: jax.Array  # [B] bool: slot holds a finite result
@@ -44,7 +46,8 @@ class ModelBasedState:
 
 
 def build_predictor(name: str, encoding_type: str, num_ensemble: int = 3,
-                    target_transform: str = "none") -> pred_lib.Predictor:
+                    target_transform: str = "none", space: SearchSpace | None = None
+                    ) -> pred_lib.Predictor:
   """A jittable predictor from :data:`jaxnas.predictors.PREDICTORS` for in-loop fitting.
 
   ``mlp_ensemble`` gets BANANAS' settings (:data:`BANANAS_MLP`) and ``num_ensemble`` members,
@@ -60,11 +63,11 @@ def build_predictor(name: str, encoding_type: str, num_ensemble: int = 3,
   if name.startswith("omni"):
     raise ValueError(f"predictor {name!r} needs zero-cost score columns, which black-box search "
                      "does not provide")
-  if encoding_type not in pred_lib.ENCODINGS:
+  if encoding_type not in pred_lib.encodings_for(space):
     raise ValueError(f"unknown encoding_type {encoding_type!r}; valid: "
-                     f"{', '.join(pred_lib.ENCODINGS)}")
+                     f"{', '.join(pred_lib.encodings_for(space))}")
   check_positive(num_ensemble=num_ensemble)
-  d = pred_lib.encoding_size(encoding_type)
+  d = pred_lib.encoding_size(encoding_type, space)
   factory = pred_lib.PREDICTORS[name]
   if name == "mlp_ensemble":
     p = factory(d, num_members=num_ensemble, **BANANAS_MLP)
@@ -90,8 +93,8 @@ def model_based(space: SearchSpace, predictor: pred_lib.Predictor, *, name: str,
   """The shared predictor-guided optimizer (BANANAS, NPENAS, BasePredictor, GP-BO).
 
   Args:
-    space: the search space (its architectures must be encodable by
-      :func:`jaxnas.predictors.encode`).
+    space: the search space; features are ``jaxnas.predictors.encode(archs, encoding_type,
+      space)`` (the space's own encodings, plus NB201's ``graph``).
     predictor: a jittable :class:`~jaxnas.predictors.Predictor` for ``encoding_type`` features.
     name: registry name of the result.
     encoding_type: feature encoding of the predictor.
@@ -132,13 +135,17 @@ def model_based(space: SearchSpace, predictor: pred_lib.Predictor, *, name: str,
                      f"num_arches_to_mutate={num_arches_to_mutate}")
   if not predictor.jittable:
     raise ValueError(f"{name} fits its predictor inside the compiled loop; it must be jittable")
-  dim = pred_lib.encoding_size(encoding_type)
+  dim = pred_lib.encoding_size(encoding_type, space)
   if predictor.num_features != dim:
     raise ValueError(f"predictor expects {predictor.num_features} features but encoding "
                      f"{encoding_type!r} has {dim}")
 
   def encode(archs):
-    return pred_lib.encode(archs, encoding_type).astype(jnp.float32)
+    return pred_lib.encode(archs, encoding_type, space).astype(jnp.float32)
+
+  # equal iff same architecture (NB201 and cells: the dense id, as before fingerprints existed)
+  fingerprint = space.fingerprint or space.to_id
+  arch_shape = jax.eval_shape(lambda: space.sample(jax.random.key(0), (buffer_size,)))
 
   def init(key):
     k_model, k_pool = rng.split(key)
@@ -151,6 +158,7 @@ def model_based(space: SearchSpace, predictor: pred_lib.Predictor, *, name: str,
                          predictor.init(k_model, buffer_size), fitted_type)
     return ModelBasedState(
         ids=jnp.full((buffer_size,), EMPTY, jnp.int32),
+        archs=jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), arch_shape),
         x=jnp.zeros((buffer_size, dim), jnp.float32),
         y=jnp.full((buffer_size,), NEG_INF, jnp.float32),
         mask=jnp.zeros((buffer_size,), bool),
@@ -163,7 +171,8 @@ def model_based(space: SearchSpace, predictor: pred_lib.Predictor, *, name: str,
   def mutation_candidates(key, state):
     k_par, k_mut = rng.split(key)
     _, top = jax.lax.top_k(jnp.where(state.mask, state.y, NEG_INF), num_arches_to_mutate)
-    parents = space.from_id(state.ids[top % buffer_size].clip(0))
+    # (an unfilled slot holds all-zero ops, the cell NB201's id 0 decodes to)
+    parents = jax.tree.map(lambda a: a[top % buffer_size], state.archs)
     # parents in turn, so each of the best gets num_candidates / num_arches_to_mutate children
     which = jnp.arange(num_candidates) % num_arches_to_mutate
     arch = jax.tree.map(lambda p: p[which], parents)
@@ -195,7 +204,7 @@ def model_based(space: SearchSpace, predictor: pred_lib.Predictor, *, name: str,
                         ei_calibration_factor)
     score = jnp.where(jnp.isfinite(score), score, -1e30)  # a failed fit ranks last, still usable
     if deduplicate:
-      cid = space.to_id(cands)
+      cid = fingerprint(cands)
       seen = jnp.any((cid[:, None] == state.ids[None, :]) & state.mask[None, :], axis=1)
       earlier = jnp.arange(num_candidates)[None, :] < jnp.arange(num_candidates)[:, None]
       repeated = jnp.any((cid[:, None] == cid[None, :]) & earlier, axis=1)
@@ -213,7 +222,8 @@ def model_based(space: SearchSpace, predictor: pred_lib.Predictor, *, name: str,
     f = clean_fitness(fitness)
     slots = (state.count + jnp.arange(k)) % buffer_size
     return state.replace(
-        ids=state.ids.at[slots].set(space.to_id(archs).astype(jnp.int32)),
+        ids=state.ids.at[slots].set(fingerprint(archs).astype(jnp.int32)),
+        archs=jax.tree.map(lambda b, a: b.at[slots].set(a.astype(b.dtype)), state.archs, archs),
         x=state.x.at[slots].set(encode(archs)),
         y=state.y.at[slots].set(f),
         mask=state.mask.at[slots].set(jnp.isfinite(f)),
@@ -263,7 +273,7 @@ def bananas(space: SearchSpace, *, num_init: int = 10, k: int = 10, num_ensemble
     White, Neiswanger, Savani. BANANAS: Bayesian Optimization with Neural Architectures for Neural
     Architecture Search. AAAI 2021.
   """
-  p = build_predictor(predictor, encoding_type, num_ensemble, target_transform)
+  p = build_predictor(predictor, encoding_type, num_ensemble, target_transform, space)
   return model_based(space, p, name="bananas", encoding_type=encoding_type, num_init=num_init,
                      k=k, num_candidates=num_candidates, acq_fn_type=acq_fn_type,
                      acq_fn_optimization=acq_fn_optimization,
@@ -295,7 +305,7 @@ def npenas(space: SearchSpace, *, num_init: int = 10, k: int = 10, num_ensemble:
     Wei, Niu, Tang, Wang, Hu, Liang. NPENAS: Neural Predictor Guided Evolution for Neural
     Architecture Search. IEEE TNNLS 2022.
   """
-  p = build_predictor(predictor, encoding_type, num_ensemble, target_transform)
+  p = build_predictor(predictor, encoding_type, num_ensemble, target_transform, space)
   return model_based(space, p, name="npenas", encoding_type=encoding_type, num_init=num_init,
                      k=k, num_candidates=num_candidates, acq_fn_type="exploit_only",
                      acq_fn_optimization="mutation", num_arches_to_mutate=num_arches_to_mutate,

@@ -36,7 +36,7 @@ def base_predictor(space: SearchSpace, *, num_init: int = 130, k: int = 10,
     Wen, Liu, Chen, Li, Bender, Kindermans. Neural Predictor for Neural Architecture Search.
     ECCV 2020 (arXiv:1912.00848, 2019).
   """
-  p = build_predictor(predictor, encoding_type, num_ensemble, target_transform)
+  p = build_predictor(predictor, encoding_type, num_ensemble, target_transform, space)
   return model_based(space, p, name="bp", encoding_type=encoding_type, num_init=num_init, k=k,
                      num_candidates=num_candidates, acq_fn_type="exploit_only",
                      acq_fn_optimization="random_sampling", num_arches_to_mutate=1,

@@ -39,14 +39,14 @@ def gp_bo(space: SearchSpace, *, num_init: int = 10, k: int = 10,
     Snoek, Larochelle, Adams. Practical Bayesian Optimization of Machine Learning Algorithms.
     NeurIPS 2012. Rasmussen & Williams. Gaussian Processes for Machine Learning. 2006.
   """
-  if encoding_type not in pred_lib.ENCODINGS:
+  if encoding_type not in pred_lib.encodings_for(space):
     raise ValueError(f"unknown encoding_type {encoding_type!r}; valid: "
-                     f"{', '.join(pred_lib.ENCODINGS)}")
+                     f"{', '.join(pred_lib.encodings_for(space))}")
   if kernel not in KERNELS:
     raise ValueError(f"unknown kernel {kernel!r}; valid: {', '.join(KERNELS)}")
   # Unwarped and not recalibrated: EI below assumes a Gaussian predictive, and the documented gp_bo
   # results predate the warped default and the LOO recalibration option of the GP predictor.
-  p = pred_lib.gp(pred_lib.encoding_size(encoding_type), kernel=kernel, num_steps=gp_steps,
+  p = pred_lib.gp(pred_lib.encoding_size(encoding_type, space), kernel=kernel, num_steps=gp_steps,
                   warp="none", calibrate="none")
   return model_based(space, p, name="gp_bo", encoding_type=encoding_type, num_init=num_init, k=k,
                      num_candidates=num_candidates, acq_fn_type=acq_fn_type,

@@ -16,6 +16,7 @@ best not-yet-promoted member of the rung below.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import flax.struct
 import jax
@@ -31,12 +32,12 @@ NB201_FIDELITIES = (12, 200)
 
 @flax.struct.dataclass
 class HyperbandState:
-  members: jax.Array  # [N] int32: arch ids of the current bracket
+  members: Any  # Arch[N]: the current bracket's architectures (all-zero ops when empty)
   score: jax.Array  # [N] f32: their latest result (at rung `level`)
   level: jax.Array  # [N] int32: highest rung evaluated, -1 = empty
   slot: jax.Array  # [] int32: member slot of the pending query
   query_epoch: jax.Array  # [1] int32: fidelity of the pending query (read by loops.step)
-  hist_ops: jax.Array  # [H, E] int32: every queried cell's ops (BOHB's model data)
+  hist_ops: jax.Array  # [H, V] int32: every queried cell's categorical view (BOHB's model data)
   hist_y: jax.Array  # [H] f32
   hist_rung: jax.Array  # [H] int32, -1 = empty
   count: jax.Array  # [] int32: queries told
@@ -90,13 +91,16 @@ def _hyperband(space: SearchSpace, *, name: str, fidelities, eta: int, brackets,
   n_members = int(sched[:, 2].max()) + 1
   rung_t, new_t, slot_t, start_t = (jnp.asarray(sched[:, i]) for i in range(4))
   epochs = jnp.asarray(fidelities, jnp.int32)
-  num_ops = 5  # NB201
-  num_edges = 6
+  # BOHB's model works on the space's categorical view (NB201: 6 edges x 5 ops)
+  num_edges, num_ops = len(space.categorical), int(space.categorical[0])
+
+  member_shape = jax.eval_shape(lambda: space.sample(jax.random.key(0), (n_members,)))
 
   def init(key):
     del key
     return HyperbandState(
-        members=jnp.zeros((n_members,), jnp.int32),
+        # all-zero ops: what NB201's id 0 decodes to (members were dense ids before)
+        members=jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), member_shape),
         score=jnp.full((n_members,), NEG_INF, jnp.float32),
         level=jnp.full((n_members,), -1, jnp.int32), slot=jnp.zeros((), jnp.int32),
         query_epoch=jnp.full((1,), fidelities[-1], jnp.int32),
@@ -134,8 +138,9 @@ def _hyperband(space: SearchSpace, *, name: str, fidelities, eta: int, brackets,
     ops = jnp.sum(u[:, :, None] > cdf[None] / cdf[None, :, -1:], -1).clip(0, num_ops - 1)
     gather = lambda t: jnp.take_along_axis(t[None], ops[:, :, None], -1)[..., 0].sum(-1)  # noqa: E731
     best = jnp.argmax(gather(lg) - gather(lb))
-    proposal = space.arch_type(ops=ops[best].astype(jnp.int32))
+    proposal = space.from_categorical(ops[best].astype(jnp.int32))
     use_model = (rung >= 0) & (rng.randint(k_use, (), 1 << 20) >= random_fraction * (1 << 20))
+    use_model = use_model & space.is_valid(proposal)  # a space with a validity predicate
     return jax.tree.map(lambda a, b: jnp.where(use_model, a, b), proposal, random_arch)
 
   def ask(key, state):
@@ -149,7 +154,7 @@ def _hyperband(space: SearchSpace, *, name: str, fidelities, eta: int, brackets,
     cand = jnp.where(level == r - 1, state.score, NEG_INF)
     cand = jnp.where(level == r - 1, jnp.where(jnp.isfinite(cand), cand, -1e30), NEG_INF)
     promote_slot = jnp.argmax(cand)
-    promoted = space.from_id(state.members[promote_slot])
+    promoted = jax.tree.map(lambda m: m[promote_slot], state.members)
     is_new = new_t[t] == 1
     arch = jax.tree.map(lambda a, b: jnp.where(is_new, a, b), new_arch, promoted)
     slot = jnp.where(is_new, slot_t[t], promote_slot).astype(jnp.int32)
@@ -163,10 +168,11 @@ def _hyperband(space: SearchSpace, *, name: str, fidelities, eta: int, brackets,
     r = rung_t[state.count % cycle]
     h = state.count % history_size
     return state.replace(
-        members=state.members.at[state.slot].set(space.to_id(arch).astype(jnp.int32)),
+        members=jax.tree.map(lambda m, a: m.at[state.slot].set(a.astype(m.dtype)), state.members,
+                             arch),
         score=state.score.at[state.slot].set(f),
         level=state.level.at[state.slot].set(r),
-        hist_ops=state.hist_ops.at[h].set(arch.ops.astype(jnp.int32)),
+        hist_ops=state.hist_ops.at[h].set(space.to_categorical(arch).astype(jnp.int32)),
         hist_y=state.hist_y.at[h].set(f),
         hist_rung=state.hist_rung.at[h].set(r),
         count=state.count + 1), {}
@@ -175,8 +181,14 @@ def _hyperband(space: SearchSpace, *, name: str, fidelities, eta: int, brackets,
 
 
 def _check_space(space: SearchSpace) -> None:
-  if space.name != "nasbench201":
-    raise ValueError(f"the multi-fidelity optimizers support nasbench201 only, got {space.name!r}")
+  """BOHB's model is over the categorical view, so the space needs one (every cell space has it,
+  with equal choices per variable)."""
+  if not space.categorical or space.to_categorical is None or space.from_categorical is None:
+    raise ValueError(f"the multi-fidelity optimizers need a space with a categorical view "
+                     f"(SearchSpace.categorical); {space.name!r} has none")
+  if len(set(space.categorical)) != 1:
+    raise ValueError(f"BOHB's model needs variables with equal numbers of choices; "
+                     f"{space.name!r} has {space.categorical}")
 
 
 def successive_halving(space: SearchSpace, *, fidelities=NB201_FIDELITIES, eta: int = 3,
@@ -185,7 +197,7 @@ def successive_halving(space: SearchSpace, *, fidelities=NB201_FIDELITIES, eta: 
   ``1 / eta`` of them promoted to each next fidelity; then a new bracket.
 
   Args:
-    space: the search space (NB201).
+    space: the search space (any with a categorical view).
     fidelities: training epochs of the rungs, increasing; the last must be the objective's
       fidelity (the loop counts only its results as best-so-far). The benchmark must have every
       one (checked before compiling).
@@ -217,7 +229,7 @@ def hyperband(space: SearchSpace, *, fidelities=NB201_FIDELITIES, eta: int = 3,
   search at the top fidelity, cycled.
 
   Args:
-    space: the search space (NB201).
+    space: the search space (any with a categorical view).
     fidelities: rung epochs, as for :func:`successive_halving`.
     eta: promotion ratio (bracket sizes follow Li et al.'s formula with the rungs as resources).
     naslib_valid: restrict random sampling to NASLib-valid cells.
@@ -250,7 +262,7 @@ def bohb(space: SearchSpace, *, fidelities=NB201_FIDELITIES, eta: int = 3,
   simplification of BOHB's Aitchison-Aitken product kernels with fitted bandwidths.
 
   Args:
-    space: the search space (NB201).
+    space: the search space (any with a categorical view).
     fidelities, eta: as for :func:`hyperband`.
     random_fraction: share of random proposals (BOHB default 1/3).
     top_n_percent: the good set (BOHB default 15).

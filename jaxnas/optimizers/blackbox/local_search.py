@@ -36,7 +36,8 @@ def local_search(space: SearchSpace, *, num_init: int = 10, naslib_valid: bool =
   architecture's neighbourhood is shuffled and evaluated one neighbour per step (the best is
   updated as soon as a neighbour beats it, but the current neighbourhood is finished first). When
   a neighbourhood is exhausted, the walk continues from the new best; if nothing improved (a local
-  optimum), it restarts from a fresh random architecture, whose neighbourhood comes next.
+  optimum), it restarts from a fresh random architecture, whose neighbourhood comes next. Only the
+  neighbours the space marks valid (``space.neighbours_masked``) are walked.
 
   NASLib shuffles the neighbourhood and pops one per step; popping from a uniformly shuffled list
   is the same as drawing uniformly among the neighbours not yet evaluated, which is what this does
@@ -58,6 +59,12 @@ def local_search(space: SearchSpace, *, num_init: int = 10, naslib_valid: bool =
   check_positive(num_init=num_init)
   k_nb = space.num_neighbours
 
+  def valid_neighbours(center) -> jax.Array:
+    """``bool[K]``: which neighbour slots are architectures of the space (all, on NB201)."""
+    if space.neighbours_masked is None:
+      return jnp.ones((k_nb,), bool)
+    return space.neighbours_masked(center)[1]
+
   def init(key):
     arch = space.sample(key, ())
     return LocalSearchState(
@@ -74,9 +81,11 @@ def local_search(space: SearchSpace, *, num_init: int = 10, naslib_valid: bool =
     restart = ~in_init & empty & state.has_chosen & (state.best_fitness <= state.chosen_fitness)
     refill = ~in_init & empty & ~restart  # new iteration from the current best
     center = tree_where(refill, state.best, state.center)
-    todo = state.todo | refill
-    nbhd_len = jnp.where(refill, k_nb, state.nbhd_len)
-    take = ~in_init & ~restart
+    mask = valid_neighbours(center)
+    todo = jnp.where(refill, mask, state.todo)
+    nbhd_len = jnp.where(refill, jnp.sum(mask, dtype=jnp.int32), state.nbhd_len)
+    # a center without valid neighbours: query a random arch (the next step restarts)
+    take = ~in_init & ~restart & (nbhd_len > 0)
     # the r-th (0-based) not-yet-evaluated neighbour, r uniform in [0, nbhd_len)
     r = rng.randint(k_pick, (), k_nb) % jnp.maximum(nbhd_len, 1)
     k = jnp.argmax(todo & (jnp.cumsum(todo) == r + 1))
@@ -98,14 +107,15 @@ def local_search(space: SearchSpace, *, num_init: int = 10, naslib_valid: bool =
     is_restart = state.pending == RESTART
     # INIT and NEIGHBOUR keep the better; RESTART makes the new random arch chosen and best.
     better = (f > state.best_fitness) | is_restart
+    restart_mask = valid_neighbours(arch)
     return state.replace(
         best=tree_where(better, arch, state.best),
         best_fitness=jnp.where(better, f, state.best_fitness),
         chosen_fitness=jnp.where(is_restart, f, state.chosen_fitness),
         has_chosen=state.has_chosen | is_restart,
         center=tree_where(is_restart, arch, state.center),
-        todo=state.todo | is_restart,
-        nbhd_len=jnp.where(is_restart, k_nb, state.nbhd_len),
+        todo=jnp.where(is_restart, restart_mask, state.todo),
+        nbhd_len=jnp.where(is_restart, jnp.sum(restart_mask, dtype=jnp.int32), state.nbhd_len),
         count=state.count + 1), {}
 
   return BlackBoxOptimizer(init=init, ask=ask, tell=tell, num_ask=1, name="ls")
