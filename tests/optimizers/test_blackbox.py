@@ -106,6 +106,11 @@ def test_python_loop_equals_scan_and_compiles_once(name, bench):
     np.testing.assert_array_equal(log["told"][t], log["asked"][t])  # told what was asked
   assert len(traces) == 1  # no retrace on later calls
   scanned = loops.search(key, bench, optimizer=opt, space=SPACE, objective=OBJ, num_queries=40)
+  # Exact on purpose (audited with the EPE-NAS fragility of issue 11): the step and the scan are two
+  # XLA programs, and a model-based optimizer's float32 predictions could differ in the last ulp
+  # between them; only a near-tie of two candidates' acquisitions would then change an arch id.
+  # Green on AMD Zen 4 and Intel Xeon (jax 0.10.2); if it ever fails on another CPU with ids that
+  # diverge late, compare the predictions before the argmax instead of loosening this.
   np.testing.assert_array_equal(np.stack([o.arch_id for o in outs]), scanned.arch_id)
   np.testing.assert_array_equal(np.stack([o.best_fitness for o in outs]), scanned.best_fitness)
   # best-so-far is monotone and equals the running max of what was asked (at the objective's
