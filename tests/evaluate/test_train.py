@@ -11,7 +11,7 @@ import pytest
 
 from jaxnas.config import load_config
 from jaxnas.paths import REPO_ROOT
-from jaxnas.evaluate import train as tr
+from jaxnas.drivers import train as tr
 
 ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|"
 
