@@ -46,27 +46,96 @@ def blackbox_config(optimizer: str, **hparams):
   return c
 
 
+def generic_blackbox_config(optimizer: str = "re"):
+  """The generic black-box config (``configs/blackbox.py``): any registered optimizer on any
+  registered tabular space.
+
+  ``optimizer`` holds ``name`` and every hyperparameter of every registered optimizer, each
+  ``None``: ml_collections applies ``--config.optimizer.name=O`` after ``get_config``, so the
+  hyperparameters cannot be filled for ``O`` here. :func:`resolve_optimizer` gives every ``None``
+  the named optimizer's default (``fidelities``: the benchmark's declared ones) and refuses a set
+  hyperparameter the named optimizer does not take. ``benchmark.name`` ``""`` is the search space's
+  own benchmark.
+  """
+  import ml_collections  # pylint: disable=import-outside-toplevel
+
+  optimizers.hyperparameters(optimizer)  # an unknown name fails here, naming the valid ones
+  c = blackbox_config(optimizer)
+  c.benchmark.name = ""  # "" = the benchmark of config.search_space
+  keys = sorted({k for n in optimizers.OPTIMIZERS for k in optimizers.hyperparameters(n)})
+  c.optimizer = ml_collections.ConfigDict(dict(name=optimizer, **{k: None for k in keys}))
+  return c
+
+
+def resolve_optimizer(config, bench=None) -> tuple[str, dict]:
+  """The optimizer's name and its complete hyperparameters from ``config.optimizer``.
+
+  A hyperparameter left ``None`` takes the named optimizer's default, except ``fidelities``,
+  which takes the objective metric's declared fidelities when ``bench`` declares two or more
+  (so a multi-fidelity search uses what the table has). ``None`` entries the named optimizer does
+  not take are dropped (the generic config lists every optimizer's).
+
+  Raises:
+    ValueError: an unknown optimizer, or a set hyperparameter it does not take (naming the valid
+      ones), before anything is compiled.
+  """
+  opt_cfg = dict(to_dict(config.optimizer))
+  name = opt_cfg.pop("name", None)
+  defaults = optimizers.hyperparameters(name)  # an unknown name: a ValueError naming the valid
+  bad = [k for k, v in opt_cfg.items() if k not in defaults and v is not None]
+  if bad:
+    raise ValueError(f"unknown hyperparameter {bad[0]!r} for optimizer {name!r}; valid: "
+                     f"{', '.join(defaults) or '(none)'}")
+  hp = {}
+  for k, default in defaults.items():
+    v = opt_cfg.get(k)
+    if v is None and k == "fidelities" and bench is not None:
+      declared = bench.metric(config.get("metric", "val_accuracy")).fidelities
+      v = tuple(declared) if len(declared) >= 2 else None
+    if v is None:
+      v = default
+    elif isinstance(default, tuple):
+      v = tuple(v)
+    hp[k] = v
+  return name, hp
+
+
+def _resolved(config, name: str, hparams: dict, bench_name: str):
+  """A copy of ``config`` whose optimizer section is the named optimizer's complete
+  hyperparameters and whose ``benchmark.name`` is the one loaded: what ``results.json``,
+  ``errors.json`` and the chunk hash record (identical to the input for the full presets)."""
+  import ml_collections  # pylint: disable=import-outside-toplevel
+
+  c = ml_collections.ConfigDict(to_dict(config))
+  c.optimizer = ml_collections.ConfigDict(dict(name=name, **hparams))
+  c.benchmark.name = bench_name
+  return c
+
+
 PLOT_X = ("queries", "train_time")
 
 
 _say = io.say
 
 
-def blackbox_setup(config):
-  """Validates a black-box config on the host; returns (space, bench, optimizer, objective).
+def blackbox_setup(config, resolved: bool = False):
+  """Validates a black-box config on the host; returns (space, bench, optimizer, objective), and
+  with ``resolved=True`` also the config as run (:func:`resolve_optimizer`'s hyperparameters,
+  the benchmark's name).
 
   Every bad name (space, dataset, metric, optimizer, hyperparameter, fidelity) raises a one-line
-  ValueError naming it and the valid values, before anything is compiled.
+  ValueError naming it and the valid values, and a missing or corrupt table file raises an error
+  naming the file and its build command, before anything is compiled.
   """
   space = spaces.get_space(config.search_space)
-  bench = bm.load(config.benchmark.name, config.benchmark.get("path") or None)
-  opt_cfg = dict(to_dict(config.optimizer))
-  name = opt_cfg.pop("name")
-  optimizer = optimizers.make(name, space, **opt_cfg)
+  bench_name = config.benchmark.get("name") or config.search_space
+  bench = bm.load(bench_name, config.benchmark.get("path") or None)
+  loops.check_space(bench, space)
+  name, hparams = resolve_optimizer(config, bench)
+  optimizer = optimizers.make(name, space, **hparams)
   epoch = config.get("epoch", 0) or None
   objective = loops.Objective(dataset=config.dataset, metric=config.get("metric", "val_accuracy"),
                               epoch=epoch, noisy=bool(config.get("noisy", False)))
-  loops.check_space(bench, space)
   loops.check_objective(bench, optimizer, objective)
   loops.check_time_budget(bench, config.get("time_budget", 0.0))
   if config.get("plot_x", "queries") not in PLOT_X:
@@ -74,6 +143,8 @@ def blackbox_setup(config):
   for k in ("num_seeds", "num_queries"):
     if int(config[k]) < 1:
       raise ValueError(f"{k} must be >= 1, got {config[k]}")
+  if resolved:
+    return space, bench, optimizer, objective, _resolved(config, name, hparams, bench_name)
   return space, bench, optimizer, objective
 
 
@@ -87,12 +158,13 @@ def run_blackbox(config, workdir=None, quiet: bool = False) -> dict:
   """Runs a black-box search experiment; returns the ``results.json`` dict.
 
   Args:
-    config: a ConfigDict like ``configs/nb201_re.py``.
+    config: a ConfigDict like ``configs/nb201_re.py`` or ``configs/blackbox.py`` (hyperparameters
+      left ``None`` take the named optimizer's defaults, see :func:`resolve_optimizer`).
     workdir: where to write results (None: write nothing). Chunks of seeds are saved under
       ``workdir/chunks`` as they finish; rerunning the same config resumes from them.
     quiet: no progress output.
   """
-  space, bench, optimizer, objective = blackbox_setup(config)
+  space, bench, optimizer, objective, config = blackbox_setup(config, resolved=True)
   num_seeds, num_queries = int(config.num_seeds), int(config.num_queries)
   chunk = int(config.get("chunk_seeds", 0) or num_seeds)
   chunk = max(1, min(chunk, num_seeds))
