@@ -27,10 +27,10 @@ import optax
 
 from jaxnas import data as data_lib
 from jaxnas import nn as jnn
+from jaxnas import spaces
 from jaxnas.config import to_dict
 from jaxnas.drivers import io
 from jaxnas.drivers import oneshot as drv
-from jaxnas.spaces import nb201
 
 
 def train_config(arch: str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|"
@@ -40,7 +40,9 @@ def train_config(arch: str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|
 
   c = ml_collections.ConfigDict()
   c.task = "train"
-  c.arch = arch  # NB201 string
+  # NB201 string or NASLib op-index tuple. (A config may add search_space, default nasbench201;
+  # it is not a key here so that checkpoint hashes of existing runs stay valid.)
+  c.arch = arch
   c.seed = 0
   c.epochs = 200  # NB201's full schedule
   c.batch_size = 256
@@ -78,12 +80,12 @@ def nb201_tx(total_steps: int, lr: float = 0.1, momentum: float = 0.9, nesterov:
 
 
 @functools.lru_cache(maxsize=8)
-def _programs(arch: tuple, num_classes: int, C: int, N: int, total_steps: int, lr: float,
-              momentum: float, nesterov: bool, weight_decay: float, label_smoothing: float,
-              padding: int):
+def _programs(space: str, arch: tuple, num_classes: int, C: int, N: int, total_steps: int,
+              lr: float, momentum: float, nesterov: bool, weight_decay: float,
+              label_smoothing: float, padding: int):
   """The jitted init / train-step / eval-step for one setting (cached: a rerun, e.g. a resume
   in the same process, reuses the compiled programs)."""
-  net = jnn.compile_nb201(arch, num_classes, C, N)
+  net = jnn.compile(space, arch, num_classes, C=C, N=N)
   tx = nb201_tx(total_steps, lr, momentum, nesterov, weight_decay)
   shard = io.mesh_constraint()
 
@@ -158,7 +160,14 @@ def run_train(config, workdir=None, quiet: bool = False, stop_after: int | None 
     ValueError: invalid architecture string or config values, before any compile.
     FileNotFoundError: missing data (the message says where it looked and how to get it).
   """
-  arch = tuple(int(o) for o in nb201.string_to_ops(str(config.arch)))
+  space = spaces.get_space(config.get("search_space", "nasbench201"))
+  if jnn.ALIASES.get(space.name, space.name) not in jnn.NETWORKS:
+    raise ValueError(f"search space {space.name!r} has no network registered yet; spaces with a "
+                     f"network: {', '.join(sorted(jnn.NETWORKS))}")
+  # any of the space's text forms (its string, NASLib's op-index tuple); another space's string
+  # is a one-line error naming that space
+  parsed = spaces.arch_from_string(space, config.arch)
+  arch = tuple(int(o) for o in np.asarray(space.to_categorical(parsed)).reshape(-1))
   drv.check_common(config)
   for k in ("lr", "weight_decay", "label_smoothing"):
     if float(config[k]) < 0:
@@ -176,9 +185,10 @@ def run_train(config, workdir=None, quiet: bool = False, stop_after: int | None 
     raise ValueError(f"batch_size {batch} exceeds the {len(train)} training examples")
   padding = max(1, train.images.shape[1] // 8)
   init, train_step, eval_step = _programs(
-      arch, train.num_classes, int(config.network.channels), int(config.network.cells_per_stage),
-      epochs * steps, float(config.lr), float(config.momentum), bool(config.nesterov),
-      float(config.weight_decay), float(config.label_smoothing), padding)
+      space.name, arch, train.num_classes, int(config.network.channels),
+      int(config.network.cells_per_stage), epochs * steps, float(config.lr),
+      float(config.momentum), bool(config.nesterov), float(config.weight_decay),
+      float(config.label_smoothing), padding)
   _say = functools.partial(io.say, quiet=quiet)
   _say(f"training {config.arch} on {train.name} ({len(train)} images "
        f"{'x'.join(map(str, train.images.shape[1:]))}, test {len(test)}), C="

@@ -45,10 +45,15 @@ def _nb201_params(archs, ids, *, num_classes, C, N, image_size):
   return jnn.nb201_param_counts(archs, num_classes=num_classes, C=C, N=N)
 
 
+def _nb201_flops(archs, ids, **kw):
+  del archs
+  return zce.nb201_flop_counts(ids, **kw)
+
+
 # registered space -> (params, flops) counters for many cells at once, each
 # ``(archs, ids, *, num_classes, C, N, image_size) -> int[A]``; other spaces count each discrete
 # network (exact, slower)
-FAST_COUNTS = {"nasbench201": (_nb201_params, lambda archs, ids, **kw: zce.nb201_flop_counts(ids, **kw))}
+FAST_COUNTS = {"nasbench201": (_nb201_params, _nb201_flops)}
 
 
 def network_space(space) -> str:
@@ -229,7 +234,8 @@ def score_proxies(config, quiet: bool = False) -> dict:
       continue
     if name == "synflow":  # one batched JVP instead of per-architecture gradients
       t0 = time.perf_counter()
-      scores[name] = zce.synflow_many(mixed, variables, weights, size, int(config.synflow_chunk_size))
+      scores[name] = zce.synflow_many(mixed, variables, weights, size,
+                                      int(config.synflow_chunk_size))
       seconds[name] = time.perf_counter() - t0
       if not quiet:
         print(f"[zero_cost] {name:10s} {num} archs in {seconds[name]:.1f} s", flush=True)

@@ -54,7 +54,11 @@ def test_config_and_bad_input(shared_data, tmp_path):
   assert (c.lr, c.weight_decay, c.batch_size) == (0.1, 5e-4, 256)
   c = _tiny(shared_data)
   c.arch = "|conv~0|"
-  with pytest.raises(ValueError, match="not an NB201 architecture string"):
+  with pytest.raises(ValueError, match="not an architecture of search space nasbench201: "):
+    tr.run_train(c, tmp_path, quiet=True)
+  c.arch = "64-41414-3_32_132"  # a TransNAS-Bench-101 micro cell
+  with pytest.raises(ValueError, match="^'64-41414-3_32_132' is an architecture of search space "
+                     "transnas101_micro, not of nasbench201$"):
     tr.run_train(c, tmp_path, quiet=True)
   c = _tiny(shared_data)
   c.label_smoothing = 1.5
