@@ -6,7 +6,7 @@ encoding, independent Thompson sampling, 100 candidates by single mutations of t
       --config.optimizer.encoding_type=adjacency_one_hot --config.optimizer.acq_fn_type=ei
 """
 
-from jaxnas.experiments import blackbox_config
+from jaxnas.drivers.blackbox import blackbox_config
 
 
 def get_config(arg=None):

@@ -4,7 +4,7 @@ NAS-Bench-201.
   python -m jaxnas.run --config configs/nb201_bo.py --workdir runs/gp_bo
 """
 
-from jaxnas.experiments import blackbox_config
+from jaxnas.drivers.blackbox import blackbox_config
 
 
 def get_config(arg=None):

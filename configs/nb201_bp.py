@@ -4,7 +4,7 @@ then the predicted top 20 of a 300-cell random pool (NASLib's 20/172 split of th
   python -m jaxnas.run --config configs/nb201_bp.py --workdir runs/bp
 """
 
-from jaxnas.experiments import blackbox_config
+from jaxnas.drivers.blackbox import blackbox_config
 
 
 def get_config(arg=None):

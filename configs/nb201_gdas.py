@@ -6,7 +6,7 @@
       --config.network.cells_per_stage=1
 """
 
-from jaxnas.oneshot_driver import oneshot_config
+from jaxnas.drivers.oneshot import oneshot_config
 
 
 def get_config(arg=None):

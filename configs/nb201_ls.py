@@ -3,7 +3,7 @@
   python -m jaxnas.run --config configs/nb201_ls.py --workdir runs/ls
 """
 
-from jaxnas.experiments import blackbox_config
+from jaxnas.drivers.blackbox import blackbox_config
 
 
 def get_config(arg=None):

@@ -5,7 +5,7 @@
   python -m jaxnas.run --config configs/nb201_predictors.py --config.predictors=gp,xgboost \
       --config.train_sizes=100,400 --config.num_seeds=3
 
-The logic is ``jaxnas.evaluate.predictors.run(config, workdir)``; it writes
+The logic is ``jaxnas.drivers.predictors.run(config, workdir)``; it writes
 ``predictor_results.json`` and ``predictor_kendall_tau.png``.
 """
 

@@ -4,7 +4,7 @@
   python -m jaxnas.run --config configs/nb201_re.py --config.dataset=cifar100 --config.num_seeds=1000
 """
 
-from jaxnas.experiments import blackbox_config
+from jaxnas.drivers.blackbox import blackbox_config
 
 
 def get_config(arg=None):

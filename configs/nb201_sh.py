@@ -10,7 +10,7 @@ Needs the table with the 12-epoch fidelity (and test accuracy for the final repo
       --workdir runs/sh
 """
 
-from jaxnas.experiments import blackbox_config
+from jaxnas.drivers.blackbox import blackbox_config
 
 
 def get_config(arg=None):

@@ -18,7 +18,7 @@ three stages); killing the run and rerunning the same command resumes from the l
 checkpoint and ends with the same weights.
 """
 
-from jaxnas.evaluate.train import train_config
+from jaxnas.drivers.train import train_config
 
 
 def get_config(arg=None):

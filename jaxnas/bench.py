@@ -99,9 +99,9 @@ def main(argv=None) -> int:
         None, quick=args.quick, space_name=args.space or "nasbench201",
         benchmark_path=args.benchmark_path if args.space else None, dataset=args.dataset)
   if args.suite == "bbo" and args.json:
-    from jaxnas.experiments import _write_json  # pylint: disable=import-outside-toplevel
+    from jaxnas.drivers.io import write_json  # pylint: disable=import-outside-toplevel
     import pathlib  # pylint: disable=import-outside-toplevel
-    _write_json(pathlib.Path(args.json), report)
+    write_json(pathlib.Path(args.json), report)
   return 0
 
 

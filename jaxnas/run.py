@@ -15,16 +15,7 @@ import pathlib
 import sys
 
 from jaxnas import config as config_lib
-
-# config.task -> (module, driver). Drivers take (config, workdir, quiet=...) and live in the
-# library, so notebooks call the same functions; modules are imported only when their task runs.
-TASKS = {
-    "blackbox": ("jaxnas.experiments", "run_blackbox"),
-    "predictors": ("jaxnas.evaluate.predictors", "run"),
-    "zero_cost": ("jaxnas.evaluate.zero_cost", "run"),
-    "oneshot": ("jaxnas.oneshot_driver", "run_oneshot"),
-    "train": ("jaxnas.evaluate.train", "run_train"),
-}
+from jaxnas.drivers import TASKS  # config.task -> (module, driver)
 
 
 def _driver(task: str):

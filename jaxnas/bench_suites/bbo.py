@@ -136,6 +136,6 @@ def run(json_out=None, num_seeds: int = 1000, num_queries: int = 150, baseline_s
 
 def _write(json_out, report: dict) -> None:
   if json_out:
-    from jaxnas.experiments import _write_json  # pylint: disable=import-outside-toplevel
+    from jaxnas.drivers.io import write_json  # pylint: disable=import-outside-toplevel
     import pathlib  # pylint: disable=import-outside-toplevel
-    _write_json(pathlib.Path(json_out), report)
+    write_json(pathlib.Path(json_out), report)

@@ -363,8 +363,8 @@ def run(json_out=None, quick: bool = False, num_seeds: int = 100, gp_seeds: int 
 
   def write():
     if json_out:
-      from jaxnas.experiments import _write_json  # pylint: disable=import-outside-toplevel
-      _write_json(pathlib.Path(json_out), report)
+      from jaxnas.drivers.io import write_json  # pylint: disable=import-outside-toplevel
+      write_json(pathlib.Path(json_out), report)
 
   def partial(rows):
     report["query_table"] = rows

@@ -33,8 +33,8 @@ DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 
 def _write(json_out, report) -> None:
   if json_out:
-    from jaxnas.experiments import _write_json  # pylint: disable=import-outside-toplevel
-    _write_json(pathlib.Path(json_out), report)
+    from jaxnas.drivers.io import write_json  # pylint: disable=import-outside-toplevel
+    write_json(pathlib.Path(json_out), report)
 
 
 def _stats(v) -> tuple[float, float]:

@@ -123,6 +123,6 @@ def run(json_out=None, quick: bool = False, proxies=None, num_archs: int = 0, fu
   report = {"results": rows, "network": {"C": C, "N": N, "image_size": size},
             "peak_rss_mb": _peak_mb(), "device": str(jax.devices()[0].device_kind)}
   if json_out:
-    from jaxnas.experiments import _write_json  # pylint: disable=import-outside-toplevel
-    _write_json(pathlib.Path(json_out), report)
+    from jaxnas.drivers.io import write_json  # pylint: disable=import-outside-toplevel
+    write_json(pathlib.Path(json_out), report)
   return report

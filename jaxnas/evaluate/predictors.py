@@ -1,5 +1,6 @@
 """The predictor evaluator: train each predictor on random architectures, test on a disjoint
 random set, report NASLib's predictor metrics over seeds; and a fit/predict speed benchmark.
+The driver that runs it from a config and writes its files is ``jaxnas.drivers.predictors``.
 
 For every predictor, training-set size and seed: a host RNG (``np.random.default_rng(seed)``)
 shuffles the benchmark's architecture ids; the first ``num_test`` are the test set and the
@@ -33,9 +34,6 @@ from jaxnas.evaluate import metrics
 METRIC_KEYS = ("kendall_tau", "spearman", "pearson", "mae", "rmse", "kendall_tau_2dec",
                "kendall_tau_1dec", "precision_at_10", "precision_at_20", "fit_seconds",
                "query_seconds")
-RESULTS_FILE = "predictor_results.json"
-SUMMARY_FILE = "predictor_results.md"
-PLOT_FILE = "predictor_kendall_tau.png"
 
 
 # Learning-curve predictors that need no training: name -> (metric, epoch) of the low fidelity.
@@ -199,105 +197,6 @@ def evaluate_predictor(pred, x_all, y_all, *, train_sizes, num_test: int, num_se
   return out
 
 
-def run(config, workdir, quiet: bool = False) -> dict[str, Any]:
-  """Runs the predictor evaluator described by ``config`` and writes its outputs to ``workdir``.
-
-  Config fields: ``predictors`` (comma-separated names of ``jaxnas.predictors.PREDICTORS``, or
-  ``early_stop_12``: the 12-epoch validation accuracy, which needs a table built with
-  ``--hp12-csv`` passed as ``benchmark_path``),
-  ``train_sizes`` (list or comma-separated), ``num_test``, ``num_seeds``, ``seed``, ``benchmark``,
-  ``benchmark_path`` (optional ``.npz``), ``dataset``, ``metric``, ``encoding``,
-  ``target_transform``, ``score_features`` (OMNI), ``pad_buffer``, ``hparams`` (name -> kwargs),
-  ``plot``.
-
-  Writes ``predictor_results.json`` (``{predictor: {str(train_size): {metric: mean over seeds,
-  ..., "std": {metric: std over seeds}}}}``; models with a predictive std also get
-  ``coverage_1std`` / ``coverage_2std``, the fraction of test targets within one / two stds of
-  the mean), ``predictor_results.md`` (:func:`summary_markdown`) and ``predictor_kendall_tau.png``.
-
-  Args:
-    config: an ``ml_collections.ConfigDict`` (``configs/nb201_predictors.py``).
-    workdir: output folder (created).
-    quiet: no per-predictor progress lines.
-
-  Returns:
-    The results dict.
-  """
-  workdir = pathlib.Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
-  names = _names(config.predictors)
-  sizes = config.train_sizes
-  if isinstance(sizes, str):
-    sizes = [int(s) for s in sizes.split(",") if s.strip()]
-  bench = benchmarks.load(config.get("benchmark", "nasbench201"), config.get("benchmark_path", None) or None)
-  y_all = np.asarray(benchmarks.query(bench, np.arange(bench.num_archs), config.get("metric", "val_accuracy"),
-                                      config.dataset), np.float32)
-  results = {}
-  for name in names:
-    t0 = time.perf_counter()
-    pred, x_all = build(name, config, bench, config.dataset)
-    results[name] = evaluate_predictor(pred, x_all, y_all, train_sizes=sizes,
-                                       num_test=int(config.num_test), num_seeds=int(config.num_seeds),
-                                       seed=int(config.get("seed", 0)),
-                                       pad_buffer=bool(config.get("pad_buffer", True)))
-    taus = ", ".join(f"{s}: {v['kendall_tau']:.3f}" for s, v in results[name].items())
-    if not quiet:
-      print(f"[predictors] {name:14s} tau {{{taus}}} ({time.perf_counter() - t0:.0f} s)", flush=True)
-    (workdir / RESULTS_FILE).write_text(json.dumps(results, indent=1))  # partial results survive
-  (workdir / SUMMARY_FILE).write_text(summary_markdown(results))
-  if config.get("plot", True):
-    plot(results, workdir / PLOT_FILE)
-  return results
-
-
-def summary_markdown(results: dict, metrics_shown=("kendall_tau", "spearman", "fit_seconds",
-                                                   "coverage_1std", "coverage_2std")) -> str:
-  """Markdown tables of ``results`` (as :func:`run` returns them): one table per metric, a row per
-  predictor and a column per training-set size, each cell ``mean +- std`` over seeds. Predictors
-  without a metric (e.g. coverage for models without a predictive std) are left out of its
-  table."""
-  lines = []
-  for key in metrics_shown:
-    rows = {n: per for n, per in results.items() if all(key in v for v in per.values())}
-    if not rows:
-      continue
-    sizes = sorted({int(s) for per in rows.values() for s in per})
-    fmt = "{:.2f}" if key.endswith("seconds") else "{:.3f}"
-    lines += [f"### {key}", "", "| predictor | " + " | ".join(str(s) for s in sizes) + " |",
-              "|---|" + "---:|" * len(sizes)]
-    for name, per in rows.items():
-      cells = []
-      for s in sizes:
-        v = per.get(str(s))
-        cells.append("" if v is None else f"{fmt.format(v[key])} ± {fmt.format(v['std'][key])}")
-      lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines.append("")
-  return "\n".join(lines)
-
-
-def plot(results: dict, path) -> None:
-  """Kendall tau (mean +- std over seeds) vs training-set size, one line per predictor."""
-  import matplotlib
-
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
-  fig, ax = plt.subplots(figsize=(6, 4))
-  for name, per in results.items():
-    sizes = sorted(int(s) for s in per)
-    mean = [per[str(s)]["kendall_tau"] for s in sizes]
-    sd = [per[str(s)]["std"]["kendall_tau"] for s in sizes]
-    ax.errorbar(sizes, mean, yerr=sd, label=name, marker="o", capsize=2)
-  ax.set_xscale("log")
-  ax.set_xlabel("training set size")
-  ax.set_ylabel("Kendall tau")
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-
-
 def bench(json_out=None, predictors=None, train_sizes=(100, 1000), dataset: str = "cifar10",
           encoding: str = "adjacency_one_hot", seed: int = 0, quick: bool = False) -> dict[str, Any]:
   """Speed benchmark: seconds to fit on ``train_sizes`` random NB201 cells and to predict all
@@ -357,3 +256,15 @@ def bench(json_out=None, predictors=None, train_sizes=(100, 1000), dataset: str 
   if json_out:
     pathlib.Path(json_out).write_text(json.dumps(out, indent=1))
   return out
+
+
+# The driver's names, moved to jaxnas.drivers.predictors, stay importable from here (lazily: that
+# module imports this one).
+_DRIVER_NAMES = ("run", "summary_markdown", "plot", "RESULTS_FILE", "SUMMARY_FILE", "PLOT_FILE")
+
+
+def __getattr__(name):
+  if name in _DRIVER_NAMES:
+    import importlib  # pylint: disable=import-outside-toplevel
+    return getattr(importlib.import_module("jaxnas.drivers.predictors"), name)
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

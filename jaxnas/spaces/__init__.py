@@ -7,6 +7,9 @@ edge, including user-defined ones) are made with :func:`jaxnas.spaces.cell.cell_
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+
 from jaxnas.spaces import cell, nb201, transnas_micro
 from jaxnas.spaces.base import SearchSpace
 
@@ -19,9 +22,10 @@ NASBENCH201 = SearchSpace(
     neighbours_masked=nb201.neighbours_masked, encoding_dims=tuple(nb201.ENCODING_DIMS.items()),
     categorical=(nb201.NUM_OPS,) * nb201.NUM_EDGES, to_categorical=nb201.to_categorical,
     from_categorical=nb201.from_categorical, edges=nb201.EDGES, ops=nb201.OPS,
-    all_archs=nb201.all_archs, check=nb201.check)
+    all_archs=nb201.all_archs, check=nb201.check, from_naslib=nb201.from_naslib)
 
-TRANSNAS101_MICRO = transnas_micro.SPACE.as_search_space()
+TRANSNAS101_MICRO = dataclasses.replace(transnas_micro.SPACE.as_search_space(),
+                                        from_naslib=transnas_micro.from_naslib)
 
 SPACES: dict[str, SearchSpace] = {"nasbench201": NASBENCH201, "transnas101_micro": TRANSNAS101_MICRO}
 
@@ -33,5 +37,60 @@ def get_space(name: str) -> SearchSpace:
   return SPACES[name]
 
 
-__all__ = ["NASBENCH201", "SPACES", "SearchSpace", "TRANSNAS101_MICRO", "cell", "get_space", "nb201",
+def _parse(space: SearchSpace, text: str):
+  """``space``'s architecture from its string form or NASLib's op-index tuple; ValueError if
+  neither reads ``text``."""
+  try:
+    return space.from_string(text)
+  except ValueError:
+    if space.from_naslib is None or text[:1] not in "([":
+      raise
+  try:
+    values = ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    values = None
+  if not isinstance(values, (tuple, list)) or not all(isinstance(v, int) for v in values):
+    raise ValueError(f"not a NASLib op-index tuple: {text!r}")
+  return space.from_naslib(tuple(values))
+
+
+def arch_from_string(space: SearchSpace | str, text) -> object:
+  """Reads one architecture of ``space`` from any of its text forms: the space's string (NB201
+  ``|op~0|+|...|``, TransNAS ``64-41414-a_bc_def``) or NASLib's op-index tuple ``(1, 3, 0, ...)``
+  (also as a list, e.g. from JSON).
+
+  Raises:
+    ValueError: one line naming the text and the space; when the text is an architecture of
+      another registered space, it says which, and otherwise shows an example of each form.
+  """
+  space = get_space(space) if isinstance(space, str) else space
+  if isinstance(text, (tuple, list)):
+    text = str(tuple(text))
+  text = str(text).strip()
+  try:
+    return _parse(space, text)
+  except (ValueError, TypeError):
+    pass
+  others = []
+  for name, other in SPACES.items():
+    if name != space.name:
+      try:
+        other.from_string(text)
+        others.append(name)
+      except (ValueError, TypeError):
+        pass
+  if others:
+    raise ValueError(f"{text!r} is an architecture of search space {others[0]}, not of "
+                     f"{space.name}")
+  example = space.to_string(space.from_id(0)) if space.num_archs else None
+  forms = [f"its string, e.g. {example!r}" if example else "its string form"]
+  if space.from_naslib is not None:
+    forms.append("or NASLib's op-index tuple, e.g. "
+                 f"{str(tuple(int(v) for v in [0] * space.num_edges))!r}")
+  raise ValueError(f"not an architecture of search space {space.name}: {text!r} (expected "
+                   f"{' '.join(forms)})")
+
+
+__all__ = ["NASBENCH201", "SPACES", "SearchSpace", "TRANSNAS101_MICRO", "arch_from_string", "cell",
+           "get_space", "nb201",
            "transnas_micro"]

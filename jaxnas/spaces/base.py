@@ -48,6 +48,9 @@ class SearchSpace:
     all_archs: ``() -> Arch[num_archs]`` in id order (enumerable spaces).
     check: host-side ``(arch) -> None`` raising a one-line ValueError naming what is valid (an
       architecture of another space, wrong shape, op index out of range).
+    from_naslib: host-side ``(op_indices) -> Arch`` from NASLib's form of the space's
+      architectures (a tuple of op indices in NASLib's op and edge order), where NASLib has the
+      space; None otherwise. :func:`jaxnas.spaces.arch_from_string` reads it from text.
   """
 
   name: str
@@ -76,6 +79,7 @@ class SearchSpace:
   ops: tuple[str, ...] = ()
   all_archs: Callable[..., Any] | None = None
   check: Callable[..., Any] | None = None
+  from_naslib: Callable[..., Any] | None = None
 
   @property
   def num_edges(self) -> int:

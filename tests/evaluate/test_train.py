@@ -11,7 +11,7 @@ import pytest
 
 from jaxnas.config import load_config
 from jaxnas.paths import REPO_ROOT
-from jaxnas.evaluate import train as tr
+from jaxnas.drivers import train as tr
 
 ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|"
 
@@ -54,7 +54,11 @@ def test_config_and_bad_input(shared_data, tmp_path):
   assert (c.lr, c.weight_decay, c.batch_size) == (0.1, 5e-4, 256)
   c = _tiny(shared_data)
   c.arch = "|conv~0|"
-  with pytest.raises(ValueError, match="not an NB201 architecture string"):
+  with pytest.raises(ValueError, match="not an architecture of search space nasbench201: "):
+    tr.run_train(c, tmp_path, quiet=True)
+  c.arch = "64-41414-3_32_132"  # a TransNAS-Bench-101 micro cell
+  with pytest.raises(ValueError, match="^'64-41414-3_32_132' is an architecture of search space "
+                     "transnas101_micro, not of nasbench201$"):
     tr.run_train(c, tmp_path, quiet=True)
   c = _tiny(shared_data)
   c.label_smoothing = 1.5

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from jaxnas import benchmarks as bm
-from jaxnas import experiments, loops, optimizers, spaces
+from jaxnas import loops, optimizers, spaces
+from jaxnas.drivers import blackbox as experiments
 import importlib
 
 SPACE = spaces.get_space("nasbench201")

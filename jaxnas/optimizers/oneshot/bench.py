@@ -1,5 +1,6 @@
-"""Supernet step benchmarks (``python -m jaxnas.bench supernet --json OUT``) and the Fashion-MNIST
-search measurement used for the README figures.
+"""Supernet step benchmarks (``python -m jaxnas.bench supernet --json OUT``); ``python -m
+jaxnas.optimizers.oneshot.bench fashion NAMES`` runs the Fashion-MNIST search measurement used for
+the README figures (``jaxnas.drivers.oneshot.fashion_search``).
 
 ``bench_supernet`` times one jitted search step of DARTS (first and second order), GDAS and DrNAS
 on the full NB201 supernet (C=16, N=5, two batches of 64 32x32x3 images per step, as NASLib's
@@ -97,7 +98,7 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
   bad = [c for c in cases if c not in labels]
   if bad:
     raise ValueError(f"unknown supernet bench case {bad[0]!r}; valid: {', '.join(labels)}")
-  from jaxnas.oneshot_driver import SEARCH_CELL_BN  # pylint: disable=import-outside-toplevel
+  from jaxnas.drivers.oneshot import SEARCH_CELL_BN  # pylint: disable=import-outside-toplevel
   C, N, B, H = (4, 1, 8, 16) if quick else (16, 5, 64, 32)
   repeats = 3 if quick else repeats
   net = jnn.supernet_nb201(10, C, N, cell_bn=SEARCH_CELL_BN)
@@ -158,20 +159,10 @@ def _write(json_out: str | None, out: dict) -> None:
     path.write_text(json.dumps(out, indent=1))
 
 
-def fashion_search(name: str, workdir: str | None = None, *, epochs: int = 3,
-                   max_examples: int = 2048, image_size: int = 16, channels: int = 4,
-                   cells: int = 1, batch_size: int = 32, seed: int = 0, **hparams) -> dict:
-  """A small one-shot search on Fashion-MNIST from the shared data (the measurement behind
-  "every optimizer lowers the training loss"): returns :func:`run_oneshot`'s results."""
-  from jaxnas import oneshot_driver as drv  # pylint: disable=import-outside-toplevel
-  c = drv.oneshot_config(name, **hparams)
-  c.data.name = "fashion_mnist"
-  c.data.max_examples = max_examples
-  c.data.image_size = image_size
-  c.epochs, c.batch_size, c.seed = epochs, batch_size, seed
-  c.network.channels, c.network.cells_per_stage = channels, cells
-  c.score_archs, c.score_batches = 50, 2
-  return drv.run_oneshot(c, workdir, quiet=True)
+def fashion_search(*args, **kwargs) -> dict:
+  """``jaxnas.drivers.oneshot.fashion_search`` (kept importable from here)."""
+  from jaxnas.drivers.oneshot import fashion_search as run  # pylint: disable=import-outside-toplevel
+  return run(*args, **kwargs)
 
 
 if __name__ == "__main__":

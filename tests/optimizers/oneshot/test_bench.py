@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import pytest
 
 from jaxnas import nn as jnn
-from jaxnas.oneshot_driver import SEARCH_CELL_BN
+from jaxnas.drivers.oneshot import SEARCH_CELL_BN
 from jaxnas.optimizers import oneshot as oneshot_lib
 from jaxnas.optimizers.oneshot.bench import CASES, bench_supernet
 

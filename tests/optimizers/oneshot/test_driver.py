@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from jaxnas import oneshot_driver as drv
+from jaxnas.drivers import oneshot as drv
 from jaxnas.optimizers import oneshot
 from jaxnas.config import load_config
 from jaxnas.paths import REPO_ROOT

@@ -1,0 +1,355 @@
+"""The black-box search driver (task ``"blackbox"``), shared by ``python -m jaxnas.run`` and the
+notebooks.
+
+``run_blackbox(config, workdir)`` validates a black-box search config, runs all seeds as one
+compiled program (in chunks of seeds, each saved so an interrupted run resumes), and writes
+``results.json``, NASLib's ``errors.json`` and ``trajectory.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import time
+import warnings
+
+import numpy as np
+
+from jaxnas import benchmarks as bm
+from jaxnas import loops, optimizers, spaces
+from jaxnas.config import to_dict
+from jaxnas.drivers import io
+
+
+def blackbox_config(optimizer: str, **hparams):
+  """The default black-box search config (what ``configs/nb201_<optimizer>.py`` return)."""
+  import ml_collections  # pylint: disable=import-outside-toplevel
+
+  c = ml_collections.ConfigDict()
+  c.task = "blackbox"
+  c.seed = 0  # base seed: seed i of the run uses a key folded from key(seed) and i
+  c.num_seeds = 100  # independent searches, run as one compiled program
+  c.num_queries = 150  # benchmark queries per search
+  c.chunk_seeds = 0  # seeds per compiled chunk (0 = all at once); chunks are saved for resuming
+  c.search_space = "nasbench201"
+  c.dataset = "cifar10"  # cifar10 (= cifar10-valid), cifar100, ImageNet16-120
+  c.metric = "val_accuracy"  # what the search maximises
+  c.epoch = 0  # fidelity of the metric: 0 = final (200 epochs), 12 = NB201's 12-epoch table
+  c.noisy = False  # False: mean over training seeds; True: one seed drawn per query
+  c.time_budget = 0.0  # simulated training seconds (0 = none): the search stops when spent
+  c.plot_x = "queries"  # x-axis of trajectory.png: queries or train_time (simulated seconds)
+  c.benchmark = ml_collections.ConfigDict({"name": "nasbench201", "path": ""})  # "" = embedded
+  # every hyperparameter of the optimizer is in the config, so --config.optimizer.X=... can set it
+  # and a misspelt one is rejected with the list of valid keys
+  all_hparams = dict(optimizers.hyperparameters(optimizer), **hparams)
+  c.optimizer = ml_collections.ConfigDict(dict(name=optimizer, **all_hparams))
+  return c
+
+
+def generic_blackbox_config(optimizer: str = "re"):
+  """The generic black-box config (``configs/blackbox.py``): any registered optimizer on any
+  registered tabular space.
+
+  ``optimizer`` holds ``name`` and every hyperparameter of every registered optimizer, each
+  ``None``: ml_collections applies ``--config.optimizer.name=O`` after ``get_config``, so the
+  hyperparameters cannot be filled for ``O`` here. :func:`resolve_optimizer` gives every ``None``
+  the named optimizer's default (``fidelities``: the benchmark's declared ones) and refuses a set
+  hyperparameter the named optimizer does not take. ``benchmark.name`` ``""`` is the search space's
+  own benchmark.
+  """
+  import ml_collections  # pylint: disable=import-outside-toplevel
+
+  optimizers.hyperparameters(optimizer)  # an unknown name fails here, naming the valid ones
+  c = blackbox_config(optimizer)
+  c.benchmark.name = ""  # "" = the benchmark of config.search_space
+  keys = sorted({k for n in optimizers.OPTIMIZERS for k in optimizers.hyperparameters(n)})
+  c.optimizer = ml_collections.ConfigDict(dict(name=optimizer, **{k: None for k in keys}))
+  return c
+
+
+def resolve_optimizer(config, bench=None) -> tuple[str, dict]:
+  """The optimizer's name and its complete hyperparameters from ``config.optimizer``.
+
+  A hyperparameter left ``None`` takes the named optimizer's default, except ``fidelities``,
+  which takes the objective metric's declared fidelities when ``bench`` declares two or more
+  (so a multi-fidelity search uses what the table has). ``None`` entries the named optimizer does
+  not take are dropped (the generic config lists every optimizer's).
+
+  Raises:
+    ValueError: an unknown optimizer, or a set hyperparameter it does not take (naming the valid
+      ones), before anything is compiled.
+  """
+  opt_cfg = dict(to_dict(config.optimizer))
+  name = opt_cfg.pop("name", None)
+  defaults = optimizers.hyperparameters(name)  # an unknown name: a ValueError naming the valid
+  bad = [k for k, v in opt_cfg.items() if k not in defaults and v is not None]
+  if bad:
+    raise ValueError(f"unknown hyperparameter {bad[0]!r} for optimizer {name!r}; valid: "
+                     f"{', '.join(defaults) or '(none)'}")
+  hp = {}
+  for k, default in defaults.items():
+    v = opt_cfg.get(k)
+    if v is None and k == "fidelities" and bench is not None:
+      declared = bench.metric(config.get("metric", "val_accuracy")).fidelities
+      v = tuple(declared) if len(declared) >= 2 else None
+    if v is None:
+      v = default
+    elif isinstance(default, tuple):
+      v = tuple(v)
+    hp[k] = v
+  return name, hp
+
+
+def _resolved(config, name: str, hparams: dict, bench_name: str):
+  """A copy of ``config`` whose optimizer section is the named optimizer's complete
+  hyperparameters and whose ``benchmark.name`` is the one loaded: what ``results.json``,
+  ``errors.json`` and the chunk hash record (identical to the input for the full presets)."""
+  import ml_collections  # pylint: disable=import-outside-toplevel
+
+  c = ml_collections.ConfigDict(to_dict(config))
+  c.optimizer = ml_collections.ConfigDict(dict(name=name, **hparams))
+  c.benchmark.name = bench_name
+  return c
+
+
+PLOT_X = ("queries", "train_time")
+
+
+_say = io.say
+
+
+def blackbox_setup(config, resolved: bool = False):
+  """Validates a black-box config on the host; returns (space, bench, optimizer, objective), and
+  with ``resolved=True`` also the config as run (:func:`resolve_optimizer`'s hyperparameters,
+  the benchmark's name).
+
+  Every bad name (space, dataset, metric, optimizer, hyperparameter, fidelity) raises a one-line
+  ValueError naming it and the valid values, and a missing or corrupt table file raises an error
+  naming the file and its build command, before anything is compiled.
+  """
+  space = spaces.get_space(config.search_space)
+  bench_name = config.benchmark.get("name") or config.search_space
+  bench = bm.load(bench_name, config.benchmark.get("path") or None)
+  loops.check_space(bench, space)
+  name, hparams = resolve_optimizer(config, bench)
+  optimizer = optimizers.make(name, space, **hparams)
+  epoch = config.get("epoch", 0) or None
+  objective = loops.Objective(dataset=config.dataset, metric=config.get("metric", "val_accuracy"),
+                              epoch=epoch, noisy=bool(config.get("noisy", False)))
+  loops.check_objective(bench, optimizer, objective)
+  loops.check_time_budget(bench, config.get("time_budget", 0.0))
+  if config.get("plot_x", "queries") not in PLOT_X:
+    raise ValueError(f"unknown plot_x {config.plot_x!r}; valid: {', '.join(PLOT_X)}")
+  for k in ("num_seeds", "num_queries"):
+    if int(config[k]) < 1:
+      raise ValueError(f"{k} must be >= 1, got {config[k]}")
+  if resolved:
+    return space, bench, optimizer, objective, _resolved(config, name, hparams, bench_name)
+  return space, bench, optimizer, objective
+
+
+def _config_hash(config) -> str:
+  # budget keys at their defaults do not change results: keep hashes of older configs valid
+  drop = ("chunk_seeds", "plot_x") + (() if config.get("time_budget") else ("time_budget",))
+  return io.config_hash(config, drop=drop)
+
+
+def run_blackbox(config, workdir=None, quiet: bool = False) -> dict:
+  """Runs a black-box search experiment; returns the ``results.json`` dict.
+
+  Args:
+    config: a ConfigDict like ``configs/nb201_re.py`` or ``configs/blackbox.py`` (hyperparameters
+      left ``None`` take the named optimizer's defaults, see :func:`resolve_optimizer`).
+    workdir: where to write results (None: write nothing). Chunks of seeds are saved under
+      ``workdir/chunks`` as they finish; rerunning the same config resumes from them.
+    quiet: no progress output.
+  """
+  space, bench, optimizer, objective, config = blackbox_setup(config, resolved=True)
+  num_seeds, num_queries = int(config.num_seeds), int(config.num_queries)
+  chunk = int(config.get("chunk_seeds", 0) or num_seeds)
+  chunk = max(1, min(chunk, num_seeds))
+  wd = pathlib.Path(workdir) if workdir else None
+  chunk_dir = None
+  if wd:
+    chunk_dir = wd / "chunks" / _config_hash(config)
+    chunk_dir.mkdir(parents=True, exist_ok=True)
+  _say(f"{optimizer.name} on {space.name}/{objective.dataset}: {num_seeds} seeds x "
+       f"{num_queries} queries, {objective.metric}"
+       + (f" @ epoch {objective.epoch}" if objective.epoch else "")
+       + (", noisy" if objective.noisy else ""), quiet)
+
+  keys_all = np.asarray(
+      __import__("jax").random.key_data(loops.seed_keys(int(config.seed), num_seeds)))
+  time_budget = loops.check_time_budget(bench, config.get("time_budget", 0.0))
+  fn = loops.compiled_search(optimizer, space, objective, num_queries, time_budget)
+  compiled, compile_s, run_s = None, 0.0, 0.0
+  parts = []
+  starts = list(range(0, num_seeds, chunk))
+  try:
+    from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+    it = tqdm(starts, desc="seed chunks", unit="chunk", disable=quiet or len(starts) == 1)
+  except ImportError:
+    it = starts
+  import jax  # pylint: disable=import-outside-toplevel
+  for s in it:
+    path = chunk_dir / f"seeds_{s:06d}_{chunk}.npz" if chunk_dir else None
+    if path and path.is_file():
+      with np.load(path) as z:
+        parts.append({k: z[k] for k in z.files})
+      continue
+    kd = keys_all[s:s + chunk]
+    n = kd.shape[0]
+    if n < chunk:  # pad the last chunk so the compiled shape is reused
+      kd = np.concatenate([kd, np.repeat(kd[-1:], chunk - n, 0)])
+    keys = loops._shard_keys(jax.random.wrap_key_data(kd))
+    if compiled is None:
+      t0 = time.perf_counter()
+      compiled = fn.lower(keys, bench).compile()
+      compile_s = time.perf_counter() - t0
+      _say(f"compiled in {compile_s:.2f} s", quiet)
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(compiled(keys, bench))
+    run_s += time.perf_counter() - t0
+    part = {k: np.asarray(v)[:n] for k, v in out.__dict__.items()}
+    if path:
+      tmp = path.with_suffix(".tmp.npz")
+      np.savez(tmp, **part)
+      os.replace(tmp, path)
+    parts.append(part)
+  outs = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+  results = _results(config, space, bench, optimizer, objective, outs, compile_s, run_s)
+  _say(f"ran in {run_s:.3f} s ({run_s / num_seeds * 1e6:.1f} us per seed-run); mean best "
+       f"{objective.metric} {results['summary']['mean_best_val_accuracy']:.3f} "
+       f"+- {results['summary']['stderr_best_val_accuracy']:.3f}"
+       + ("" if results["summary"]["mean_best_test_accuracy"] is None else
+          f", test {results['summary']['mean_best_test_accuracy']:.3f}"), quiet)
+  if wd:
+    write_blackbox_outputs(wd, config, results, outs, bench, objective)
+    _say(f"wrote {wd / 'results.json'}, errors.json, trajectory.png", quiet)
+  return results
+
+
+def _results(config, space, bench, optimizer, objective, outs, compile_s, run_s) -> dict:
+  best_ids = outs["best_id"][:, -1]
+  best_val = outs["best_fitness"][:, -1].astype(float)
+  num_ask = outs["arch_id"].shape[-1]
+  counted = outs["counted"] if "counted" in outs else np.ones(outs["best_fitness"].shape, bool)
+  has_test = bench.has("test_accuracy")
+  best_test = (np.asarray(bm.query(bench, best_ids, "test_accuracy", objective.dataset))
+               if has_test else None)
+  seeds = []
+  for i in range(best_ids.shape[0]):
+    seeds.append({
+        "seed": i,
+        "best_arch": space.to_string(space.from_id(int(best_ids[i]))),
+        "best_val_accuracy": float(best_val[i]),
+        "best_test_accuracy": None if best_test is None else float(best_test[i]),
+        "trajectory": [float(v) for v in outs["best_fitness"][i]],
+        "train_time": [float(v) for v in np.cumsum(outs["train_time"][i])],
+        "queries": [int(v) for v in np.cumsum(counted[i]) * num_ask],
+    })
+  n = len(best_val)
+  return {
+      "search_space": space.name,
+      "dataset": objective.dataset,
+      "optimizer": optimizer.name,
+      "optimizer_config": to_dict(config.optimizer),
+      "objective": objective._asdict(),
+      "num_seeds": int(config.num_seeds),
+      "num_queries": int(config.num_queries),
+      "time_budget": float(config.get("time_budget", 0.0)),
+      "base_seed": int(config.seed),
+      "seeds": seeds,
+      "summary": {
+          "mean_best_val_accuracy": float(best_val.mean()),
+          "stderr_best_val_accuracy": float(best_val.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0,
+          "mean_best_test_accuracy": None if best_test is None else float(best_test.mean()),
+          "stderr_best_test_accuracy": (None if best_test is None or n < 2 else
+                                        float(best_test.std(ddof=1) / np.sqrt(n))),
+          "mean_queries": float(counted.sum(-1).mean() * num_ask),
+          "mean_train_time": float(outs["train_time"].sum(-1).mean()),
+      },
+      "wall_seconds": float(run_s),
+      "compile_seconds": float(compile_s),
+  }
+
+
+def write_blackbox_outputs(wd: pathlib.Path, config, results: dict, outs, bench, objective) -> None:
+  """``results.json``, NASLib's ``errors.json`` (first seed) and ``trajectory.png``."""
+  wd.mkdir(parents=True, exist_ok=True)
+  io.write_json(wd / "results.json", results)
+  # NASLib's lightweight errors.json: [config, {metric lists per search step, for the best arch}]
+  ids = outs["best_id"][0]
+  ds = objective.dataset
+  q = lambda m: [float(v) for v in np.asarray(bm.query(bench, ids, m, ds))]  # noqa: E731
+  errors = {
+      "valid_acc": [float(v) for v in outs["best_fitness"][0]],
+      "test_acc": q("test_accuracy") if bench.has("test_accuracy") else [None] * len(ids),
+      "train_time": q("train_time") if bench.has("train_time") else [None] * len(ids),
+      "params": q("params") if bench.has("params") else [None] * len(ids),
+      "runtime": [results["wall_seconds"] / len(ids) / results["num_seeds"]] * len(ids),
+      "arch": [results["seeds"][0]["best_arch"] if j == len(ids) - 1 else None
+               for j in range(len(ids))],
+  }
+  io.write_json(wd / "errors.json", [to_dict(config), errors])
+  ylabel = f"best {objective.metric} ({ds})"
+  if config.get("plot_x", "queries") == "train_time":
+    plot_trajectories(wd / "trajectory.png", {results["optimizer"]: outs["best_fitness"]},
+                      ylabel=ylabel, x=np.cumsum(outs["train_time"], -1),
+                      xlabel="simulated training time (s)")
+  else:
+    plot_trajectories(wd / "trajectory.png", {results["optimizer"]: outs["best_fitness"]},
+                      ylabel=ylabel)
+
+
+_write_json = io.write_json  # the name older callers import
+
+
+def on_time_grid(best, cum_time, grid):
+  """Best-so-far ``f32[seeds, steps]`` as a step function of cumulative simulated time
+  ``f32[seeds, steps]``, sampled at ``grid`` (``f32[G]``): ``[seeds, G]``, NaN before a seed's
+  first query ends."""
+  best = np.asarray(best, float)
+  cum_time = np.asarray(cum_time, float)
+  out = np.full((best.shape[0], len(grid)), np.nan)
+  for s in range(best.shape[0]):
+    j = np.searchsorted(cum_time[s], grid, side="right") - 1
+    ok = j >= 0
+    out[s, ok] = best[s, j[ok]]
+  return out
+
+
+def plot_trajectories(path, curves: dict, ylabel: str = "best so far", x=None, xlabel="queries"):
+  """Mean and standard error band of best-so-far curves (``{label: f32[seeds, steps]}``).
+
+  ``x``: None (steps 1..T), ``f32[T]`` shared, ``f32[seeds, T]`` per seed (e.g. cumulative
+  simulated training time: the curves are then resampled on a common grid), or a dict of either
+  per label.
+  """
+  fig, ax = io.figure(figsize=(6, 4))
+  bottom = np.inf
+  for label, c in curves.items():
+    c = np.asarray(c, float)
+    xl = x.get(label) if isinstance(x, dict) else x
+    xs = np.arange(1, c.shape[1] + 1) if xl is None else np.asarray(xl, float)
+    if xs.ndim == 2:  # per-seed x (time): resample onto a shared grid
+      grid = np.linspace(0.0, np.nanmax(xs), 200)[1:]
+      c = on_time_grid(c, xs, grid)
+      xs = grid
+    c = np.where(np.isfinite(c), c, np.nan)
+    with warnings.catch_warnings():  # all-NaN columns (before any result) are expected
+      warnings.simplefilter("ignore", RuntimeWarning)
+      m = np.nanmean(c, 0)
+      se = np.nanstd(c, 0) / np.sqrt(np.maximum(np.sum(np.isfinite(c), 0), 1))
+    ax.plot(xs, m, label=f"{label} ({c.shape[0]} seeds)")
+    ax.fill_between(xs, m - se, m + se, alpha=0.25)
+    mid = m[min(len(m) - 1, len(m) // 10):]
+    if np.isfinite(mid).any():
+      bottom = min(bottom, np.nanmin(mid))  # hide the uninformative first steps
+  if np.isfinite(bottom):
+    ax.set_ylim(bottom=bottom)
+  ax.set_xlabel(xlabel)
+  ax.set_ylabel(ylabel)
+  ax.grid(alpha=0.3)
+  ax.legend()
+  io.save_figure(fig, path, dpi=120)

@@ -1,0 +1,385 @@
+"""The one-shot NAS driver (task ``"oneshot"``), shared by ``python -m jaxnas.run`` and the
+notebooks.
+
+``run_oneshot(config, workdir)`` validates the config on the host (optimizer, hyperparameters,
+dataset, batch size vs devices) before anything is compiled, loads the two search halves of the
+training set, trains the supernet with the chosen one-shot optimizer for ``config.epochs`` epochs
+(one jitted step per batch; the batch is gathered, augmented and sharded over the local devices
+inside it), and after every epoch discretizes the architecture, looks it up in the NB201 table,
+saves a checkpoint (msgpack of the whole state) and rewrites ``results.json`` and ``alphas.png``.
+Rerunning the same config with the same workdir resumes from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import functools
+import pathlib
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxnas import benchmarks as bm
+from jaxnas import data as data_lib
+from jaxnas import nn as jnn
+from jaxnas.config import to_dict
+from jaxnas.drivers import io
+from jaxnas.drivers.io import config_hash, load_checkpoint, replicated, save_checkpoint  # noqa: F401
+from jaxnas.optimizers import oneshot as oneshot_lib
+from jaxnas.spaces import nb201
+
+# search dataset -> NB201 benchmark dataset (Fashion-MNIST has none: report the CIFAR-10 numbers)
+BENCHMARK_DATASET = {"cifar10": "cifar10", "cifar100": "cifar100",
+                     "imagenet16-120": "ImageNet16-120", "fashion_mnist": "cifar10"}
+# NB201 search cells: BN without affine parameters or running statistics (AutoDL-Projects'
+# search defaults ``--affine 0 --track_running_stats 0``, NASLib's search ops); the stem,
+# reductions and head keep NB201's BN.
+SEARCH_CELL_BN = jnn.BNConfig(affine=False, track_running_stats=False)
+
+
+def oneshot_config(optimizer: str, **hparams):
+  """The default one-shot search config (what ``configs/nb201_<optimizer>.py`` return)."""
+  import ml_collections  # pylint: disable=import-outside-toplevel
+
+  c = ml_collections.ConfigDict()
+  c.task = "oneshot"
+  c.seed = 0
+  c.epochs = 50  # NASLib's NB201 search length
+  c.batch_size = 64  # per step, for each of the train and validation batches
+  c.data = ml_collections.ConfigDict({
+      "name": "cifar10",  # cifar10, cifar100, imagenet16-120, fashion_mnist
+      "path": "",  # "" = the default locations (see jaxnas.data.load_dataset)
+      "max_examples": 0,  # per search half; 0 = all
+      "image_size": 0,  # 0 = as stored (H, W must be multiples of 4)
+      "split_seed": 0,  # seed of the search_train / search_valid split
+  })
+  c.network = ml_collections.ConfigDict({"channels": 16, "cells_per_stage": 5})
+  # every hyperparameter with its default, so that --config.optimizer.<name>=... can set it
+  c.optimizer = ml_collections.ConfigDict(
+      dict(name=optimizer, **{**oneshot_lib.hyperparameters(optimizer), **hparams}))
+  # RandomNAS / OneShot pick by scoring sampled architectures with the shared weights:
+  c.score_archs = 100  # architectures sampled and scored after each epoch
+  c.score_batches = 4  # validation batches each one is scored on
+  c.benchmark = ml_collections.ConfigDict({"name": "nasbench201", "path": ""})
+  return c
+
+
+_say = io.say
+
+
+def _device_count() -> int:
+  return jax.device_count()
+
+
+# ----------------------------------------------------------------------------- setup
+
+
+def _hparams(config) -> tuple[str, dict]:
+  opt_cfg = dict(to_dict(config.optimizer))
+  name = opt_cfg.pop("name", None)
+  if name not in oneshot_lib.ONESHOT:
+    raise ValueError(f"unknown one-shot optimizer {name!r} (config optimizer.name); valid: "
+                     f"{', '.join(oneshot_lib.ONESHOT)}")
+  valid = oneshot_lib.hyperparameters(name)
+  bad = [k for k in opt_cfg if k not in valid]
+  if bad:
+    raise ValueError(f"unknown hyperparameter {bad[0]!r} for one-shot optimizer {name!r}; "
+                     f"valid: {', '.join(valid) or '(none)'}")
+  for k, v in opt_cfg.items():
+    if isinstance(valid[k], tuple):
+      opt_cfg[k] = tuple(v)
+  return name, opt_cfg
+
+
+def check_common(config) -> None:
+  """Host-side checks shared by the search and training drivers (before any data or compile)."""
+  for k in ("epochs", "batch_size"):
+    if int(config[k]) < 1:
+      raise ValueError(f"{k} must be >= 1, got {config[k]}")
+  n_dev = _device_count()
+  if int(config.batch_size) % n_dev:
+    raise ValueError(f"batch_size {config.batch_size} is not divisible by the {n_dev} devices "
+                     f"it is sharded over; use a multiple of {n_dev}")
+  data_lib.get_spec(config.data.name)  # unknown dataset -> ValueError listing the valid ones
+  if str(config.data.name).lower().replace("_", "-") not in (
+      "cifar10", "cifar100", "imagenet16-120", "fashion-mnist", "mnist"):
+    raise ValueError(f"dataset {config.data.name!r} is not supported here")
+  if int(config.network.channels) < 1 or int(config.network.cells_per_stage) < 1:
+    raise ValueError(f"network.channels and network.cells_per_stage must be >= 1, got "
+                     f"{config.network.channels}, {config.network.cells_per_stage}")
+  if int(config.data.max_examples) < 0:
+    raise ValueError(f"data.max_examples must be >= 0 (0 = all), got {config.data.max_examples}")
+  size = int(config.data.get("image_size", 0) or 0)
+  if size and size % 4:
+    raise ValueError(f"data.image_size must be a multiple of 4 (NB201 halves it twice), got {size}")
+
+
+def load_split(config, split: str):
+  """A split of ``config.data`` as RGB (grayscale replicated) normalised host arrays."""
+  size = int(config.data.get("image_size", 0) or 0) or None
+  ds = data_lib.load_dataset(config.data.name, config.data.path or None, split,
+                             max_examples=int(config.data.max_examples), image_size=size,
+                             channels=3, seed=int(config.data.get("split_seed", 0)))
+  h, w = ds.images.shape[1:3]
+  if h % 4 or w % 4:
+    raise ValueError(f"{config.data.name} images are {h}x{w}; NB201 networks need multiples of 4: "
+                     f"set data.image_size (e.g. 32)")
+  return ds
+
+
+@functools.lru_cache(maxsize=8)
+def search_programs(name: str, hparams: tuple, num_classes: int, C: int, N: int, epochs: int,
+                    steps: int, padding: int):
+  """The optimizer and its jitted functions for one setting (cached, so that a rerun in the same
+  process, e.g. a resume, reuses the compiled programs): ``(opt, init, train_step, score,
+  discretize, op_weights)``. ``train_step(state, key, train, valid, idx_t, idx_v, pad_value)``
+  gathers, augments and shards both batches, then calls ``opt.step``."""
+  net = jnn.supernet_nb201(num_classes, C, N, cell_bn=SEARCH_CELL_BN)
+  opt = oneshot_lib.make(name, net, epochs=epochs, steps_per_epoch=steps, **dict(hparams))
+  shard = io.mesh_constraint()
+
+  @functools.partial(jax.jit, out_shardings=replicated())
+  def train_step(state, key, train, valid, idx_t, idx_v, pad_value):
+    k_t, k_v, k_step = jax.random.split(key, 3)
+    tb, vb = train[idx_t], valid[idx_v]
+    xt = shard(data_lib.augment(k_t, tb.images, padding=padding, pad_value=pad_value))
+    xv = shard(data_lib.augment(k_v, vb.images, padding=padding, pad_value=pad_value))
+    return opt.step(k_step, state, (xt, shard(tb.labels)), (xv, shard(vb.labels)))
+
+  return (opt, jax.jit(opt.init), train_step, jax.jit(opt.score), jax.jit(opt.discretize),
+          jax.jit(opt.op_weights))
+
+
+def _mean_metrics(ms) -> dict:
+  keys = ms[0].__dict__.keys()
+  stacked = jax.device_get(ms)
+  return {k: float(np.mean([getattr(m, k) for m in stacked])) for k in keys}
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | None = None) -> dict:
+  """Runs a one-shot NAS search on NB201; returns the ``results.json`` dict.
+
+  Args:
+    config: a ConfigDict like ``configs/nb201_darts.py``.
+    workdir: where to write ``results.json``, ``alphas.png`` and ``checkpoints/<hash>/`` (None:
+      write nothing, no resuming).
+    quiet: no progress output.
+    stop_after: stop after this many epochs in total (as if killed; a rerun resumes). None: all.
+
+  Returns:
+    The results dict (see ``results.json``): ``best_arch``, per-epoch ``train_loss``,
+    ``valid_accuracy``, ``archs``, benchmark accuracies, op weights per epoch, timings.
+
+  Raises:
+    ValueError: bad optimizer / hyperparameter / dataset / sizes, before any compile.
+    FileNotFoundError: missing data (the message says where it looked and how to get it).
+  """
+  name, hparams = _hparams(config)
+  check_common(config)
+  bench = bm.load(config.benchmark.name, config.benchmark.get("path") or None)
+  bench_ds = BENCHMARK_DATASET.get(data_lib.get_spec(config.data.name).name, "cifar10")
+  has_test = bench.has("test_accuracy")
+  epochs, batch = int(config.epochs), int(config.batch_size)
+
+  train = load_split(config, "search_train")
+  valid = load_split(config, "search_valid")
+  steps = min(len(train), len(valid)) // batch
+  if steps < 1:
+    raise ValueError(f"batch_size {batch} exceeds the {min(len(train), len(valid))} examples of a "
+                     f"search half (data.max_examples={config.data.max_examples})")
+  padding = max(1, train.images.shape[1] // 8)  # 4 at 32x32 (CIFAR), 2 at 16x16 (ImageNet16)
+  opt, init, train_step, score_fn, discretize, op_weights = search_programs(
+      name, tuple(sorted(hparams.items())), train.num_classes, int(config.network.channels),
+      int(config.network.cells_per_stage), epochs, steps, padding)
+  pad_value = jax.device_put(jnp.asarray(train.black), replicated())
+
+  _say(f"{name} on {train.name} ({len(train)} + {len(valid)} images "
+       f"{'x'.join(map(str, train.images.shape[1:]))}), supernet C={config.network.channels} "
+       f"N={config.network.cells_per_stage}, {epochs} epochs x {steps} steps of 2 x {batch}", quiet)
+
+  key = jax.random.key(int(config.seed))
+  _, k_train, k_data, k_score = jax.random.split(key, 4)
+  # unsafe_rbg for the weight init: threefry's per-parameter path hashing compiles for minutes
+  k_init = jax.random.key(int(config.seed), impl="unsafe_rbg")
+  example = (jnp.zeros((batch,) + train.images.shape[1:], jnp.float32),
+             jnp.zeros((batch,), jnp.int32))
+  wd = pathlib.Path(workdir) if workdir else None
+  ckpt_dir = wd / "checkpoints" / config_hash(config) if wd else None
+  template = jax.eval_shape(opt.init, k_init, example)
+  start, state, meta = load_checkpoint(ckpt_dir, template)
+  history = meta["history"] if meta else []
+  if state is None:
+    t0 = time.perf_counter()
+    state = init(k_init, example)
+    jax.block_until_ready(state)
+    _say(f"initialised the supernet in {time.perf_counter() - t0:.1f} s", quiet)
+  else:
+    _say(f"resuming from {ckpt_dir} after epoch {start}", quiet)
+
+  rep = replicated()
+  state = jax.device_put(state, rep)
+  train_dev, valid_dev = jax.device_put(train, rep), jax.device_put(valid, rep)
+  compile_s = meta.get("compile_seconds", 0.0) if meta else 0.0
+  first = True
+  plan_fn = jax.jit(data_lib.epoch_batches, static_argnums=(1, 2))
+
+  try:
+    from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+  except ImportError:  # pragma: no cover
+    tqdm = None
+  last = epochs if stop_after is None else min(epochs, int(stop_after))
+  for epoch in range(start, last):
+    t_epoch = time.perf_counter()
+    plan_t = plan_fn(jax.random.fold_in(k_data, 2 * epoch), len(train), batch)
+    plan_v = plan_fn(jax.random.fold_in(k_data, 2 * epoch + 1), len(valid), batch)
+    k_epoch = jax.random.fold_in(k_train, epoch)
+    bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{epochs}", unit="step", leave=False,
+               disable=quiet) if tqdm else range(steps)
+    ms = []
+    for s in bar:
+      t0 = time.perf_counter()
+      state, m = train_step(state, jax.random.fold_in(k_epoch, s), train_dev, valid_dev,
+                            plan_t[s], plan_v[s], pad_value)
+      ms.append(m)
+      if first:  # the first call compiles (unless cached in this process)
+        jax.block_until_ready(m)
+        compile_s, first = time.perf_counter() - t0, False
+        _say(f"first {name} step (compilation included) took {compile_s:.1f} s", quiet)
+      if tqdm and not quiet and (s % 10 == 9 or s == steps - 1):
+        bar.set_postfix(loss=f"{float(m.train_loss):.3f}", val_acc=f"{float(m.valid_accuracy):.3f}")
+    if tqdm and not quiet:
+      bar.close()
+    mean = _mean_metrics(ms)
+    if opt.name in ("rsws", "oneshot"):
+      state, top = _select(opt, score_fn, state, valid_dev, jax.random.fold_in(k_score, epoch),
+                           int(config.score_archs), int(config.score_batches), batch)
+      # the chosen cell is a new, single-device leaf: put the state back to the step's sharding,
+      # or the next epoch's train_step compiles again (measured: a second 55-80 s compile)
+      state = jax.device_put(state, rep)
+    else:
+      top = None
+    arch = discretize(state)
+    arch_s = nb201.to_string(arch)
+    val = float(bm.query(bench, arch, "val_accuracy", bench_ds))
+    test = float(bm.query(bench, arch, "test_accuracy", bench_ds)) if has_test else None
+    record = {"epoch": epoch + 1, **mean, "arch": arch_s, "benchmark_val_accuracy": val,
+              "benchmark_test_accuracy": test,
+              "op_weights": np.asarray(op_weights(state)).round(5).tolist(),
+              "seconds": time.perf_counter() - t_epoch}
+    if top is not None:
+      record["best_score"] = top
+    history.append(record)
+    _say(f"epoch {epoch + 1}/{epochs}: train loss {mean['train_loss']:.4f} acc "
+         f"{mean['train_accuracy']:.3f}, valid loss {mean['valid_loss']:.4f} acc "
+         f"{mean['valid_accuracy']:.3f}" + (f", tau {mean['tau']:.2f}" if name in ("gdas", "snas")
+                                            else "")
+         + f" | {arch_s}: {bench_ds} val {val:.2f}" + ("" if test is None else f" test {test:.2f}")
+         + f" ({record['seconds']:.1f} s)", quiet)
+    if wd:
+      save_checkpoint(ckpt_dir, epoch + 1, state, {"history": history,
+                                                    "compile_seconds": compile_s})
+      results = _results(config, name, train, bench_ds, history, compile_s, epochs)
+      write_outputs(wd, results)
+  results = _results(config, name, train, bench_ds, history, compile_s, epochs)
+  results["state"] = state  # not written: the final OneShotState, for notebooks and tests
+  return results
+
+
+def _select(opt, score_fn, state, valid, key, num_archs: int, num_batches: int, batch: int):
+  """Scores ``num_archs`` sampled NASLib-valid cells on the first validation batches (no
+  augmentation) with the shared weights and stores the best in ``state.best``."""
+  k_arch, k_plan = jax.random.split(key)
+  ops = jax.vmap(oneshot_lib.sample_valid_ops)(jax.random.split(k_arch, num_archs))
+  plan = data_lib.epoch_batches(k_plan, len(valid), batch)[:max(1, num_batches)]
+  chunk = 10  # archs per vmapped call: bounds activation memory at A x B images
+  pad = (-num_archs) % chunk
+  ops_p = jnp.concatenate([ops, jnp.repeat(ops[:1], pad, 0)]) if pad else ops
+  scores = []
+  for i in range(0, ops_p.shape[0], chunk):
+    archs = nb201.Arch(ops=ops_p[i:i + chunk])
+    s = sum(score_fn(state, archs, valid[idx]) for idx in plan) / plan.shape[0]
+    scores.append(s)
+  scores = jnp.concatenate(scores)[:num_archs]
+  best = int(jnp.argmax(scores))
+  return state.replace(best=ops[best].astype(jnp.int32)), float(scores[best])
+
+
+def _results(config, name, train, bench_ds, history, compile_s, epochs) -> dict:
+  final = history[-1] if history else {}
+  out = {
+      "task": "oneshot",
+      "optimizer": name,
+      "optimizer_config": to_dict(config.optimizer),
+      "search_space": "nasbench201",
+      "dataset": train.name,
+      "benchmark_dataset": bench_ds,
+      "epochs": epochs,
+      "epochs_done": len(history),
+      "best_arch": final.get("arch"),
+      "best_arch_benchmark_val_accuracy": final.get("benchmark_val_accuracy"),
+      "best_arch_benchmark_test_accuracy": final.get("benchmark_test_accuracy"),
+      "train_loss": [h["train_loss"] for h in history],
+      "train_accuracy": [h["train_accuracy"] for h in history],
+      "valid_loss": [h["valid_loss"] for h in history],
+      "valid_accuracy": [h["valid_accuracy"] for h in history],
+      "archs": [h["arch"] for h in history],
+      "benchmark_val_accuracy": [h["benchmark_val_accuracy"] for h in history],
+      "benchmark_test_accuracy": [h["benchmark_test_accuracy"] for h in history],
+      "history": history,
+      "compile_seconds": compile_s,
+      "wall_seconds": float(sum(h["seconds"] for h in history)),
+      "config": to_dict(config),
+  }
+  if train.name not in ("cifar10", "cifar100", "imagenet16-120"):
+    out["benchmark_note"] = (f"NB201 has no {train.name} table: the benchmark accuracies are the "
+                             f"{bench_ds} numbers of the discovered architecture")
+  return out
+
+
+def write_outputs(wd: pathlib.Path, results: dict) -> None:
+  """``results.json`` and ``alphas.png`` (op weights per edge over epochs)."""
+  wd.mkdir(parents=True, exist_ok=True)
+  io.write_json(wd / "results.json", {k: v for k, v in results.items() if k != "state"})
+  plot_op_weights(wd / "alphas.png", [h["op_weights"] for h in results["history"]],
+                  title=f"{results['optimizer']} on {results['dataset']}")
+
+
+def plot_op_weights(path, weights, title: str = "") -> None:
+  """One panel per edge: each op's weight (softmaxed alphas, ...) against the epoch."""
+  w = np.asarray(weights, float)  # [epochs, 6, 5]
+  if w.ndim != 3 or not len(w):
+    return
+  xs = np.arange(1, w.shape[0] + 1)
+  fig, axes = io.figure(nrows=2, ncols=3, figsize=(11, 6), sharex=True, sharey=True)
+  for k, ax in enumerate(axes.flat):
+    for o, op in enumerate(nb201.OPS):
+      ax.plot(xs, w[:, k, o], marker="o" if len(xs) < 20 else None, ms=3, label=op)
+    i, j = nb201.EDGES[k]
+    ax.set_title(f"edge {k}: node {i} -> {j}", fontsize=9)
+    ax.grid(alpha=0.3)
+  for ax in axes[1]:
+    ax.set_xlabel("epoch")
+  for ax in axes[:, 0]:
+    ax.set_ylabel("op weight")
+  axes[0, -1].legend(fontsize=7)
+  fig.suptitle(title)
+  io.save_figure(fig, path, dpi=110)
+
+
+def fashion_search(name: str, workdir: str | None = None, *, epochs: int = 3,
+                   max_examples: int = 2048, image_size: int = 16, channels: int = 4,
+                   cells: int = 1, batch_size: int = 32, seed: int = 0, **hparams) -> dict:
+  """A small one-shot search on Fashion-MNIST from the shared data (the measurement behind
+  "every optimizer lowers the training loss"): returns :func:`run_oneshot`'s results."""
+  c = oneshot_config(name, **hparams)
+  c.data.name = "fashion_mnist"
+  c.data.max_examples = max_examples
+  c.data.image_size = image_size
+  c.epochs, c.batch_size, c.seed = epochs, batch_size, seed
+  c.network.channels, c.network.cells_per_stage = channels, cells
+  c.score_archs, c.score_batches = 50, 2
+  return run_oneshot(c, workdir, quiet=True)

@@ -1,0 +1,277 @@
+"""Final training: an NB201 architecture trained from scratch, with checkpoints and resume.
+
+``run_train(config, workdir)`` (``python -m jaxnas.run --config configs/nb201_train.py``, task
+``"train"``) trains the discrete network of ``config.arch`` with NAS-Bench-201's recipe (Dong &
+Yang, ICLR 2020, Sec. 2.3 / AutoDL-Projects ``configs/nas-benchmark/LESS.config``): SGD with
+Nesterov momentum 0.9, learning rate 0.1 cosine-annealed to 0 over all steps, weight decay 5e-4
+(L2, added to the gradient as PyTorch does), batch 256, random crop (padding 4 at 32x32) and
+horizontal flip, optional label smoothing. After each epoch it can evaluate the test split
+(running BN statistics, every example once), saves a msgpack checkpoint of the whole
+:class:`TrainState` and rewrites ``results.json``; rerunning with the same workdir resumes, and a
+resumed run computes exactly the same weights as an uninterrupted one (one key per epoch and
+step, folded from the seed; the data order of epoch ``e`` depends only on ``e``).
+"""
+
+from __future__ import annotations
+
+import functools
+import pathlib
+import time
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxnas import data as data_lib
+from jaxnas import nn as jnn
+from jaxnas import spaces
+from jaxnas.config import to_dict
+from jaxnas.drivers import io
+from jaxnas.drivers import oneshot as drv
+
+
+def train_config(arch: str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|"
+                 "nor_conv_3x3~1|nor_conv_3x3~2|"):
+  """The default final-training config (what ``configs/nb201_train.py`` returns)."""
+  import ml_collections  # pylint: disable=import-outside-toplevel
+
+  c = ml_collections.ConfigDict()
+  c.task = "train"
+  # NB201 string or NASLib op-index tuple. (A config may add search_space, default nasbench201;
+  # it is not a key here so that checkpoint hashes of existing runs stay valid.)
+  c.arch = arch
+  c.seed = 0
+  c.epochs = 200  # NB201's full schedule
+  c.batch_size = 256
+  c.lr = 0.1
+  c.momentum = 0.9
+  c.nesterov = True
+  c.weight_decay = 5e-4
+  c.label_smoothing = 0.0
+  c.eval_every = 1  # evaluate the test split every this many epochs (and always at the end)
+  c.data = ml_collections.ConfigDict({
+      "name": "cifar10", "path": "", "max_examples": 0, "image_size": 0, "split_seed": 0,
+      "test_max_examples": 0,  # 0 = the whole test split
+  })
+  c.network = ml_collections.ConfigDict({"channels": 16, "cells_per_stage": 5})
+  return c
+
+
+@flax.struct.dataclass
+class TrainState:
+  """Training state of a discrete network: ``step`` (``int32[]``), ``params``, ``batch_stats``
+  (running BN statistics) and the optax state ``opt_state``."""
+
+  step: jax.Array
+  params: Any
+  batch_stats: Any
+  opt_state: Any
+
+
+def nb201_tx(total_steps: int, lr: float = 0.1, momentum: float = 0.9, nesterov: bool = True,
+             weight_decay: float = 5e-4) -> optax.GradientTransformation:
+  """NB201's optimizer: L2 decay on every parameter, then SGD (Nesterov) with cosine lr to 0."""
+  schedule = optax.cosine_decay_schedule(lr, max(1, int(total_steps)))
+  return optax.chain(optax.add_decayed_weights(weight_decay),
+                     optax.sgd(schedule, momentum=momentum, nesterov=nesterov))
+
+
+@functools.lru_cache(maxsize=8)
+def _programs(space: str, arch: tuple, num_classes: int, C: int, N: int, total_steps: int,
+              lr: float, momentum: float, nesterov: bool, weight_decay: float,
+              label_smoothing: float, padding: int):
+  """The jitted init / train-step / eval-step for one setting (cached: a rerun, e.g. a resume
+  in the same process, reuses the compiled programs)."""
+  net = jnn.compile(space, arch, num_classes, C=C, N=N)
+  tx = nb201_tx(total_steps, lr, momentum, nesterov, weight_decay)
+  shard = io.mesh_constraint()
+
+  @jax.jit
+  def init(key, x):
+    v = net.init(key, x, False)
+    params = v["params"]
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                      batch_stats=v.get("batch_stats", {}), opt_state=tx.init(params))
+
+  @functools.partial(jax.jit, out_shardings=io.replicated())
+  def train_step(state: TrainState, key, train, idx, pad_value):
+    b = train[idx]
+    x = shard(data_lib.augment(key, b.images, padding=padding, pad_value=pad_value))
+    y = shard(b.labels)
+
+    def loss_fn(params):
+      logits, new = net.apply({"params": params, "batch_stats": state.batch_stats}, x, True,
+                              mutable=["batch_stats"])
+      target = optax.smooth_labels(jax.nn.one_hot(y, num_classes), label_smoothing)
+      loss = optax.softmax_cross_entropy(logits, target).mean()
+      return loss, (jnp.mean(jnp.argmax(logits, -1) == y), new["batch_stats"])
+
+    (loss, (acc, bs)), g = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    upd, opt_state = tx.update(g, state.opt_state, state.params)
+    return (state.replace(step=state.step + 1, params=optax.apply_updates(state.params, upd),
+                          batch_stats=bs, opt_state=opt_state), (loss, acc))
+
+  @jax.jit
+  def eval_step(state: TrainState, test, idx, mask):
+    b = test[idx]
+    logits = net.apply({"params": state.params, "batch_stats": state.batch_stats},
+                       shard(b.images), False)
+    correct = (jnp.argmax(logits, -1) == b.labels) & mask
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, b.labels) * mask
+    return jnp.sum(correct), jnp.sum(loss)
+
+  return init, train_step, eval_step
+
+
+def init_key(seed: int) -> jax.Array:
+  """The weight-initialisation key: an ``unsafe_rbg`` key, because Flax folds every parameter's
+  path into the key, and with threefry those hundreds of hash blocks make the ``init`` program
+  take minutes to compile on a busy CPU (the NB201 tests in ``tests/nn`` do the same)."""
+  return jax.random.key(seed, impl="unsafe_rbg")
+
+
+def evaluate(eval_step, state, test, batch: int) -> tuple[float, float]:
+  """Exact test accuracy and mean loss (every example once; the padded tail is masked)."""
+  idx, mask = data_lib.eval_batches(len(test), batch)
+  correct = loss = 0.0
+  for i in range(idx.shape[0]):
+    c, l = eval_step(state, test, idx[i], mask[i])
+    correct, loss = correct + c, loss + l
+  return float(correct) / len(test), float(loss) / len(test)
+
+
+def run_train(config, workdir=None, quiet: bool = False, stop_after: int | None = None) -> dict:
+  """Trains ``config.arch`` from scratch; returns the ``results.json`` dict.
+
+  Args:
+    config: a ConfigDict like ``configs/nb201_train.py``.
+    workdir: where to write ``results.json`` and ``checkpoints/<hash>/`` (None: nothing).
+    quiet: no progress output.
+    stop_after: stop after this many epochs in total (as if killed; a rerun resumes).
+
+  Returns:
+    ``{"arch", "test_accuracy" (final), "train_loss"/"train_accuracy"/"test_accuracy_per_epoch"
+    (per epoch), "wall_seconds", ...}``; ``"state"`` holds the final :class:`TrainState`.
+
+  Raises:
+    ValueError: invalid architecture string or config values, before any compile.
+    FileNotFoundError: missing data (the message says where it looked and how to get it).
+  """
+  space = spaces.get_space(config.get("search_space", "nasbench201"))
+  if jnn.ALIASES.get(space.name, space.name) not in jnn.NETWORKS:
+    raise ValueError(f"search space {space.name!r} has no network registered yet; spaces with a "
+                     f"network: {', '.join(sorted(jnn.NETWORKS))}")
+  # any of the space's text forms (its string, NASLib's op-index tuple); another space's string
+  # is a one-line error naming that space
+  parsed = spaces.arch_from_string(space, config.arch)
+  arch = tuple(int(o) for o in np.asarray(space.to_categorical(parsed)).reshape(-1))
+  drv.check_common(config)
+  for k in ("lr", "weight_decay", "label_smoothing"):
+    if float(config[k]) < 0:
+      raise ValueError(f"{k} must be >= 0, got {config[k]}")
+  if not 0.0 <= float(config.label_smoothing) < 1.0:
+    raise ValueError(f"label_smoothing must be in [0, 1), got {config.label_smoothing}")
+  epochs, batch = int(config.epochs), int(config.batch_size)
+  train = drv.load_split(config, "train")
+  test_cfg = config.copy_and_resolve_references()
+  with test_cfg.unlocked():
+    test_cfg.data.max_examples = int(config.data.get("test_max_examples", 0))
+  test = drv.load_split(test_cfg, "test")
+  steps = len(train) // batch
+  if steps < 1:
+    raise ValueError(f"batch_size {batch} exceeds the {len(train)} training examples")
+  padding = max(1, train.images.shape[1] // 8)
+  init, train_step, eval_step = _programs(
+      space.name, arch, train.num_classes, int(config.network.channels),
+      int(config.network.cells_per_stage), epochs * steps, float(config.lr),
+      float(config.momentum), bool(config.nesterov), float(config.weight_decay),
+      float(config.label_smoothing), padding)
+  _say = functools.partial(io.say, quiet=quiet)
+  _say(f"training {config.arch} on {train.name} ({len(train)} images "
+       f"{'x'.join(map(str, train.images.shape[1:]))}, test {len(test)}), C="
+       f"{config.network.channels} N={config.network.cells_per_stage}, {epochs} epochs x "
+       f"{steps} steps of {batch}")
+
+  key = jax.random.key(int(config.seed))
+  _, k_train, k_data = jax.random.split(key, 3)
+  k_init = init_key(int(config.seed))
+  example = jnp.zeros((1,) + train.images.shape[1:], jnp.float32)
+  wd = pathlib.Path(workdir) if workdir else None
+  ckpt_dir = wd / "checkpoints" / io.config_hash(config, drop=("eval_every",)) if wd else None
+  start, state, meta = io.load_checkpoint(ckpt_dir, jax.eval_shape(init, k_init, example))
+  history = meta["history"] if meta else []
+  if state is None:
+    state = init(k_init, example)
+  else:
+    _say(f"resuming from {ckpt_dir} after epoch {start}")
+  rep = io.replicated()  # one sharding for everything: the step compiles once
+  state = jax.device_put(state, rep)
+  train_dev, test_dev = jax.device_put(train, rep), jax.device_put(test, rep)
+  pad_value = jax.device_put(jnp.asarray(train.black), rep)
+  plan_fn = jax.jit(data_lib.epoch_batches, static_argnums=(1, 2))
+  eval_every = max(1, int(config.get("eval_every", 1)))
+  try:
+    from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+  except ImportError:  # pragma: no cover
+    tqdm = None
+  last = epochs if stop_after is None else min(epochs, int(stop_after))
+  for epoch in range(start, last):
+    t0 = time.perf_counter()
+    plan = plan_fn(jax.random.fold_in(k_data, epoch), len(train), batch)
+    k_epoch = jax.random.fold_in(k_train, epoch)
+    bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{epochs}", unit="step", leave=False,
+               disable=quiet) if tqdm else range(steps)
+    losses, accs = [], []
+    for s in bar:
+      state, (loss, acc) = train_step(state, jax.random.fold_in(k_epoch, s), train_dev, plan[s],
+                                      pad_value)
+      losses.append(loss)
+      accs.append(acc)
+      if tqdm and not quiet and (s % 10 == 9 or s == steps - 1):
+        bar.set_postfix(loss=f"{float(loss):.3f}")
+    if tqdm and not quiet:
+      bar.close()
+    rec = {"epoch": epoch + 1, "train_loss": float(np.mean(jax.device_get(losses))),
+           "train_accuracy": float(np.mean(jax.device_get(accs)))}
+    if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs:
+      rec["test_accuracy"], rec["test_loss"] = evaluate(eval_step, state, test_dev, batch)
+    rec["seconds"] = time.perf_counter() - t0
+    history.append(rec)
+    _say(f"epoch {epoch + 1}/{epochs}: train loss {rec['train_loss']:.4f} acc "
+         f"{rec['train_accuracy']:.4f}" + (f", test acc {rec['test_accuracy']:.4f}"
+                                            if "test_accuracy" in rec else "")
+         + f" ({rec['seconds']:.1f} s)")
+    if wd:
+      io.save_checkpoint(ckpt_dir, epoch + 1, state, {"history": history})
+      _write(wd, _results(config, train, test, history, epochs))
+  results = _results(config, train, test, history, epochs)
+  results["state"] = state
+  return results
+
+
+def _results(config, train, test, history, epochs) -> dict:
+  tests = [h.get("test_accuracy") for h in history]
+  return {
+      "task": "train",
+      "arch": str(config.arch),
+      "dataset": train.name,
+      "num_train": len(train),
+      "num_test": len(test),
+      "epochs": epochs,
+      "epochs_done": len(history),
+      "test_accuracy": tests[-1] if history and len(history) == epochs else None,
+      "train_loss": [h["train_loss"] for h in history],
+      "train_accuracy": [h["train_accuracy"] for h in history],
+      "test_accuracy_per_epoch": tests,
+      "history": history,
+      "wall_seconds": float(sum(h["seconds"] for h in history)),
+      "config": to_dict(config),
+  }
+
+
+def _write(wd: pathlib.Path, results: dict) -> None:
+  wd.mkdir(parents=True, exist_ok=True)
+  io.write_json(wd / "results.json", results)
