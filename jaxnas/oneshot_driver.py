@@ -414,28 +414,52 @@ def write_outputs(wd: pathlib.Path, results: dict) -> None:
   with open(tmp, "w") as f:
     json.dump({k: v for k, v in results.items() if k != "state"}, f, indent=1, default=str)
   os.replace(tmp, wd / "results.json")
+  spec = jnn.supernet_spec(results.get("search_space", "nasbench201"))
   plot_op_weights(wd / "alphas.png", [h["op_weights"] for h in results["history"]],
-                  title=f"{results['optimizer']} on {results['dataset']}")
+                  title=f"{results['optimizer']} on {results['dataset']}", edges=spec.edges,
+                  ops=spec.ops)
 
 
-def plot_op_weights(path, weights, title: str = "") -> None:
-  """One panel per edge: each op's weight (softmaxed alphas, ...) against the epoch."""
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+def plot_op_weights(path, weights, title: str = "", *, edges=None, ops=None) -> None:
+  """One panel per edge: each op's weight (softmaxed alphas, ...) against the epoch.
 
-  w = np.asarray(weights, float)  # [epochs, 6, 5]
+  Args:
+    path: the image file to write (PNG).
+    weights: ``f32[epochs, E, O]`` op weights per epoch (nothing is written when empty).
+    title: figure title.
+    edges: ``((source, target), ...)`` for the panel titles (default ``edge k``).
+    ops: the ``O`` op names for the legend (default ``op o``).
+
+  Draws on a ``matplotlib.figure.Figure`` with an Agg canvas: no pyplot state and no global
+  backend switch, so a user's notebook backend is left alone.
+  """
+  from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=import-outside-toplevel
+  from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
+
+  w = np.asarray(weights, float)  # [epochs, E, O]
   if w.ndim != 3 or not len(w):
     return
+  num_edges, num_ops = w.shape[1:]
+  ops = tuple(ops) if ops is not None else tuple(f"op {o}" for o in range(num_ops))
+  ncols = min(3, num_edges)
+  nrows = -(-num_edges // ncols)
   xs = np.arange(1, w.shape[0] + 1)
-  fig, axes = plt.subplots(2, 3, figsize=(11, 6), sharex=True, sharey=True)
+  fig = Figure(figsize=(3.7 * ncols, 3 * nrows))
+  FigureCanvasAgg(fig)
+  axes = np.atleast_2d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False))
   for k, ax in enumerate(axes.flat):
-    for o, op in enumerate(nb201.OPS):
+    if k >= num_edges:
+      ax.set_visible(False)
+      continue
+    for o, op in enumerate(ops):
       ax.plot(xs, w[:, k, o], marker="o" if len(xs) < 20 else None, ms=3, label=op)
-    i, j = nb201.EDGES[k]
-    ax.set_title(f"edge {k}: node {i} -> {j}", fontsize=9)
+    if edges is not None:
+      i, j = edges[k]
+      ax.set_title(f"edge {k}: node {i} -> {j}", fontsize=9)
+    else:
+      ax.set_title(f"edge {k}", fontsize=9)
     ax.grid(alpha=0.3)
-  for ax in axes[1]:
+  for ax in axes[-1]:
     ax.set_xlabel("epoch")
   for ax in axes[:, 0]:
     ax.set_ylabel("op weight")
@@ -443,4 +467,3 @@ def plot_op_weights(path, weights, title: str = "") -> None:
   fig.suptitle(title)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
-  plt.close(fig)

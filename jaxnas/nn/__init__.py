@@ -22,6 +22,10 @@ from jaxnas.nn.nb201 import (NB201Network, NB201Supernet, compile_nb201, one_hot
 NETWORKS = {"nasbench201": (compile_nb201, supernet_nb201),
             "transnas101_micro": (transnas_micro.compile_transnas_micro,
                                   transnas_micro.supernet_transnas_micro)}
+# registered space name -> the one-shot optimizers' view of its supernet (alpha shape, edge targets,
+# discretisation, one-hot, path sampler)
+SUPERNET_SPECS = {"nasbench201": nb201.SUPERNET_SPEC,
+                  "transnas101_micro": transnas_micro.SUPERNET_SPEC}
 # other accepted names: a space module's name (``jaxnas.spaces.nb201``) and the short name
 ALIASES = {"nb201": "nasbench201"}
 
@@ -66,8 +70,14 @@ def compile(space, arch, num_classes: int, **kwargs):  # pylint: disable=redefin
   return discrete(arch, num_classes, **kwargs)
 
 
+def supernet_spec(space) -> cell.SupernetSpec:
+  """The :class:`~jaxnas.nn.cell.SupernetSpec` of a registered space (record, name or alias);
+  for a user cell space use :func:`jaxnas.nn.cell.supernet_spec`."""
+  return SUPERNET_SPECS[_space_name(space, None)]
+
+
 __all__ = [
-    "ALIASES", "NETWORKS", "compile", "compile_nb201", "supernet_nb201", "NB201Network", "NB201Supernet",
+    "ALIASES", "NETWORKS", "SUPERNET_SPECS", "supernet_spec", "compile", "compile_nb201", "supernet_nb201", "NB201Network", "NB201Supernet",
     "one_hot", "restrict", "count_params", "count_flops", "nb201_param_counts", "BNConfig",
     "NB201_BN", "cell", "layers", "nb201", "probes", "transnas_micro",
 ]
