@@ -68,7 +68,8 @@ def _check(num_classes: int, C: int) -> None:
 
 
 def compile_transnas_micro(arch, num_classes: int, C: int = 64, *, bn: BNConfig = NB201_BN,
-                           cell_bn: BNConfig | None = None) -> ncell.CellNetwork:
+                           cell_bn: BNConfig | None = None,
+                           skeleton: str = SKELETON) -> ncell.CellNetwork:
   """The TransNAS-Bench-101 micro network of ``arch`` with a classification head.
 
   Args:
@@ -76,6 +77,7 @@ def compile_transnas_micro(arch, num_classes: int, C: int = 64, *, bn: BNConfig 
     num_classes: classifier outputs (TNB class_scene 63, class_object 100).
     C: base channels (TNB: 64).
     bn, cell_bn: batch-norm settings of stem/head and of the cell ops.
+    skeleton: module digits (TNB micro: ``41414``; a shorter one makes a cheaper test network).
 
   Returns:
     A :class:`jaxnas.nn.cell.CellNetwork`; ``apply(variables, x, train)``, ``x: f32[B, H, W, 3]``.
@@ -84,17 +86,20 @@ def compile_transnas_micro(arch, num_classes: int, C: int = 64, *, bn: BNConfig 
     ValueError: invalid arch, odd C.
   """
   _check(num_classes, C)
-  return ncell.network(space.SPACE, arch, dict(LIBRARY), num_classes, C=C, plan=plan(C),
+  return ncell.network(space.SPACE, arch, dict(LIBRARY), num_classes, C=C, plan=plan(C, skeleton),
                        stem=stem, bn=bn, cell_bn=cell_bn)
 
 
 def supernet_transnas_micro(num_classes: int, C: int = 64, *, mode: str = "mixed",
                             partial_channels: int = 1, bn: BNConfig = NB201_BN,
-                            cell_bn: BNConfig | None = None) -> ncell.CellSupernet:
+                            cell_bn: BNConfig | None = None,
+                            skeleton: str = SKELETON) -> ncell.CellSupernet:
   """The TransNAS-Bench-101 micro supernet (every edge a MixedOp over the 4 ops, one
-  ``op_weights: f32[6, 4]`` shared by the 10 cells); its ``spec`` is :data:`SUPERNET_SPEC`."""
+  ``op_weights: f32[6, 4]`` shared by every cell, 10 for ``41414``); its ``spec`` is
+  :data:`SUPERNET_SPEC`."""
   _check(num_classes, C)
-  return ncell.supernet(space.SPACE, dict(LIBRARY), num_classes, C=C, plan=plan(C), stem=stem,
+  return ncell.supernet(space.SPACE, dict(LIBRARY), num_classes, C=C, plan=plan(C, skeleton),
+                        stem=stem,
                         bn=bn, cell_bn=cell_bn, mode=mode, partial_channels=partial_channels,
                         spec=SUPERNET_SPEC)
 
