@@ -344,24 +344,42 @@ def write_outputs(wd: pathlib.Path, results: dict) -> None:
   """``results.json`` and ``alphas.png`` (op weights per edge over epochs)."""
   wd.mkdir(parents=True, exist_ok=True)
   io.write_json(wd / "results.json", {k: v for k, v in results.items() if k != "state"})
+  spec = jnn.supernet_spec(results.get("search_space", "nasbench201"))
   plot_op_weights(wd / "alphas.png", [h["op_weights"] for h in results["history"]],
-                  title=f"{results['optimizer']} on {results['dataset']}")
+                  title=f"{results['optimizer']} on {results['dataset']}", edges=spec.edges,
+                  ops=spec.ops)
 
 
-def plot_op_weights(path, weights, title: str = "") -> None:
-  """One panel per edge: each op's weight (softmaxed alphas, ...) against the epoch."""
-  w = np.asarray(weights, float)  # [epochs, 6, 5]
+def plot_op_weights(path, weights, title: str = "", *, edges=None, ops=None) -> None:
+  """One panel per edge: each op's weight (softmaxed alphas, ...) against the epoch.
+
+  Args:
+    path: the image file to write (PNG).
+    weights: ``f32[epochs, E, O]`` op weights per epoch (nothing is written when empty).
+    title: figure title.
+    edges: ``((source, target), ...)`` for the panel titles (default ``edge k``).
+    ops: the ``O`` op names for the legend (default ``op o``).
+  """
+  w = np.asarray(weights, float)  # [epochs, E, O]
   if w.ndim != 3 or not len(w):
     return
+  num_edges, num_ops = w.shape[1:]
+  ops = tuple(ops) if ops is not None else tuple(f"op {o}" for o in range(num_ops))
+  ncols = min(3, num_edges)
+  nrows = -(-num_edges // ncols)
   xs = np.arange(1, w.shape[0] + 1)
-  fig, axes = io.figure(nrows=2, ncols=3, figsize=(11, 6), sharex=True, sharey=True)
+  fig, axes = io.figure(nrows=nrows, ncols=ncols, figsize=(3.7 * ncols, 3 * nrows), sharex=True,
+                        sharey=True, squeeze=False)
   for k, ax in enumerate(axes.flat):
-    for o, op in enumerate(nb201.OPS):
+    if k >= num_edges:
+      ax.set_visible(False)
+      continue
+    for o, op in enumerate(ops):
       ax.plot(xs, w[:, k, o], marker="o" if len(xs) < 20 else None, ms=3, label=op)
-    i, j = nb201.EDGES[k]
-    ax.set_title(f"edge {k}: node {i} -> {j}", fontsize=9)
+    title_k = f"edge {k}: node {edges[k][0]} -> {edges[k][1]}" if edges is not None else f"edge {k}"
+    ax.set_title(title_k, fontsize=9)
     ax.grid(alpha=0.3)
-  for ax in axes[1]:
+  for ax in axes[-1]:
     ax.set_xlabel("epoch")
   for ax in axes[:, 0]:
     ax.set_ylabel("op weight")

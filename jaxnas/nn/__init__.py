@@ -2,7 +2,7 @@
 parameter / FLOP counts.
 
 ``compile(space, arch, num_classes, ...)`` returns the discrete network of ``arch`` in a search
-space (NB201 so far); ``compile(space, None, num_classes, ...)`` returns the space's
+space (NB201, TransNAS-Bench-101 micro); ``compile(space, None, num_classes, ...)`` returns the space's
 op-choice-as-input supernet, whose variables mirror the discrete networks' (see
 ``jaxnas.nn.nb201``). Every network is called as ``apply(variables, x, [op_weights,] train)`` on
 NHWC images.
@@ -12,14 +12,20 @@ from __future__ import annotations
 
 import types
 
-from jaxnas.nn import layers, nb201, probes
+from jaxnas.nn import cell, layers, nb201, probes, transnas_micro
 from jaxnas.nn.counting import count_flops, count_params, nb201_param_counts
 from jaxnas.nn.layers import NB201_BN, BNConfig
 from jaxnas.nn.nb201 import (NB201Network, NB201Supernet, compile_nb201, one_hot, restrict,
                              supernet_nb201)
 
 # registered space name (``jaxnas.spaces.SPACES``) -> (discrete-network factory, supernet factory)
-NETWORKS = {"nasbench201": (compile_nb201, supernet_nb201)}
+NETWORKS = {"nasbench201": (compile_nb201, supernet_nb201),
+            "transnas101_micro": (transnas_micro.compile_transnas_micro,
+                                  transnas_micro.supernet_transnas_micro)}
+# registered space name -> the one-shot optimizers' view of its supernet (alpha shape, edge targets,
+# discretisation, one-hot, path sampler)
+SUPERNET_SPECS = {"nasbench201": nb201.SUPERNET_SPEC,
+                  "transnas101_micro": transnas_micro.SUPERNET_SPEC}
 # other accepted names: a space module's name (``jaxnas.spaces.nb201``) and the short name
 ALIASES = {"nb201": "nasbench201"}
 
@@ -64,8 +70,14 @@ def compile(space, arch, num_classes: int, **kwargs):  # pylint: disable=redefin
   return discrete(arch, num_classes, **kwargs)
 
 
+def supernet_spec(space) -> cell.SupernetSpec:
+  """The :class:`~jaxnas.nn.cell.SupernetSpec` of a registered space (record, name or alias);
+  for a user cell space use :func:`jaxnas.nn.cell.supernet_spec`."""
+  return SUPERNET_SPECS[_space_name(space, None)]
+
+
 __all__ = [
-    "ALIASES", "NETWORKS", "compile", "compile_nb201", "supernet_nb201", "NB201Network", "NB201Supernet",
+    "ALIASES", "NETWORKS", "SUPERNET_SPECS", "supernet_spec", "compile", "compile_nb201", "supernet_nb201", "NB201Network", "NB201Supernet",
     "one_hot", "restrict", "count_params", "count_flops", "nb201_param_counts", "BNConfig",
-    "NB201_BN", "layers", "nb201", "probes",
+    "NB201_BN", "cell", "layers", "nb201", "probes", "transnas_micro",
 ]

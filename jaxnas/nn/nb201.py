@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnas.nn import probes
+from jaxnas.nn.cell import SupernetSpec
 from jaxnas.nn.layers import (NB201_BN, BNConfig, Head, ReLUConvBN, ResNetBasicBlock, Stem,
                               avg_pool_3x3, batch_moments, conv2d, normalize)
 from jaxnas.spaces import nb201 as space
@@ -361,6 +362,11 @@ class NB201Supernet(nn.Module):
 
     return _macro(x, train, self.C, self.N, self.num_classes, self.bn, self.conv_bias, make_cell)
 
+  @property
+  def spec(self) -> SupernetSpec:
+    """The one-shot optimizers' view of this supernet (:data:`SUPERNET_SPEC`)."""
+    return SUPERNET_SPEC
+
   def example_args(self, input_shape: Sequence[int] = (1, 32, 32, 3)) -> tuple:
     """Positional arguments (after ``variables``/``rng``) for ``init``/``apply`` at this shape."""
     w = jnp.full((space.NUM_EDGES, space.NUM_OPS), 1.0 / space.NUM_OPS, jnp.float32)
@@ -368,6 +374,19 @@ class NB201Supernet(nn.Module):
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def sample_valid_ops(key: Array) -> Array:
+  """A uniform NASLib-valid NB201 cell (NASLib's ``sample_random_architecture``), ``int32[6]``:
+  RandomNAS's path sampler (``jax.random.randint`` over the valid ids, as it always was)."""
+  ids = jnp.asarray(space.naslib_valid_ids())
+  return space.from_id(ids[jax.random.randint(key, (), 0, ids.shape[0])]).ops
+
+
+# The one-shot optimizers' view of the NB201 supernet: alphas f32[6, 5] in EDGES x OPS order,
+# every edge kept at discretisation (argmax over all five ops, ``none`` included, as NASLib).
+SUPERNET_SPEC = SupernetSpec(name="nasbench201", edges=space.EDGES, ops=space.OPS,
+                             arch_type=space.Arch, sample_ops=sample_valid_ops)
 
 
 def one_hot(arch) -> Array:

@@ -1,7 +1,8 @@
 """The seven one-shot optimizers as :func:`~jaxnas.optimizers.oneshot.base.bilevel` instances.
 
-Each factory takes the NB201 supernet (``jaxnas.nn.supernet_nb201(...)``; the factory sets the
-MixedOp mode and partial channels it needs) and the schedule length, and returns a
+Each factory takes a cell supernet (``jaxnas.nn.compile(space, None, ...)``, e.g.
+``jaxnas.nn.supernet_nb201(...)`` or a user cell's ``jaxnas.nn.cell.supernet(...)``; the factory
+sets the MixedOp mode and partial channels it needs) and the schedule length, and returns a
 :class:`~jaxnas.optimizers.oneshot.base.OneShotOptimizer`. Defaults are NASLib's / the papers'.
 Shared keyword hyperparameters (all factories):
 
@@ -9,20 +10,19 @@ Shared keyword hyperparameters (all factories):
   ``lr_min=0.001``, ``momentum=0.9``, ``weight_decay=3e-4``, ``grad_clip=5``;
 * alphas (:func:`~jaxnas.optimizers.oneshot.base.alphas_tx`): Adam ``arch_lr=3e-4``, betas
   (0.5, 0.999), ``arch_weight_decay=1e-3``;
-* ``w_tx`` / ``a_tx``: replace either optax transform entirely.
+* ``w_tx`` / ``a_tx``: replace either optax transform entirely;
+* ``spec``: the space's :class:`~jaxnas.nn.cell.SupernetSpec` (alpha shape ``[E, O]``, edge
+  targets, discretisation, one-hot, path sampler); default the supernet's own ``network.spec``
+  (NB201's for a module without one).
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.scipy.special import digamma, gammaln
 
 from jaxnas.optimizers.oneshot import base
-from jaxnas.spaces import nb201
-
-SHAPE = base.SHAPE
 
 
 def _txs(epochs, steps_per_epoch, lr, lr_min, momentum, weight_decay, grad_clip, arch_lr,
@@ -35,15 +35,16 @@ def _txs(epochs, steps_per_epoch, lr, lr_min, momentum, weight_decay, grad_clip,
 
 def _check(network, epochs, steps_per_epoch):
   if not hasattr(network, "clone") or not hasattr(network, "mode"):
-    raise ValueError(f"one-shot optimizers need the NB201 supernet (jaxnas.nn.supernet_nb201), "
-                     f"got {type(network).__name__}")
+    raise ValueError(f"one-shot optimizers need a cell supernet (jaxnas.nn.compile(space, None, "
+                     f"...), e.g. the NB201 supernet jaxnas.nn.supernet_nb201), got "
+                     f"{type(network).__name__}")
   if int(epochs) < 1 or int(steps_per_epoch) < 1:
     raise ValueError(f"epochs and steps_per_epoch must be >= 1, got {epochs}, {steps_per_epoch}")
 
 
-def _small_normal(key):
-  """NASLib's alpha init: ``1e-3 * randn`` per edge and op."""
-  return {"alpha": 1e-3 * jax.random.normal(key, SHAPE)}
+def _small_normal(spec):
+  """NASLib's alpha init: ``key -> {"alpha": 1e-3 * randn}`` per edge and op."""
+  return lambda key: {"alpha": 1e-3 * jax.random.normal(key, spec.alpha_shape)}
 
 
 def _softmax(alphas):
@@ -56,7 +57,7 @@ def _softmax(alphas):
 def darts(network, *, epochs: int, steps_per_epoch: int, second_order: bool = False,
           lr: float = 0.025, lr_min: float = 0.001, momentum: float = 0.9,
           weight_decay: float = 3e-4, grad_clip: float = 5.0, arch_lr: float = 3e-4,
-          arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None) -> base.OneShotOptimizer:
+          arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None, spec=None) -> base.OneShotOptimizer:
   """DARTS: softmax-relaxed op weights, alphas descend the validation loss.
 
   First order uses ``dL_val(w, alpha)/dalpha``. Second order descends the unrolled objective
@@ -67,10 +68,10 @@ def darts(network, *, epochs: int, steps_per_epoch: int, second_order: bool = Fa
   checks both against each other). NASLib implements only first order.
 
   Args:
-    network: the NB201 supernet (mode set to ``"mixed"`` here).
+    network: a cell supernet, e.g. NB201's (mode set to ``"mixed"`` here).
     epochs, steps_per_epoch: schedule length.
     second_order: unrolled (True) or first-order (False) hypergradient.
-    lr ... a_tx: see the module doc.
+    lr ... a_tx, spec: see the module doc.
 
   Returns:
     A ``OneShotOptimizer``.
@@ -79,29 +80,26 @@ def darts(network, *, epochs: int, steps_per_epoch: int, second_order: bool = Fa
     Liu, Simonyan & Yang, "DARTS: Differentiable Architecture Search", ICLR 2019.
   """
   _check(network, epochs, steps_per_epoch)
+  spec = base.resolve_spec(network, spec)
   w_tx, a_tx = _txs(epochs, steps_per_epoch, lr, lr_min, momentum, weight_decay, grad_clip,
                     arch_lr, arch_weight_decay, w_tx, a_tx)
   return base.bilevel("darts", network.clone(mode="mixed"), epochs=epochs,
-                      steps_per_epoch=steps_per_epoch, init_alphas=_small_normal,
+                      steps_per_epoch=steps_per_epoch, init_alphas=_small_normal(spec),
                       weights_fn=lambda key, a, tau: _softmax(a), probs_fn=_softmax,
-                      second_order=second_order, w_tx=w_tx, a_tx=a_tx)
+                      second_order=second_order, w_tx=w_tx, a_tx=a_tx,
+                      spec=spec)
 
 
-# Edge k's target node; PC-DARTS normalises the edges into each node with a softmax of betas.
-_TARGETS = np.array([t for _, t in nb201.EDGES])
-_SAME_TARGET = jnp.asarray((_TARGETS[:, None] == _TARGETS[None, :]).astype(np.float32))  # [6, 6]
-
-
-def edge_normalisation(beta):
-  """``f32[6]``: softmax of ``beta`` among the edges sharing a target node (PC-DARTS Eq. 4)."""
-  e = jnp.exp(beta - jax.lax.stop_gradient(jnp.max(beta)))
-  return e / (_SAME_TARGET @ e)
+def edge_normalisation(beta, spec=None):
+  """``f32[E]``: softmax of ``beta`` among the edges sharing a target node (PC-DARTS Eq. 4); the
+  targets are ``spec``'s (default NB201's)."""
+  return base.resolve_spec(None, spec).edge_normalisation(beta)
 
 
 def pc_darts(network, *, epochs: int, steps_per_epoch: int, partial_channels: int = 4,
              lr: float = 0.025, lr_min: float = 0.001, momentum: float = 0.9,
              weight_decay: float = 3e-4, grad_clip: float = 5.0, arch_lr: float = 3e-4,
-             arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None) -> base.OneShotOptimizer:
+             arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None, spec=None) -> base.OneShotOptimizer:
   """PC-DARTS: DARTS on ``1/K`` of the channels of every edge, with edge normalisation.
 
   Only the first ``C/K`` channels of each edge go through the MixedOp (the rest bypass it, then a
@@ -109,9 +107,10 @@ def pc_darts(network, *, epochs: int, steps_per_epoch: int, partial_channels: in
   same node. The MixedOp is linear in its op weights, so the normalisation is folded into them:
   ``op_weights[k] = edge_norm(beta)[k] * softmax(alpha[k])``. In NB201 every edge is kept, so the
   discretization is the argmax of ``alpha`` per edge (a positive edge factor does not change it).
+  The edges into each node come from the spec's edge targets.
 
   Args:
-    network: the NB201 supernet (``partial_channels`` set here; ``C`` must be divisible by it).
+    network: a cell supernet (``partial_channels`` set here; ``C`` must be divisible by it).
     partial_channels: ``K`` (paper: 4).
     others: as :func:`darts` (first order, as PC-DARTS).
 
@@ -120,6 +119,7 @@ def pc_darts(network, *, epochs: int, steps_per_epoch: int, partial_channels: in
     ICLR 2020.
   """
   _check(network, epochs, steps_per_epoch)
+  spec = base.resolve_spec(network, spec)
   k = int(partial_channels)
   if k < 1 or network.C % k:
     raise ValueError(f"partial_channels={k} must be >= 1 and divide the supernet's C="
@@ -129,15 +129,16 @@ def pc_darts(network, *, epochs: int, steps_per_epoch: int, partial_channels: in
 
   def init_alphas(key):
     ka, kb = jax.random.split(key)
-    return {"alpha": 1e-3 * jax.random.normal(ka, SHAPE),
-            "beta": 1e-3 * jax.random.normal(kb, (nb201.NUM_EDGES,))}
+    return {"alpha": 1e-3 * jax.random.normal(ka, spec.alpha_shape),
+            "beta": 1e-3 * jax.random.normal(kb, (spec.num_edges,))}
 
   def weights(key, a, tau):
-    return edge_normalisation(a["beta"])[:, None] * jax.nn.softmax(a["alpha"], -1)
+    return spec.edge_normalisation(a["beta"])[:, None] * jax.nn.softmax(a["alpha"], -1)
 
   return base.bilevel("pcdarts", network.clone(mode="mixed", partial_channels=k), epochs=epochs,
                       steps_per_epoch=steps_per_epoch, init_alphas=init_alphas,
-                      weights_fn=weights, probs_fn=_softmax, w_tx=w_tx, a_tx=a_tx)
+                      weights_fn=weights, probs_fn=_softmax, w_tx=w_tx, a_tx=a_tx,
+                      spec=spec)
 
 
 # ----------------------------------------------------------------------------- GDAS, SNAS
@@ -159,7 +160,7 @@ def gumbel_hard(key, alpha, tau):
 def gdas(network, *, epochs: int, steps_per_epoch: int, tau_max: float = 10.0,
          tau_min: float = 0.1, lr: float = 0.025, lr_min: float = 0.001, momentum: float = 0.9,
          weight_decay: float = 3e-4, grad_clip: float = 5.0, arch_lr: float = 3e-4,
-         arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None) -> base.OneShotOptimizer:
+         arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None, spec=None) -> base.OneShotOptimizer:
   """GDAS: one op per edge sampled by hard Gumbel-softmax, straight-through gradients.
 
   The supernet runs in ``"hard"`` mode: only the sampled op is computed, scaled by its live
@@ -171,20 +172,22 @@ def gdas(network, *, epochs: int, steps_per_epoch: int, tau_max: float = 10.0,
     Dong & Yang, "Searching for A Robust Neural Architecture in Four GPU Hours", CVPR 2019.
   """
   _check(network, epochs, steps_per_epoch)
+  spec = base.resolve_spec(network, spec)
   w_tx, a_tx = _txs(epochs, steps_per_epoch, lr, lr_min, momentum, weight_decay, grad_clip,
                     arch_lr, arch_weight_decay, w_tx, a_tx)
   return base.bilevel("gdas", network.clone(mode="hard"), epochs=epochs,
-                      steps_per_epoch=steps_per_epoch, init_alphas=_small_normal,
+                      steps_per_epoch=steps_per_epoch, init_alphas=_small_normal(spec),
                       weights_fn=lambda key, a, tau: gumbel_hard(key, a["alpha"], tau),
                       probs_fn=_softmax,
                       tau_fn=base.linear_tau(tau_max, tau_min, epochs, steps_per_epoch),
-                      w_tx=w_tx, a_tx=a_tx)
+                      w_tx=w_tx, a_tx=a_tx,
+                      spec=spec)
 
 
 def snas(network, *, epochs: int, steps_per_epoch: int, tau_max: float = 1.0,
          tau_min: float = 0.33, lr: float = 0.025, lr_min: float = 0.001, momentum: float = 0.9,
          weight_decay: float = 3e-4, grad_clip: float = 5.0, arch_lr: float = 3e-4,
-         arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None) -> base.OneShotOptimizer:
+         arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None, spec=None) -> base.OneShotOptimizer:
   """SNAS: op weights are a relaxed (soft) Gumbel-softmax sample of the alphas at temperature
   ``tau``; the supernet mixes all ops with them. ``tau`` anneals linearly per epoch from 1.0 to
   0.33 (the paper starts at 1 and anneals, without giving the rate; 0.33 is confopt's default).
@@ -194,14 +197,16 @@ def snas(network, *, epochs: int, steps_per_epoch: int, tau_max: float = 1.0,
     Xie, Zheng, Liu & Lin, "SNAS: Stochastic Neural Architecture Search", ICLR 2019.
   """
   _check(network, epochs, steps_per_epoch)
+  spec = base.resolve_spec(network, spec)
   w_tx, a_tx = _txs(epochs, steps_per_epoch, lr, lr_min, momentum, weight_decay, grad_clip,
                     arch_lr, arch_weight_decay, w_tx, a_tx)
   return base.bilevel("snas", network.clone(mode="mixed"), epochs=epochs,
-                      steps_per_epoch=steps_per_epoch, init_alphas=_small_normal,
+                      steps_per_epoch=steps_per_epoch, init_alphas=_small_normal(spec),
                       weights_fn=lambda key, a, tau: _gumbel_probs(key, a["alpha"], tau),
                       probs_fn=_softmax,
                       tau_fn=base.linear_tau(tau_max, tau_min, epochs, steps_per_epoch),
-                      w_tx=w_tx, a_tx=a_tx)
+                      w_tx=w_tx, a_tx=a_tx,
+                      spec=spec)
 
 
 # ----------------------------------------------------------------------------- DrNAS
@@ -222,7 +227,7 @@ def concentration(alpha):
 def drnas(network, *, epochs: int, steps_per_epoch: int, reg_scale: float = 1e-3,
           prior: float = 1.0, lr: float = 0.025, lr_min: float = 0.001, momentum: float = 0.9,
           weight_decay: float = 3e-4, grad_clip: float = 5.0, arch_lr: float = 3e-4,
-          arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None) -> base.OneShotOptimizer:
+          arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None, spec=None) -> base.OneShotOptimizer:
   """DrNAS: op weights are a Dirichlet sample with concentration ``elu(alpha) + 1``.
 
   Sampling is reparameterised (JAX's gamma sampler has implicit-reparameterisation gradients),
@@ -235,6 +240,7 @@ def drnas(network, *, epochs: int, steps_per_epoch: int, reg_scale: float = 1e-3
     Chen, Wang, Cheng, Tang & Hsieh, "DrNAS: Dirichlet Neural Architecture Search", ICLR 2021.
   """
   _check(network, epochs, steps_per_epoch)
+  spec = base.resolve_spec(network, spec)
   w_tx, a_tx = _txs(epochs, steps_per_epoch, lr, lr_min, momentum, weight_decay, grad_clip,
                     arch_lr, arch_weight_decay, w_tx, a_tx)
 
@@ -250,22 +256,23 @@ def drnas(network, *, epochs: int, steps_per_epoch: int, reg_scale: float = 1e-3
     return c / jnp.sum(c, -1, keepdims=True)
 
   return base.bilevel("drnas", network.clone(mode="mixed"), epochs=epochs,
-                      steps_per_epoch=steps_per_epoch, init_alphas=_small_normal,
-                      weights_fn=weights, probs_fn=probs, reg_fn=reg, w_tx=w_tx, a_tx=a_tx)
+                      steps_per_epoch=steps_per_epoch, init_alphas=_small_normal(spec),
+                      weights_fn=weights, probs_fn=probs, reg_fn=reg, w_tx=w_tx, a_tx=a_tx,
+                      spec=spec)
 
 
 # ----------------------------------------------------------------------------- RandomNAS, OneShot
 
 
 def sample_valid_ops(key) -> jax.Array:
-  """A uniform NASLib-valid NB201 cell (NASLib's ``sample_random_architecture``), ``int32[6]``."""
-  ids = jnp.asarray(nb201.naslib_valid_ids())
-  return nb201.from_id(ids[jax.random.randint(key, (), 0, ids.shape[0])]).ops
+  """A uniform NASLib-valid NB201 cell (NASLib's ``sample_random_architecture``), ``int32[6]``:
+  NB201's supernet path sampler (``jaxnas.nn.supernet_spec("nasbench201").sample_ops``)."""
+  return base.resolve_spec(None).sample_ops(key)
 
 
 def rsws(network, *, epochs: int, steps_per_epoch: int, lr: float = 0.025,
          lr_min: float = 0.001, momentum: float = 0.9, weight_decay: float = 3e-4,
-         grad_clip: float = 5.0, w_tx=None) -> base.OneShotOptimizer:
+         grad_clip: float = 5.0, w_tx=None, spec=None) -> base.OneShotOptimizer:
   """Random search with weight sharing: each step trains the path of one uniformly sampled
   architecture (supernet in ``"select"`` mode: one conv per edge). Alphas are not used; the pick
   comes from scoring sampled architectures with the shared weights (``score``, done by the
@@ -276,20 +283,22 @@ def rsws(network, *, epochs: int, steps_per_epoch: int, lr: float = 0.025,
     Li & Talwalkar, "Random Search and Reproducibility for Neural Architecture Search", UAI 2019.
   """
   _check(network, epochs, steps_per_epoch)
+  spec = base.resolve_spec(network, spec)
   w_tx, a_tx = _txs(epochs, steps_per_epoch, lr, lr_min, momentum, weight_decay, grad_clip,
                     3e-4, 1e-3, w_tx, None)
   return base.bilevel("rsws", network.clone(mode="select"), epochs=epochs,
                       steps_per_epoch=steps_per_epoch,
-                      init_alphas=lambda key: {"alpha": jnp.zeros(SHAPE)},
-                      weights_fn=lambda key, a, tau: jax.nn.one_hot(sample_valid_ops(key),
-                                                                    nb201.NUM_OPS),
+                      init_alphas=lambda key: {"alpha": jnp.zeros(spec.alpha_shape)},
+                      weights_fn=lambda key, a, tau: jax.nn.one_hot(spec.sample_ops(key),
+                                                                    spec.num_ops),
                       probs_fn=_softmax, train_alphas=False, w_tx=w_tx, a_tx=a_tx,
-                      discretize_from_best=True)
+                      discretize_from_best=True,
+                      spec=spec)
 
 
 def oneshot(network, *, epochs: int, steps_per_epoch: int, lr: float = 0.025,
             lr_min: float = 0.001, momentum: float = 0.9, weight_decay: float = 3e-4,
-            grad_clip: float = 5.0, w_tx=None) -> base.OneShotOptimizer:
+            grad_clip: float = 5.0, w_tx=None, spec=None) -> base.OneShotOptimizer:
   """One-shot model training: every edge sums all its ops (op weights all 1, as NASLib's
   ``OneShotNASOptimizer``), so every path is trained at every step; afterwards the supernet is a
   performance predictor: ``score`` runs it with one-hot weights per architecture and the best
@@ -301,10 +310,12 @@ def oneshot(network, *, epochs: int, steps_per_epoch: int, lr: float = 0.025,
     Architecture Search", ICML 2018.
   """
   _check(network, epochs, steps_per_epoch)
+  spec = base.resolve_spec(network, spec)
   w_tx, a_tx = _txs(epochs, steps_per_epoch, lr, lr_min, momentum, weight_decay, grad_clip,
                     3e-4, 1e-3, w_tx, None)
   return base.bilevel("oneshot", network.clone(mode="mixed"), epochs=epochs,
                       steps_per_epoch=steps_per_epoch,
-                      init_alphas=lambda key: {"alpha": jnp.ones(SHAPE)},
+                      init_alphas=lambda key: {"alpha": jnp.ones(spec.alpha_shape)},
                       weights_fn=lambda key, a, tau: a["alpha"], probs_fn=_softmax,
-                      train_alphas=False, w_tx=w_tx, a_tx=a_tx, discretize_from_best=True)
+                      train_alphas=False, w_tx=w_tx, a_tx=a_tx, discretize_from_best=True,
+                      spec=spec)

@@ -12,15 +12,19 @@ NamedTuple of pure functions over a :class:`OneShotState`:
 * ``score(state, archs, batch) -> f32[A]``: the validation accuracy of each of ``A`` architectures
   when the supernet runs with their one-hot op weights (vmapped over architectures; Bender et al.
   2018, Li & Talwalkar 2019);
-* ``op_weights(state) -> f32[6, 5]``: the deterministic per-edge op distribution (softmax of the
+* ``op_weights(state) -> f32[E, O]``: the deterministic per-edge op distribution (softmax of the
   alphas, the Dirichlet mean, ...) for logs and plots.
 
 A batch is a pair ``(images f32[B, H, W, 3], labels int32[B])`` or anything with ``images`` and
 ``labels`` (a :class:`jaxnas.data.Dataset` slice). Functions are not pre-jitted; drivers jit them.
 
-The optimizers differ only in how alphas become the supernet's ``op_weights: f32[6, 5]`` (shared
-by every cell, NB201 having one cell type), in an optional regulariser on the alphas, and in
-whether alphas are trained at all; :func:`bilevel` builds all of them from those pieces.
+The optimizers differ only in how alphas become the supernet's ``op_weights: f32[E, O]`` (shared
+by every cell, the cell spaces here having one cell type), in an optional regulariser on the
+alphas, and in whether alphas are trained at all; :func:`bilevel` builds all of them from those
+pieces. What they need to know about the space comes from a
+:class:`~jaxnas.nn.cell.SupernetSpec` (``E x O`` alpha shape, edge targets, discretisation to the
+space's Arch, one-hot, path sampler), normally the supernet's own ``network.spec``; nothing here
+knows a particular space.
 """
 
 from __future__ import annotations
@@ -34,10 +38,9 @@ import jax.numpy as jnp
 import optax
 
 from jaxnas import nn as jnn
-from jaxnas.spaces import nb201
+from jaxnas.nn.cell import SupernetSpec
 
 Array = jax.Array
-SHAPE = (nb201.NUM_EDGES, nb201.NUM_OPS)
 NO_ARCH = -1  # sentinel in OneShotState.best: no architecture scored yet
 
 
@@ -49,11 +52,11 @@ class OneShotState:
     step: ``int32[]`` optimizer steps taken (sets the learning-rate and temperature schedules).
     params: supernet parameters (the network weights ``w``).
     batch_stats: running BN statistics of the supernet (``{}`` when no BN tracks them).
-    alphas: architecture parameters, e.g. ``{"alpha": f32[6, 5]}`` (+ ``"beta": f32[6]`` for
+    alphas: architecture parameters, e.g. ``{"alpha": f32[E, O]}`` (+ ``"beta": f32[E]`` for
       PC-DARTS edge normalisation); kept apart from ``params`` and updated by ``a_tx``.
     w_opt: ``w_tx`` state.
     a_opt: ``a_tx`` state.
-    best: ``int32[6]`` the architecture picked by scoring (RandomNAS / OneShot), ``NO_ARCH`` until
+    best: ``int32[E]`` the architecture picked by scoring (RandomNAS / OneShot), ``NO_ARCH`` until
       one has been scored.
   """
 
@@ -63,7 +66,7 @@ class OneShotState:
   alphas: Any
   w_opt: Any
   a_opt: Any
-  best: Array  # [6] int32
+  best: Array  # [E] int32
 
 
 @flax.struct.dataclass
@@ -84,7 +87,7 @@ class OneShotOptimizer(NamedTuple):
   network: Any  # the Flax supernet the optimizer trains (mode / partial channels set)
   init: Callable[..., OneShotState]
   step: Callable[..., tuple[OneShotState, Metrics]]
-  discretize: Callable[[OneShotState], nb201.Arch]
+  discretize: Callable[[OneShotState], Any]  # -> the space's Arch
   score: Callable[..., Array]
   op_weights: Callable[[OneShotState], Array]
   # objective(key, state, alphas, train_batch, val_batch) -> (f32[], aux): what the alpha update
@@ -94,6 +97,18 @@ class OneShotOptimizer(NamedTuple):
   hypergradient: Callable[..., Any]
   w_tx: optax.GradientTransformation
   a_tx: optax.GradientTransformation
+  spec: SupernetSpec | None = None  # the space's view (alpha shape, discretisation, sampler)
+
+
+def resolve_spec(network, spec: SupernetSpec | None = None) -> SupernetSpec:
+  """The supernet spec to use: ``spec`` if given, else the network's own ``network.spec``, else
+  (a stand-in module with NB201's interface, ``op_weights: f32[6, 5]``) NB201's."""
+  if spec is not None:
+    if not isinstance(spec, SupernetSpec):
+      raise ValueError(f"spec must be a jaxnas.nn.cell.SupernetSpec, got {type(spec).__name__}")
+    return spec
+  own = getattr(network, "spec", None)
+  return own if isinstance(own, SupernetSpec) else jnn.supernet_spec("nasbench201")
 
 
 def xy(batch) -> tuple[Array, Array]:
@@ -175,7 +190,7 @@ def forward(network, params, batch_stats, x, w, *, update_stats: bool = True):
 
 # ----------------------------------------------------------------------------- the bilevel core
 
-# weights_fn(key, alphas, tau) -> f32[6, 5]; reg_fn(alphas) -> f32[]
+# weights_fn(key, alphas, tau) -> f32[E, O]; reg_fn(alphas) -> f32[]
 WeightsFn = Callable[[Array, Any, Array], Array]
 
 
@@ -185,17 +200,19 @@ def bilevel(name: str, network, *, epochs: int, steps_per_epoch: int, init_alpha
             second_order: bool = False, tau_fn: Callable[[Array], Array] | None = None,
             w_tx: optax.GradientTransformation | None = None,
             a_tx: optax.GradientTransformation | None = None,
-            discretize_from_best: bool = False) -> OneShotOptimizer:
+            discretize_from_best: bool = False,
+            spec: SupernetSpec | None = None) -> OneShotOptimizer:
   """Builds a one-shot optimizer from how alphas become op weights.
 
   Args:
     name: optimizer name.
-    network: the Flax supernet (``NB201Supernet``) with its mode / partial channels set.
+    network: the Flax supernet (``apply(v, x, op_weights f32[E, O], train)``, e.g.
+      ``jaxnas.nn.compile(space, None, ...)``) with its mode / partial channels set.
     epochs, steps_per_epoch: schedule length (learning rate, temperature).
     init_alphas: ``key -> alphas`` pytree.
-    weights_fn: ``(key, alphas, tau) -> op_weights f32[6, 5]``; called once per pass with an
+    weights_fn: ``(key, alphas, tau) -> op_weights f32[E, O]``; called once per pass with an
       independent key (stochastic relaxations resample for the weight step, as NASLib does).
-    probs_fn: ``alphas -> f32[6, 5]`` deterministic op distribution (argmax = discretization).
+    probs_fn: ``alphas -> f32[E, O]`` deterministic op distribution (argmax = discretization).
     reg_fn: optional regulariser of the alphas added to the validation loss (DrNAS's KL).
     train_alphas: False for RandomNAS / OneShot (alphas stay fixed; no validation backward pass).
     second_order: DARTS's unrolled hypergradient: the alpha gradient of
@@ -206,6 +223,7 @@ def bilevel(name: str, network, *, epochs: int, steps_per_epoch: int, init_alpha
     w_tx, a_tx: weight and alpha optimizers (default :func:`weights_tx`, :func:`alphas_tx`).
     discretize_from_best: ``discretize`` returns ``state.best`` (set by scoring) instead of the
       argmax of ``probs_fn``.
+    spec: the space's :class:`~jaxnas.nn.cell.SupernetSpec` (default :func:`resolve_spec`).
 
   Returns:
     A :class:`OneShotOptimizer`.
@@ -214,17 +232,18 @@ def bilevel(name: str, network, *, epochs: int, steps_per_epoch: int, init_alpha
   a_tx = a_tx or alphas_tx()
   tau_fn = tau_fn or (lambda step: jnp.float32(1.0))
   score_net = network.clone(mode="select")
+  spec = resolve_spec(network, spec)
 
   def init(key, batch) -> OneShotState:
     k_net, k_alpha = jax.random.split(key)
     x, _ = xy(batch)
-    w = jnp.full(SHAPE, 1.0 / nb201.NUM_OPS, jnp.float32)
+    w = jnp.full(spec.alpha_shape, 1.0 / spec.num_ops, jnp.float32)
     v = network.init(k_net, x, w, False)
     params, batch_stats = v["params"], v.get("batch_stats", {})
     alphas = init_alphas(k_alpha)
     return OneShotState(step=jnp.zeros((), jnp.int32), params=params, batch_stats=batch_stats,
                         alphas=alphas, w_opt=w_tx.init(params), a_opt=a_tx.init(alphas),
-                        best=jnp.full((nb201.NUM_EDGES,), NO_ARCH, jnp.int32))
+                        best=jnp.full((spec.num_edges,), NO_ARCH, jnp.int32))
 
   def train_loss(params, batch_stats, alphas, key, tau, batch, update_stats=True):
     x, y = xy(batch)
@@ -281,18 +300,18 @@ def bilevel(name: str, network, *, epochs: int, steps_per_epoch: int, init_alpha
 
   def op_weights(state: OneShotState) -> Array:
     if discretize_from_best:
-      return jax.nn.one_hot(state.best, nb201.NUM_OPS)  # all zero before the first scoring
+      return jax.nn.one_hot(state.best, spec.num_ops)  # all zero before the first scoring
     return probs_fn(state.alphas)
 
-  def discretize(state: OneShotState) -> nb201.Arch:
+  def discretize(state: OneShotState):
     if discretize_from_best:
       # Before any scoring there is no pick; fall back to the argmax of the (fixed) alphas.
       ops = jnp.where(state.best >= 0, state.best,
                       jnp.argmax(probs_fn(state.alphas), -1).astype(jnp.int32))
-      return nb201.Arch(ops=ops.astype(jnp.int32))
-    # NB201 semantics as NASLib: argmax over all five ops per edge, `none` included (NB201 keeps
+      return spec.to_arch(ops)
+    # NB201 semantics as NASLib: argmax over all ops per edge, `none` included (these cells keep
     # every edge, unlike the DARTS space whose top-2 edge selection excludes `none`).
-    return nb201.Arch(ops=jnp.argmax(probs_fn(state.alphas), -1).astype(jnp.int32))
+    return spec.discretize(probs_fn(state.alphas))
 
   def score(state: OneShotState, archs, batch) -> Array:
     x, y = xy(batch)
@@ -302,8 +321,9 @@ def bilevel(name: str, network, *, epochs: int, steps_per_epoch: int, init_alpha
       logits = score_net.apply(v, x, w, True)  # batch statistics, not updated
       return jnp.mean(jnp.argmax(logits, -1) == y)
 
-    return jax.vmap(acc)(jnn.one_hot(archs))
+    return jax.vmap(acc)(spec.one_hot(archs))
 
   return OneShotOptimizer(name=name, network=network, init=init, step=step,
                           discretize=discretize, score=score, op_weights=op_weights,
-                          objective=objective, hypergradient=hypergradient, w_tx=w_tx, a_tx=a_tx)
+                          objective=objective, hypergradient=hypergradient, w_tx=w_tx, a_tx=a_tx,
+                          spec=spec)
