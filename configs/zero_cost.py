@@ -18,30 +18,8 @@ keys are those of ``configs/nb201_zc.py``. ``:smoke`` shrinks the network for a 
 
 from __future__ import annotations
 
-import ml_collections
+from jaxnas.drivers.zero_cost import zero_cost_config
 
 
 def get_config(arg=None):
-  c = ml_collections.ConfigDict()
-  c.task = "zero_cost"
-  c.search_space = "nasbench201"  # a space with a network in jaxnas.nn.NETWORKS
-  c.archs_file = ""  # JSON list or one-column CSV of architectures; "" = sample num_archs
-  c.num_archs = 1000  # sampled cells (seeded); every cell when the space has no more
-  c.proxies = "synflow"  # comma-separated, of jaxnas.predictors.zero_cost (params, flops always)
-  c.seed = 0
-  c.dataset = "cifar10"  # sets classes and input size; the benchmark's targets of correlations
-  c.batch_size = 64
-  c.chunk_size = 1  # 1: one compiled program per proxy, a host loop over cells (CPU); > 1: vmapped
-  c.synflow_chunk_size = 125  # synflow: cells per batched forward-mode pass
-  c.data = ml_collections.ConfigDict({"name": "fashion_mnist", "path": ""})
-  c.network = ml_collections.ConfigDict({"channels": 16, "cells_per_stage": 5})
-  # name "" = the space's own benchmark; path "" = its embedded table (none: scores only)
-  c.benchmark = ml_collections.ConfigDict({"name": "", "path": ""})
-  if arg == "smoke":
-    c.num_archs = 8
-    c.batch_size = 8
-    c.chunk_size = 4
-    c.synflow_chunk_size = 4
-    c.network.channels = 4
-    c.network.cells_per_stage = 1
-  return c
+  return zero_cost_config(arg)

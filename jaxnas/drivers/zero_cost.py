@@ -56,6 +56,40 @@ def _nb201_flops(archs, ids, **kw):
 FAST_COUNTS = {"nasbench201": (_nb201_params, _nb201_flops)}
 
 
+def zero_cost_config(arg=None):
+  """The default zero-cost config (``configs/zero_cost.py``; ``configs/nb201_zc.py`` changes three
+  keys). ``arg == "smoke"`` shrinks the network and the sample for a quick check."""
+  import ml_collections  # pylint: disable=import-outside-toplevel
+
+  c = ml_collections.ConfigDict()
+  c.task = "zero_cost"
+  c.search_space = "nasbench201"  # a space with a network in jaxnas.nn.NETWORKS
+  c.archs_file = ""  # JSON list or one-column CSV of architectures; "" = sample num_archs
+  c.num_archs = 1000  # sampled cells (seeded); every cell when the space has no more; 0 = all
+  c.proxies = "synflow"  # comma-separated, of jaxnas.predictors.zero_cost (params, flops always)
+  c.seed = 0
+  c.dataset = "cifar10"  # sets classes and input size; the benchmark's targets of correlations
+  c.batch_size = 64
+  # 1 (default, fastest on CPU): each proxy is ONE compiled single-architecture program called
+  # from the host per cell (zc.score_each); > 1: vmapped chunks of this many cells under lax.map
+  # (zc.score_many; for accelerators; bounds memory). XLA:CPU runs convolutions in loop bodies
+  # and grouped (vmapped) convolutions ~25x slower than top-level ones.
+  c.chunk_size = 1
+  c.synflow_chunk_size = 125  # synflow: cells per batched forward-mode pass (blocks of 5^k <= this)
+  c.data = ml_collections.ConfigDict({"name": "fashion_mnist", "path": ""})
+  c.network = ml_collections.ConfigDict({"channels": 16, "cells_per_stage": 5})
+  # name "" = the space's own benchmark; path "" = its embedded table (none: scores only)
+  c.benchmark = ml_collections.ConfigDict({"name": "", "path": ""})
+  if arg == "smoke":
+    c.num_archs = 8
+    c.batch_size = 8
+    c.chunk_size = 4
+    c.synflow_chunk_size = 4
+    c.network.channels = 4
+    c.network.cells_per_stage = 1
+  return c
+
+
 def network_space(space) -> str:
   """The name under which ``space``'s networks are registered; a one-line ValueError naming the
   spaces that have networks when it has none (before any data is read or anything compiles)."""
