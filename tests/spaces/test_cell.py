@@ -1,7 +1,8 @@
 """The generic edge-op cell reproduces NB201's operators exactly when given NB201's DAG and ops.
 
-This pins the cell's random streams and orders to NB201's, so NB201 can become an instance of
-``cell.py`` later without moving any golden search number.
+This pins the cell's random streams and orders to NB201's: NB201 (``nb201.SPACE``) is now an
+instance of ``cell.py`` with its own string parser and encodings, and a plain generic cell on its
+DAG and ops still gives the same ids, strings (the generic form), neighbours and random streams.
 """
 
 from __future__ import annotations
