@@ -31,7 +31,7 @@ def test_same_ids_strings_and_neighbours():
 
 def test_same_random_streams():
   key = jax.random.key(11)
-  np.testing.assert_array_equal(NB201_AS_CELL.sample(key, (500,), naslib_valid=False).ops,
+  np.testing.assert_array_equal(NB201_AS_CELL.with_options(naslib_valid=False).sample(key, (500,)).ops,
                                 nb201.sample(key, (500,)).ops)
   np.testing.assert_array_equal(NB201_AS_CELL.sample(key, (500,)).ops,
                                 nb201.sample(key, (500,), naslib_valid=True).ops)
