@@ -9,9 +9,12 @@
 
 ``configs/blackbox.py:NAME`` starts from optimizer NAME instead of ``re``. Every hyperparameter of
 every optimizer is a key under ``optimizer``, ``None`` until set: the driver gives each ``None`` the
-chosen optimizer's default (``fidelities``: the table's declared fidelities) and refuses a set one
-the chosen optimizer does not take, naming the valid ones. ``benchmark.name`` ``""`` is the search
-space's own benchmark; ``benchmark.path`` a table file (``""``: the embedded table, where the
+chosen optimizer's default (``fidelities``: the table's declared fidelities; a table with one, such
+as TNB micro's final epoch only, gives one rung: BOHB is then TPE-guided full-budget search) and
+refuses a set one the chosen optimizer does not take, naming the valid ones.
+``optimizer.naslib_valid`` (default True) is a search-space option: the driver makes the space with
+it (``jaxnas.spaces.get_space(search_space, naslib_valid=...)``). ``benchmark.name`` ``""`` is the
+search space's own benchmark; ``benchmark.path`` a table file (``""``: the embedded table, where the
 benchmark has one). The other keys are those of ``configs/nb201_re.py`` (see README).
 """
 

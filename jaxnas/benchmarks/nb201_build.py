@@ -22,7 +22,7 @@ import pathlib
 import numpy as np
 
 from jaxnas import safe_pickle
-from jaxnas.spaces import graph, nb201
+from jaxnas.spaces import nb201, nb201_graph
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 _SHB_FILES = {"cifar10": "cifar10", "cifar100": "cifar100", "ImageNet16-120": "imagenet"}
@@ -93,7 +93,7 @@ def base_arrays() -> dict[str, np.ndarray]:
       "source": np.array(SOURCE),
       "val_accuracy": val,
       "num_seeds": nseeds,
-      "iso_class": graph.nb201_iso_classes(),
+      "iso_class": nb201_graph.nb201_iso_classes(),
       **extra,
   }
 

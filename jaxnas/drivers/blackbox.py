@@ -40,7 +40,8 @@ def blackbox_config(optimizer: str, **hparams):
   c.plot_x = "queries"  # x-axis of trajectory.png: queries or train_time (simulated seconds)
   c.benchmark = ml_collections.ConfigDict({"name": "nasbench201", "path": ""})  # "" = embedded
   # every hyperparameter of the optimizer is in the config, so --config.optimizer.X=... can set it
-  # and a misspelt one is rejected with the list of valid keys
+  # and a misspelt one is rejected with the list of valid keys; optimizer.naslib_valid is a
+  # search-space option (NASLib's sampling filter), with which the driver makes the space
   all_hparams = dict(optimizers.hyperparameters(optimizer), **hparams)
   c.optimizer = ml_collections.ConfigDict(dict(name=optimizer, **all_hparams))
   return c
@@ -67,13 +68,27 @@ def generic_blackbox_config(optimizer: str = "re"):
   return c
 
 
-def resolve_optimizer(config, bench=None) -> tuple[str, dict]:
+_ONE_RUNG = {
+    "bohb": "BOHB degenerates to TPE-guided full-budget search (BOHB with min_budget == max_budget)",
+    "hb": "Hyperband degenerates to random search at full budget",
+    "sh": "successive halving degenerates to random search at full budget",
+}
+
+
+def resolve_optimizer(config, bench=None, say=None) -> tuple[str, dict]:
   """The optimizer's name and its complete hyperparameters from ``config.optimizer``.
 
   A hyperparameter left ``None`` takes the named optimizer's default, except ``fidelities``,
-  which takes the objective metric's declared fidelities when ``bench`` declares two or more
-  (so a multi-fidelity search uses what the table has). ``None`` entries the named optimizer does
-  not take are dropped (the generic config lists every optimizer's).
+  which comes from ``bench``'s declaration of the objective metric: its fidelities when it
+  declares two or more (so a multi-fidelity search uses what the table has), else the one
+  fidelity of the objective (``config.epoch``, or the table's final epoch; 0 where the table does
+  not name it, as TransNAS-Bench-101's), so that a multi-fidelity optimizer runs with one rung:
+  Hyperband's brackets collapse to full-budget evaluations and BOHB is its TPE model proposing
+  every full-budget query. ``say`` (a ``str -> None``) then gets one line saying so. ``None``
+  entries the named optimizer does not take are dropped (the generic config lists every
+  optimizer's). The section also holds the search-space options (``naslib_valid``, see
+  ``optimizers.SPACE_OPTIONS``), resolved the same way; :func:`blackbox_setup` makes the space
+  with them.
 
   Raises:
     ValueError: an unknown optimizer, or a set hyperparameter it does not take (naming the valid
@@ -90,8 +105,20 @@ def resolve_optimizer(config, bench=None) -> tuple[str, dict]:
   for k, default in defaults.items():
     v = opt_cfg.get(k)
     if v is None and k == "fidelities" and bench is not None:
-      declared = bench.metric(config.get("metric", "val_accuracy")).fidelities
-      v = tuple(declared) if len(declared) >= 2 else None
+      metric = config.get("metric", "val_accuracy")
+      declared = bench.metric(metric).fidelities
+      if len(declared) >= 2:
+        v = tuple(declared)
+      else:
+        objective = loops.Objective(dataset=config.dataset, metric=metric,
+                                    epoch=config.get("epoch", 0) or None)
+        target = loops.target_epoch(bench, objective)
+        v = (target,)
+        if say is not None:
+          what = f"epoch {target}" if target else "the final epoch"
+          say(f"{name}: benchmark {bench.name} has {metric!r} at one fidelity ({what}), so "
+              f"Hyperband's brackets collapse to full-budget evaluations: "
+              f"{_ONE_RUNG.get(name, 'every query at full budget')}")
     if v is None:
       v = default
     elif isinstance(default, tuple):
@@ -118,25 +145,33 @@ PLOT_X = ("queries", "train_time")
 _say = io.say
 
 
-def blackbox_setup(config, resolved: bool = False):
+def blackbox_setup(config, resolved: bool = False, quiet: bool = True):
   """Validates a black-box config on the host; returns (space, bench, optimizer, objective), and
   with ``resolved=True`` also the config as run (:func:`resolve_optimizer`'s hyperparameters,
-  the benchmark's name).
+  the benchmark's name). The space is made with the options in the optimizer section
+  (``optimizer.naslib_valid``). ``quiet=False`` prints :func:`resolve_optimizer`'s notes.
 
   Every bad name (space, dataset, metric, optimizer, hyperparameter, fidelity) raises a one-line
   ValueError naming it and the valid values, and a missing or corrupt table file raises an error
   naming the file and its build command, before anything is compiled.
   """
-  space = spaces.get_space(config.search_space)
+  space = spaces.get_space(config.search_space)  # an unknown space fails first
   bench_name = config.benchmark.get("name") or config.search_space
   bench = bm.load(bench_name, config.benchmark.get("path") or None)
   loops.check_space(bench, space)
-  name, hparams = resolve_optimizer(config, bench)
-  optimizer = optimizers.make(name, space, **hparams)
+  name, hparams = resolve_optimizer(config, bench, say=lambda msg: _say(msg, quiet))
+  space_options, factory_hparams = optimizers.split_space_options(hparams)
+  space = spaces.get_space(config.search_space, **space_options)
+  optimizer = optimizers.make(name, space, **factory_hparams)
   epoch = config.get("epoch", 0) or None
   objective = loops.Objective(dataset=config.dataset, metric=config.get("metric", "val_accuracy"),
                               epoch=epoch, noisy=bool(config.get("noisy", False)))
   loops.check_objective(bench, optimizer, objective)
+  if len(optimizer.fidelities) == 1 and optimizer.fidelities[0] != loops.target_epoch(bench,
+                                                                                     objective):
+    raise ValueError(f"optimizer {name!r} has one fidelity, epoch {optimizer.fidelities[0]}, but "
+                     f"the objective is at epoch {loops.target_epoch(bench, objective)}; one "
+                     "fidelity must be the objective's")
   loops.check_time_budget(bench, config.get("time_budget", 0.0))
   if config.get("plot_x", "queries") not in PLOT_X:
     raise ValueError(f"unknown plot_x {config.plot_x!r}; valid: {', '.join(PLOT_X)}")
@@ -164,7 +199,7 @@ def run_blackbox(config, workdir=None, quiet: bool = False) -> dict:
       ``workdir/chunks`` as they finish; rerunning the same config resumes from them.
     quiet: no progress output.
   """
-  space, bench, optimizer, objective, config = blackbox_setup(config, resolved=True)
+  space, bench, optimizer, objective, config = blackbox_setup(config, resolved=True, quiet=quiet)
   num_seeds, num_queries = int(config.num_seeds), int(config.num_queries)
   chunk = int(config.get("chunk_seeds", 0) or num_seeds)
   chunk = max(1, min(chunk, num_seeds))

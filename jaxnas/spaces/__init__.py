@@ -1,40 +1,49 @@
 """Search spaces: a static, hashable spec bundling the pure functions on one space's architectures.
 
 Optimizers take a :class:`SearchSpace` and call only its functions, so a new space plugs in by
-registering one more instance in ``SPACES``. Edge-op cell spaces (NB201-like DAGs with an op per
-edge, including user-defined ones) are made with :func:`jaxnas.spaces.cell.cell_space`.
+registering one more instance in ``SPACES``. Edge-op cell spaces (DAGs with an op per edge) are
+made with :func:`jaxnas.spaces.cell.cell_space`: NAS-Bench-201 and TransNAS-Bench-101 micro are
+instances of it, as are user-defined cells.
+
+Space options (``get_space(name, **options)``, e.g. ``naslib_valid=False``) are fixed when the
+space is made; the space's functions never take them per call.
 """
 
 from __future__ import annotations
 
 import ast
-import dataclasses
 
 from jaxnas.spaces import cell, nb201, transnas_micro
 from jaxnas.spaces.base import SearchSpace
 
-NASBENCH201 = SearchSpace(
-    name="nasbench201", arch_type=nb201.Arch, num_archs=nb201.NUM_ARCHS,
-    num_neighbours=nb201.NUM_NEIGHBOURS, sample=nb201.sample, mutate=nb201.mutate,
-    neighbours=nb201.neighbours, neighbour=nb201.neighbour, is_valid=nb201.is_valid, encode=nb201.encode, to_id=nb201.to_id,
-    from_id=nb201.from_id, to_string=nb201.to_string, from_string=nb201.from_string,
-    encodings=nb201.ENCODINGS, fingerprint=nb201.fingerprint,
-    neighbours_masked=nb201.neighbours_masked, encoding_dims=tuple(nb201.ENCODING_DIMS.items()),
-    categorical=(nb201.NUM_OPS,) * nb201.NUM_EDGES, to_categorical=nb201.to_categorical,
-    from_categorical=nb201.from_categorical, edges=nb201.EDGES, ops=nb201.OPS,
-    all_archs=nb201.all_archs, check=nb201.check, from_naslib=nb201.from_naslib)
+NASBENCH201 = nb201.SPACE.as_search_space()  # naslib_valid=True: NASLib's sampler
+TRANSNAS101_MICRO = transnas_micro.SPACE.as_search_space()
 
-TRANSNAS101_MICRO = dataclasses.replace(transnas_micro.SPACE.as_search_space(),
-                                        from_naslib=transnas_micro.from_naslib)
-
+# name -> the space with its default options (get_space(name, **options) for others)
 SPACES: dict[str, SearchSpace] = {"nasbench201": NASBENCH201, "transnas101_micro": TRANSNAS101_MICRO}
 
 
-def get_space(name: str) -> SearchSpace:
-  """The registered space ``name``; ValueError listing the valid names otherwise."""
+def get_space(name: str, **options) -> SearchSpace:
+  """The registered space ``name``, made with ``options`` (none: its defaults).
+
+  Space options are fixed when the space is made, never passed per call. Cell spaces take
+  ``naslib_valid`` (default True: ``sample`` draws only cells NASLib's sampler accepts, on spaces
+  that have such a filter; False: all cells). An option set to None keeps its default. Equal
+  options give the very same record (a cached, hashable static argument).
+
+  Raises:
+    ValueError: an unknown space (naming the valid ones), or an option the space does not take
+      (naming its options), in one line.
+  """
   if name not in SPACES:
     raise ValueError(f"unknown search space {name!r}; valid: {', '.join(SPACES)}")
-  return SPACES[name]
+  space = SPACES[name]
+  options = {k: v for k, v in options.items() if v is not None}
+  if not options:
+    return space
+  if space.with_options is None:
+    raise ValueError(f"search space {name!r} takes no options, got {', '.join(options)}")
+  return space.with_options(**options)
 
 
 def _parse(space: SearchSpace, text: str):

@@ -24,8 +24,9 @@ class SearchSpace:
     num_archs: size of the space (None if not enumerable).
     num_neighbours: neighbourhood size K (static, for fixed buffers); an upper bound where the
       neighbourhood varies (see ``neighbours_masked``).
-    sample: ``(key, shape=(), naslib_valid=...) -> Arch[*shape]``, always valid. ``naslib_valid``
-      applies the space's NASLib sampling filter, where it has one (it is ignored otherwise).
+    sample: ``(key, shape=()) -> Arch[*shape]``, always valid, following the space's options
+      (``options``; e.g. NASLib's sampling filter with ``naslib_valid=True``). Cell spaces still
+      accept a deprecated per-call ``naslib_valid=`` that overrides the option.
     mutate: ``(key, arch) -> Arch`` (one arch; vmap for batches).
     neighbours: ``(arch) -> Arch[..., K]``.
     neighbour: ``(arch, k) -> Arch``, the k-th of ``neighbours`` (k may be traced).
@@ -51,6 +52,11 @@ class SearchSpace:
     from_naslib: host-side ``(op_indices) -> Arch`` from NASLib's form of the space's
       architectures (a tuple of op indices in NASLib's op and edge order), where NASLib has the
       space; None otherwise. :func:`jaxnas.spaces.arch_from_string` reads it from text.
+    options: ``((name, value), ...)``: the space options this record was made with (fixed: a
+      function never takes them per call).
+    with_options: ``(**options) -> SearchSpace``: the same space with other options (a one-line
+      ValueError naming the valid ones for an unknown option); None: the space takes no options.
+      :func:`jaxnas.spaces.get_space` calls it for ``get_space(name, **options)``.
   """
 
   name: str
@@ -80,6 +86,8 @@ class SearchSpace:
   all_archs: Callable[..., Any] | None = None
   check: Callable[..., Any] | None = None
   from_naslib: Callable[..., Any] | None = None
+  options: tuple[tuple[str, Any], ...] = ()
+  with_options: Callable[..., Any] | None = None
 
   @property
   def num_edges(self) -> int:

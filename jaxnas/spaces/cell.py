@@ -15,11 +15,17 @@ An architecture is a small pytree with ``ops: int32[..., E]``:
   sums) keep distinct fingerprints, as they are distinct rows of a tabular benchmark, trained
   separately. A space that wants isomorphism classes maps ids to class representatives itself.
 
-Space options are fixed when the space is made (:func:`cell_space`): a validity predicate (which
-cells exist at all) and a sampling filter (which cells the sampler draws, e.g. NASLib's rejection
-of cells whose input or output has only ``none`` edges; mutation and neighbours ignore it, as in
-NASLib). Every function is pure; the array ones are jittable and accept any leading batch shape
-(``mutate`` takes one architecture: ``vmap`` it), the string and ``check`` ones run on the host.
+A space is fixed when it is made (:func:`cell_space`): a validity predicate (which cells exist at
+all), a sampling filter (which cells the sampler draws, e.g. NASLib's rejection of cells whose input
+or output has only ``none`` edges; mutation and neighbours ignore it, as in NASLib), the space's own
+string form and its own encodings (NB201's NASLib-order one-hot). **Space options** are set the same
+way, never per call: :meth:`CellSpace.with_options` (``jaxnas.spaces.get_space(name, **options)``
+for a registered space) returns the space with, e.g., ``naslib_valid=False`` (the sampler ignores
+the filter). NAS-Bench-201 (:mod:`jaxnas.spaces.nb201`), TransNAS-Bench-101 micro
+(:mod:`jaxnas.spaces.transnas_micro`) and user cells are all instances of this one class.
+
+Every function is pure; the array ones are jittable and accept any leading batch shape (``mutate``
+takes one architecture: ``vmap`` it), the string and ``check`` ones run on the host.
 
 >>> import networkx as nx
 >>> space = cell_space("my_cell", nx.DiGraph([(0, 1), (0, 2), (1, 2), (1, 3), (2, 3)]),
@@ -135,6 +141,13 @@ class CellSpace:
     format_string / parse_string: None for the generic string form (see :meth:`to_string`), or
       ``(ops: np.int32[E]) -> str`` and ``(s: str) -> Sequence[int]`` (raising a one-line
       ValueError) for a space's own string form.
+    encoders: the space's own encodings, ``((kind, dim, fn), ...)`` with ``fn(ops: int32[..., E])
+      -> f32[..., dim]`` jittable; listed first in :attr:`encoding_dims`, and a kind named like a
+      generic encoding replaces it.
+    from_naslib: None, or the host-side ``(op_indices) -> Arch`` from NASLib's form of the space's
+      cells (carried into the :class:`SearchSpace` record).
+    filter_samples: the space option ``naslib_valid``: whether :meth:`sample` applies
+      ``sample_filter`` (ignored when there is none). Set it with :meth:`with_options`.
   """
 
   name: str
@@ -146,6 +159,39 @@ class CellSpace:
   sample_filter: Callable[[jax.Array], jax.Array] | None = None
   format_string: Callable[[np.ndarray], str] | None = None
   parse_string: Callable[[str], Sequence[int]] | None = None
+  encoders: tuple[tuple[str, int, Callable[[jax.Array], jax.Array]], ...] = ()
+  from_naslib: Callable[..., Any] | None = None
+  filter_samples: bool = True
+
+  # ------------------------------------------------------------------------- options
+
+  @property
+  def options(self) -> dict[str, Any]:
+    """The space options this space was made with (see :meth:`with_options`)."""
+    return {"naslib_valid": self.filter_samples}
+
+  def with_options(self, **options) -> "CellSpace":
+    """This space with other space options (fixed from then on, never passed per call).
+
+    Args:
+      naslib_valid: True (the default): ``sample`` draws only cells that pass the space's
+        ``sample_filter`` (NASLib's sampler; nothing changes for a space without a filter);
+        False: ``sample`` draws uniformly from all valid cells. None keeps the current value.
+
+    Raises:
+      ValueError: an unknown option or a non-boolean value (one line naming the valid ones).
+    """
+    bad = [k for k in options if k not in SPACE_OPTIONS]
+    if bad:
+      raise ValueError(f"unknown option {bad[0]!r} for search space {self.name}; valid: "
+                       f"{', '.join(SPACE_OPTIONS)}")
+    v = options.get("naslib_valid")
+    if v is None:
+      return self
+    if not isinstance(v, (bool, np.bool_)) and v not in (0, 1):
+      raise ValueError(f"option naslib_valid of search space {self.name} must be True or False, "
+                       f"got {v!r}")
+    return self if bool(v) == self.filter_samples else dataclasses.replace(self, filter_samples=bool(v))
 
   # ------------------------------------------------------------------------- static sizes
 
@@ -178,9 +224,12 @@ class CellSpace:
 
   @property
   def encoding_dims(self) -> dict[str, int]:
-    """Encoding name -> dimension (static)."""
-    return {"adjacency_one_hot": self.num_edges * self.num_ops, "op_indices": self.num_edges,
-            "path": sum(self.num_ops**length for length in range(1, self.num_nodes))}
+    """Encoding name -> dimension (static): the space's own ``encoders`` first, then the generic
+    ones they do not replace."""
+    dims = {kind: int(dim) for kind, dim, _ in self.encoders}
+    generic = {"adjacency_one_hot": self.num_edges * self.num_ops, "op_indices": self.num_edges,
+               "path": sum(self.num_ops**length for length in range(1, self.num_nodes))}
+    return {**dims, **{k: v for k, v in generic.items() if k not in dims}}
 
   def _place(self) -> np.ndarray:
     return self.num_ops ** np.arange(self.num_edges - 1, -1, -1)
@@ -271,21 +320,27 @@ class CellSpace:
 
   # ------------------------------------------------------------------------- random operators
 
-  def sample(self, key: jax.Array, shape: Sequence[int] = (), naslib_valid: bool = True):
-    """Samples valid cells uniformly (among those passing ``sample_filter``). Jittable.
+  def sample(self, key: jax.Array, shape: Sequence[int] = (), naslib_valid: bool | None = None):
+    """Samples valid cells uniformly (among those passing ``sample_filter``, unless the space was
+    made with ``naslib_valid=False``). Jittable.
+
+    Without a validity predicate and without a filter this draws one hashed word per cell (the id);
+    with them, one word per cell indexes the sorted table of allowed ids (NASLib's rejection
+    sampler's distribution, in one gather), or, for spaces too large for a table, rejection under
+    ``lax.while_loop``.
 
     Args:
       key: a ``jax.random`` key.
       shape: batch shape of the result.
-      naslib_valid: apply the space's ``sample_filter`` (fixed at construction; ignored when the
-        space has none). It exists so that the optimizers' ``naslib_valid`` flag means the same on
-        every space.
+      naslib_valid: deprecated, kept for older callers: overrides the space option for this call
+        (None: the space's own, see :meth:`with_options`). Make the space with the option instead.
 
     Returns:
       ``Arch`` with ``ops: int32[*shape, E]``.
     """
     shape = tuple(shape)
-    filtered = bool(naslib_valid) and self.sample_filter is not None
+    use_filter = self.filter_samples if naslib_valid is None else bool(naslib_valid)
+    filtered = use_filter and self.sample_filter is not None
     if self.valid_fn is None and not filtered:
       # one hashed word per cell (not one per edge): the search loops' hot path
       return self.from_id(rng.randint(key, shape, self.num_ids))
@@ -363,7 +418,8 @@ class CellSpace:
 
     Args:
       arch: ``Arch`` with ``ops: int32[..., E]``.
-      kind: ``adjacency_one_hot`` (E * num_ops: one-hot of each edge's op, canonical edge order);
+      kind: one of the space's own ``encoders``, or a generic one: ``adjacency_one_hot`` (E *
+        num_ops: one-hot of each edge's op, canonical edge order);
         ``op_indices`` (E: the op indices as floats); ``path`` (sum over lengths l = 1..n-1 of
         num_ops**l: the BANANAS path encoding (White et al., AAAI 2021), one bit per input->output
         path labelled by its op sequence, laid out by path length as NASLib's NB201 encoding).
@@ -372,6 +428,9 @@ class CellSpace:
       ``f32[..., D]`` with ``D = encoding_dims[kind]``.
     """
     ops = self._ops(arch).astype(jnp.int32)
+    for own, _, fn in self.encoders:
+      if own == kind:
+        return fn(ops)
     if kind == "adjacency_one_hot":
       return jax.nn.one_hot(ops, self.num_ops).reshape(*ops.shape[:-1], self.num_edges * self.num_ops)
     if kind == "op_indices":
@@ -443,19 +502,47 @@ class CellSpace:
 
   # ------------------------------------------------------------------------- registry view
 
+  def sample_ids(self) -> np.ndarray:
+    """Sorted ``np.int32`` ids of the cells :meth:`sample` draws from (host-side, cached; spaces
+    with at most 2**20 op assignments)."""
+    if self.num_ids > _TABLE_LIMIT:
+      raise ValueError(f"search space {self.name} has {self.num_ids} op assignments; listing more "
+                       f"than {_TABLE_LIMIT} is not supported")
+    return _allowed_ids(self, self.filter_samples and self.sample_filter is not None)
+
   def as_search_space(self) -> SearchSpace:
-    """The :class:`~jaxnas.spaces.SearchSpace` record of this cell (what optimizers take)."""
-    dims = self.encoding_dims
-    return SearchSpace(
-        name=self.name, arch_type=self.arch_type, num_archs=self.num_archs,
-        num_neighbours=self.num_neighbours, sample=self.sample, mutate=self.mutate,
-        neighbours=self.neighbours, neighbour=self.neighbour, is_valid=self.is_valid,
-        encode=self.encode, to_id=self.to_id, from_id=self.from_id, to_string=self.to_string,
-        from_string=self.from_string, encodings=tuple(dims), fingerprint=self.fingerprint,
-        neighbours_masked=self.neighbours_masked, encoding_dims=tuple(dims.items()),
-        categorical=(self.num_ops,) * self.num_edges, to_categorical=self.to_categorical,
-        from_categorical=self.from_categorical, edges=self.edges, ops=self.ops,
-        all_archs=self.all_archs, check=self.check)
+    """The :class:`~jaxnas.spaces.SearchSpace` record of this cell (what optimizers take).
+
+    Cached: equal cell spaces give the very same record, so jit caches keyed on it are shared.
+    Its ``with_options`` makes the record of :meth:`with_options`.
+    """
+    return _search_space(self)
+
+
+# Space options a cell space takes (``with_options``), with their defaults.
+SPACE_OPTIONS: dict[str, Any] = {"naslib_valid": True}
+
+
+@functools.lru_cache(maxsize=None)
+def _search_space(space: CellSpace) -> SearchSpace:
+  """The (cached) :class:`SearchSpace` record of ``space``."""
+  dims = space.encoding_dims
+  return SearchSpace(
+      name=space.name, arch_type=space.arch_type, num_archs=space.num_archs,
+      num_neighbours=space.num_neighbours, sample=space.sample, mutate=space.mutate,
+      neighbours=space.neighbours, neighbour=space.neighbour, is_valid=space.is_valid,
+      encode=space.encode, to_id=space.to_id, from_id=space.from_id, to_string=space.to_string,
+      from_string=space.from_string, encodings=tuple(dims), fingerprint=space.fingerprint,
+      neighbours_masked=space.neighbours_masked, encoding_dims=tuple(dims.items()),
+      categorical=(space.num_ops,) * space.num_edges, to_categorical=space.to_categorical,
+      from_categorical=space.from_categorical, edges=space.edges, ops=space.ops,
+      all_archs=space.all_archs, check=space.check, from_naslib=space.from_naslib,
+      options=tuple(space.options.items()),
+      with_options=functools.partial(_record_with_options, space))
+
+
+def _record_with_options(space: CellSpace, **options) -> SearchSpace:
+  return _search_space(space.with_options(**options))
 
 
 def cell_space(name: str, dag, ops: Sequence[str], *,
@@ -463,7 +550,10 @@ def cell_space(name: str, dag, ops: Sequence[str], *,
                sample_filter: Callable[[jax.Array], jax.Array] | None = None,
                arch_type: type | None = None,
                format_string: Callable[[np.ndarray], str] | None = None,
-               parse_string: Callable[[str], Sequence[int]] | None = None) -> CellSpace:
+               parse_string: Callable[[str], Sequence[int]] | None = None,
+               encoders: Sequence[tuple[str, int, Callable[[jax.Array], jax.Array]]] = (),
+               from_naslib: Callable[..., Any] | None = None,
+               naslib_valid: bool = True) -> CellSpace:
   """Makes an edge-op cell space from a DAG and an op list.
 
   Args:
@@ -477,6 +567,10 @@ def cell_space(name: str, dag, ops: Sequence[str], *,
     arch_type: the architecture class (a ``flax.struct.dataclass`` subclass of :class:`CellArch`
       with field ``ops``); default: a fresh class named after the space.
     format_string, parse_string: the space's own string form (default: the generic form).
+    encoders: the space's own encodings ``((kind, dim, fn), ...)`` (see :class:`CellSpace`).
+    from_naslib: NASLib's form of a cell -> ``Arch`` (host-side), where NASLib has the space.
+    naslib_valid: the space option (see :meth:`CellSpace.with_options`): ``sample`` applies
+      ``sample_filter``.
 
   Returns:
     A :class:`CellSpace`; ``.as_search_space()`` gives the record optimizers take.
@@ -496,9 +590,11 @@ def cell_space(name: str, dag, ops: Sequence[str], *,
     arch_type = make_arch_type("".join(p.capitalize() for p in str(name).split("_")) + "Arch")
   elif not issubclass(arch_type, CellArch):
     raise ValueError(f"arch_type must be a flax.struct.dataclass subclass of CellArch, got {arch_type!r}")
+  encoders = tuple((str(k), int(d), fn) for k, d, fn in encoders)
   return CellSpace(name=name, num_nodes=num_nodes, edges=edges, ops=ops, arch_type=arch_type,
                    valid_fn=valid_fn, sample_filter=sample_filter, format_string=format_string,
-                   parse_string=parse_string)
+                   parse_string=parse_string, encoders=encoders,
+                   from_naslib=from_naslib).with_options(naslib_valid=naslib_valid)
 
 
 # ----------------------------------------------------------------------------- host helpers
@@ -553,4 +649,4 @@ def _type_error(space: CellSpace, arch: Any) -> str:
           f"int32[..., {space.num_edges}])")
 
 
-__all__ = ["CellArch", "CellSpace", "canonical_edges", "cell_space", "make_arch_type"]
+__all__ = ["CellArch", "CellSpace", "SPACE_OPTIONS", "canonical_edges", "cell_space", "make_arch_type"]

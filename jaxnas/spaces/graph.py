@@ -1,115 +1,80 @@
-"""Graph views of cells: conversion to networkx, isomorphism classes, drawing.
+"""Graph views of edge-op cells, for any cell space: conversion to networkx and drawing.
 
-This is the only module that uses networkx. Everything here runs on the host; results that search
-code needs inside ``jit`` (the isomorphism class of every NB201 cell) are computed once and stored
-as arrays (the benchmark build writes ``iso_class`` into the table).
+Space-generic: a cell is read through its space's ``edges`` and ``ops`` (a
+:class:`~jaxnas.spaces.SearchSpace` record or a :class:`~jaxnas.spaces.cell.CellSpace`), so a user's
+cell space gets the same views as the registered ones. Space-specific graph facts live in the
+space's own files (NAS-Bench-201's isomorphism classes: :mod:`jaxnas.spaces.nb201_graph`).
+Everything here runs on the host.
 """
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import networkx as nx
 import numpy as np
 
-from jaxnas.spaces import nb201
+
+def cell_ops(space, arch) -> np.ndarray:
+  """Host-side, checked op indices ``np.int32[E]`` of one cell of ``space`` (one-line ValueError
+  for an architecture of another space, a wrong shape or an op out of range)."""
+  if space.check is not None:
+    ops = np.asarray(space.check(arch))
+  else:
+    ops = np.asarray(arch.ops if hasattr(arch, "ops") else arch)
+  if ops.shape != (len(space.edges),):
+    raise ValueError(f"one {space.name} cell expected (ops of shape ({len(space.edges)},)), got "
+                     f"shape {ops.shape}")
+  return ops.astype(np.int32)
 
 
-def nb201_to_networkx(arch) -> nx.DiGraph:
-  """The cell as a DAG on nodes 0..3 with the op name on each edge (``none`` edges dropped)."""
-  ops = nb201.check_ops(np.asarray(nb201._as_ops(arch)))
+def cell_to_networkx(space, arch, drop: Sequence[str] = ()) -> nx.DiGraph:
+  """One cell as a ``networkx.DiGraph`` on nodes ``0..n-1`` with its op name on each edge.
+
+  Args:
+    space: a cell space (``edges``, ``ops``; e.g. ``jaxnas.spaces.get_space(name)``).
+    arch: one architecture of ``space`` (``ops: int32[E]``) or its raw op indices.
+    drop: op names whose edges are left out (e.g. ``("none",)``: a zero edge is no connection).
+
+  Returns:
+    The DAG; edge attribute ``op`` holds the op name. Every node ``0..n-1`` is present, even one
+    left without edges.
+  """
+  ops = cell_ops(space, arch)
   g = nx.DiGraph()
-  g.add_nodes_from(range(4))
-  for (i, j), op in zip(nb201.EDGES, ops):
-    if op != nb201.NONE:
-      g.add_edge(i, j, op=nb201.OPS[int(op)])
+  g.add_nodes_from(range(1 + max(j for _, j in space.edges)))
+  for (i, j), op in zip(space.edges, ops):
+    name = space.ops[int(op)]
+    if name not in drop:
+      g.add_edge(i, j, op=name)
   return g
 
 
-def nb201_unique_str(arch) -> str:
-  """NAS-Bench-201's isomorphism key (``CellStructure.to_unique_str(consider_zero=True)``).
-
-  Node 0 is ``"0"``; node j joins (sorted, with ``+``) one term per incoming edge: ``#`` for a
-  ``none`` edge or a source that is exactly ``#``, the source string for ``skip_connect``, else
-  ``(source)@op``. NATS-Bench's ``UniqueString`` column is this key; it groups the 15,625 cells into
-  6,466 classes. It is syntactic: ``#+#`` is not simplified to ``#``, and a skip term is sorted as
-  one string, so some functionally equal cells get different keys (see
-  :func:`nb201_canonical_form` for the functional grouping).
-  """
-  ops = nb201.check_ops(np.asarray(nb201._as_ops(arch)))
-  nodes = {0: "0"}
-  for j in (1, 2, 3):
-    terms = []
-    for e, (i, jj) in enumerate(nb201.EDGES):
-      if jj != j:
-        continue
-      op, src = int(ops[e]), nodes[i]
-      if op == nb201.NONE or src == "#":
-        terms.append("#")
-      elif op == nb201.SKIP:
-        terms.append(src)
-      else:
-        terms.append(f"({src})@{nb201.OPS[op]}")
-    nodes[j] = "+".join(sorted(terms))
-  return nodes[3]
-
-
-def nb201_canonical_form(arch) -> str:
-  """A canonical string of the function the cell computes (stricter than :func:`nb201_unique_str`).
-
-  Each node is the multiset (sum) of its incoming terms; a ``skip_connect`` term contributes its
-  source node's terms (sums are associative), an op term is ``(source)@op``; ``none`` edges and
-  terms whose source is the zero node are dropped (an op applied to an all-zero node gives zero,
-  as in NAS-Bench-201's ``UniqueString``). Sorting the terms makes the string independent of
-  edge order, so two cells have the same form exactly when they are the same expression up to
-  commutativity of the sums. This groups the 15,625 cells into 4,930 classes, a coarsening of
-  NAS-Bench-201's 6,466.
-  """
-  g = nb201_to_networkx(arch)
-  terms: dict[int, tuple[str, ...] | None] = {0: ("0",)}
-  for j in nx.topological_sort(g):
-    if j == 0:
-      continue
-    acc: list[str] = []
-    for i in g.predecessors(j):
-      src = terms.get(i)
-      if src is None:  # zero node
-        continue
-      op = g.edges[i, j]["op"]
-      if op == "skip_connect":
-        acc.extend(src)
-      else:
-        acc.append(f"({'+'.join(src)})@{op}")
-    terms[j] = tuple(sorted(acc)) if acc else None
-  out = terms.get(3)
-  return "+".join(out) if out else "zero"
-
-
-def nb201_iso_classes(functional: bool = False) -> np.ndarray:
-  """``int32[15625]``: for every dense id, the smallest id in its isomorphism class.
+def draw_cell(space, arch, ax=None, pos=None, drop: Sequence[str] = ("none",)):
+  """Draws one cell with its op names on the edges; returns the matplotlib axes.
 
   Args:
-    functional: group by :func:`nb201_canonical_form` (4,930 classes) instead of NAS-Bench-201's
-      :func:`nb201_unique_str` (6,466 classes, the default and the benchmark's ``iso_class``).
+    space, arch, drop: as for :func:`cell_to_networkx`.
+    ax: axes to draw on; None makes a new ``matplotlib.figure.Figure`` (with an Agg canvas, no
+      pyplot state and no backend switch: save it with ``ax.figure.savefig``).
+    pos: node positions ``{node: (x, y)}``; default: nodes left to right, alternately up and down.
   """
-  key = nb201_canonical_form if functional else nb201_unique_str
-  ops = nb201._np_all_ops()
-  first: dict[str, int] = {}
-  out = np.empty(nb201.NUM_ARCHS, np.int32)
-  for i in range(nb201.NUM_ARCHS):
-    form = key(ops[i])
-    out[i] = first.setdefault(form, i)
-  return out
-
-
-def draw_nb201(arch, ax=None):
-  """Draws the cell with matplotlib (edge labels are op names); returns the axes."""
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-
-  g = nb201_to_networkx(arch)
+  g = cell_to_networkx(space, arch, drop=drop)
   if ax is None:
-    _, ax = plt.subplots(figsize=(4, 3))
-  pos = {0: (0, 0), 1: (1, 1), 2: (2, -1), 3: (3, 0)}
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=import-outside-toplevel
+    from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
+
+    fig = Figure(figsize=(4, 3))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+  if pos is None:
+    n = g.number_of_nodes()
+    pos = {v: (v, 0 if v in (0, n - 1) else (1 if v % 2 else -1)) for v in g.nodes}
   nx.draw_networkx(g, pos=pos, ax=ax, node_color="#cde", arrows=True)
-  nx.draw_networkx_edge_labels(
-      g, pos=pos, ax=ax, edge_labels=nx.get_edge_attributes(g, "op"), font_size=7)
+  nx.draw_networkx_edge_labels(g, pos=pos, ax=ax, edge_labels=nx.get_edge_attributes(g, "op"),
+                               font_size=7)
   ax.set_axis_off()
   return ax
+
+
+__all__ = ["cell_ops", "cell_to_networkx", "draw_cell"]

@@ -18,6 +18,16 @@ NASLib uses another op order (``skip_connect, none, nor_conv_3x3, nor_conv_1x1, 
 edge order (``(1,2),(1,3),(1,4),(2,3),(2,4),(3,4)`` on 1-based nodes); ``to_naslib``/``from_naslib``
 convert. Every function here is pure; the jittable ones take and return arrays, the string ones run
 on the host.
+
+The space is an **instance of the generic edge-op cell** (:mod:`jaxnas.spaces.cell`): ``SPACE`` is
+``cell_space("nasbench201", EDGES, OPS, ...)`` given NB201's architecture class, its string parser,
+NASLib's sampling filter (:func:`is_naslib_valid`) and NASLib's encodings, so sampling, mutation,
+neighbours, validity, ids, fingerprints, the categorical view and strings are the generic cell's
+(their random streams are NB201's historical ones, so every golden search number is unchanged).
+What only NB201 has stays here: the NASLib-order encodings and conversions, ``naslib_valid_ids``,
+the official index order (:class:`OfficialOrder`); the isomorphism classes and networkx views are
+in :mod:`jaxnas.spaces.nb201_graph`. The registered space is ``jaxnas.spaces.get_space(
+"nasbench201", naslib_valid=True)`` (the option fixes whether ``sample`` applies NASLib's filter).
 """
 
 from __future__ import annotations
@@ -32,8 +42,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnas import rng
+from jaxnas.spaces import cell
 
+NAME = "nasbench201"
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
 NUM_OPS = 5
@@ -52,47 +63,17 @@ _PLACE = NUM_OPS ** np.arange(NUM_EDGES - 1, -1, -1)  # [6] base-5 place values,
 # Input->output paths as edge lists (string edge order); used by the path encoding.
 _PATHS = ((3,), (0, 4), (1, 5), (0, 2, 5))
 _PATH_OFFSET = (0, NUM_OPS, NUM_OPS, NUM_OPS + NUM_OPS**2)
-ENCODINGS = ("adjacency_one_hot", "path", "path_naslib", "op_indices")
-ENCODING_DIMS = {"adjacency_one_hot": 30, "path": 155, "path_naslib": 155, "op_indices": 6}
 
 
 @flax.struct.dataclass
-class Arch:
+class Arch(cell.CellArch):
   """A NAS-Bench-201 cell: the op index of each of the 6 edges (``OPS`` order, ``EDGES`` order)."""
 
   ops: jax.Array  # [..., 6] int32
 
-  @property
-  def shape(self) -> tuple[int, ...]:
-    """The batch shape."""
-    return tuple(self.ops.shape[:-1])
-
-  def __getitem__(self, idx) -> "Arch":
-    return Arch(ops=self.ops[idx])
-
 
 def _as_ops(arch) -> jax.Array:
   return arch.ops if isinstance(arch, Arch) else jnp.asarray(arch)
-
-
-# ----------------------------------------------------------------------------- ids and iteration
-
-
-def to_id(arch: Arch) -> jax.Array:
-  """Dense id (base-5 number, edge 0 most significant): ``int32[...]``. Jittable."""
-  return jnp.sum(_as_ops(arch).astype(jnp.int32) * jnp.asarray(_PLACE, jnp.int32), axis=-1)
-
-
-def from_id(idx) -> Arch:
-  """Inverse of :func:`to_id`. Jittable; ``idx`` may be batched."""
-  idx = jnp.asarray(idx, jnp.int32)
-  ops = (idx[..., None] // jnp.asarray(_PLACE, jnp.int32)) % NUM_OPS
-  return Arch(ops=ops.astype(jnp.int32))
-
-
-def all_archs() -> Arch:
-  """All 15,625 cells in id order: ``Arch`` with ``ops: int32[15625, 6]``."""
-  return from_id(jnp.arange(NUM_ARCHS))
 
 
 @functools.lru_cache(maxsize=None)
@@ -101,17 +82,8 @@ def _np_all_ops() -> np.ndarray:
   return ((ids[:, None] // _PLACE) % NUM_OPS).astype(np.int32)
 
 
-# ----------------------------------------------------------------------------- validity
-
-
-def is_valid(arch: Arch) -> jax.Array:
-  """True where every op index is in ``[0, 5)`` (every such cell is in the benchmark). Jittable.
-
-  A wrong number of edges or a non-integer dtype is False (a static check, never an error)."""
-  ops = _as_ops(arch)
-  if ops.ndim == 0 or ops.shape[-1] != NUM_EDGES or not jnp.issubdtype(ops.dtype, jnp.integer):
-    return jnp.zeros(ops.shape[:-1], bool)
-  return jnp.all((ops >= 0) & (ops < NUM_OPS), axis=-1)
+# ----------------------------------------------------------------------------- NB201's additions
+# (given to the generic cell: the sampling filter, the string parser, the NASLib encodings)
 
 
 def is_naslib_valid(arch: Arch) -> jax.Array:
@@ -123,153 +95,17 @@ def is_naslib_valid(arch: Arch) -> jax.Array:
   return jnp.any(from_input != NONE, axis=-1) & jnp.any(into_output != NONE, axis=-1)
 
 
-@functools.lru_cache(maxsize=None)
-def naslib_valid_ids() -> np.ndarray:
-  """Ids of the cells that pass :func:`is_naslib_valid` (sorted, ``int32``)."""
-  ops = _np_all_ops()  # numpy on purpose: this may run while tracing
-  ok = (ops[:, [0, 1, 3]] != NONE).any(-1) & (ops[:, [3, 4, 5]] != NONE).any(-1)
-  return np.nonzero(ok)[0].astype(np.int32)
-
-
-def check_ops(ops) -> np.ndarray:
-  """Host-side validation: returns ``ops`` as ``int32[..., 6]`` or raises a one-line ValueError."""
-  arr = np.asarray(ops)
-  if arr.ndim == 0 or arr.shape[-1] != NUM_EDGES:
-    raise ValueError(f"NB201 architecture needs 6 op indices (one per edge), got shape {arr.shape}")
-  if not np.issubdtype(arr.dtype, np.integer):
-    raise ValueError(f"NB201 op indices must be integers, got dtype {arr.dtype}")
-  bad = arr[(arr < 0) | (arr >= NUM_OPS)]
-  if bad.size:
-    raise ValueError(
-        f"NB201 op index {int(bad.flat[0])} out of range: valid are 0..4 = {', '.join(OPS)}")
-  return arr.astype(np.int32)
-
-
-# ----------------------------------------------------------------------------- random operators
-
-
-def sample(key: jax.Array, shape: Sequence[int] = (), naslib_valid: bool = False) -> Arch:
-  """Samples cells uniformly. Jittable.
-
-  Args:
-    key: a ``jax.random`` key.
-    shape: batch shape of the result.
-    naslib_valid: sample uniformly among the cells that pass :func:`is_naslib_valid` (the same
-      distribution as NASLib's rejection sampling, in one gather instead of a loop).
-
-  Returns:
-    ``Arch`` with ``ops: int32[*shape, 6]``.
-  """
-  shape = tuple(shape)
-  if naslib_valid:
-    ids = naslib_valid_ids()
-    return from_id(jnp.asarray(ids)[rng.randint(key, shape, len(ids))])
-  return from_id(rng.randint(key, shape, NUM_ARCHS))  # one word per cell, not one per edge
-
-
-def mutate(key: jax.Array, arch: Arch) -> Arch:
-  """NASLib's NB201 mutation: one uniformly chosen edge gets a different, uniformly chosen op.
-
-  Jittable; for a batch, ``vmap`` it (one key per arch).
-  """
-  ops = _as_ops(arch)
-  bits = rng.words(key, 2)  # cheap hashed words (see jaxnas.rng)
-  edge = (bits[0] % NUM_EDGES).astype(jnp.int32)
-  shift = (1 + bits[1] % (NUM_OPS - 1)).astype(jnp.int32)  # never 0: the op always changes
-  new = ops.at[..., edge].set((ops[..., edge] + shift) % NUM_OPS)
-  return Arch(ops=new)
-
-
-def neighbour(arch: Arch, k) -> Arch:
-  """The ``k``-th of the 24 neighbours (same order as :func:`neighbours`); ``k`` may be traced."""
-  ops = _as_ops(arch)
-  k = jnp.asarray(k, jnp.int32)
-  edge, shift = k // (NUM_OPS - 1), 1 + k % (NUM_OPS - 1)
-  hit = jnp.arange(NUM_EDGES) == edge
-  return Arch(ops=jnp.where(hit, (ops + shift) % NUM_OPS, ops).astype(jnp.int32))
-
-
-def neighbours(arch: Arch) -> Arch:
-  """The 24 cells one edit away (edge-major, then op in increasing order). Jittable.
-
-  Returns:
-    ``Arch`` with ``ops: int32[..., 24, 6]``.
-  """
-  ops = _as_ops(arch)
-  edges = np.repeat(np.arange(NUM_EDGES), NUM_OPS - 1)  # [24]
-  shifts = np.tile(np.arange(1, NUM_OPS), NUM_EDGES)  # [24]
-  onehot = jnp.asarray(np.eye(NUM_EDGES, dtype=np.int32)[edges])  # [24, 6]
-  base = ops[..., None, :]  # [..., 1, 6]
-  shifted = (base + onehot * jnp.asarray(shifts, jnp.int32)[:, None]) % NUM_OPS
-  return Arch(ops=shifted.astype(jnp.int32))
-
-
-NUM_NEIGHBOURS = NUM_EDGES * (NUM_OPS - 1)
-
-
-def neighbours_masked(arch: Arch) -> tuple[Arch, jax.Array]:
-  """``(neighbours(arch), mask)``: every one of the 24 neighbours is a cell of the space, so the
-  mask is all True (the masked form is the space-generic interface). Jittable."""
-  nbrs = neighbours(arch)
-  return nbrs, jnp.ones(nbrs.ops.shape[:-1], bool)
-
-
-def fingerprint(arch: Arch) -> jax.Array:
-  """Jittable fingerprint ``int32[...]``: the dense id.
-
-  NB201 cells are not reduced by isomorphism here: the benchmark trained every one of the 15,625
-  op assignments separately, so isomorphic cells are distinct rows with distinct values, and
-  deduplicating search history by id is what NASLib does. NAS-Bench-201's isomorphism classes
-  (6,466, host-computed by :mod:`jaxnas.spaces.graph`) are the benchmark's ``iso_class`` column.
-  """
-  return to_id(arch)
-
-
-def to_categorical(arch: Arch) -> jax.Array:
-  """The cell as 6 categorical variables with 5 choices each: ``int32[..., 6]``."""
-  return _as_ops(arch).astype(jnp.int32)
-
-
-def from_categorical(x) -> Arch:
-  """Inverse of :func:`to_categorical`."""
-  return Arch(ops=jnp.asarray(x, jnp.int32))
-
-
-def check(arch) -> np.ndarray:
-  """Host-side validation of an ``Arch`` or raw op indices (see :func:`check_ops`); an
-  architecture of another space is a one-line ValueError."""
-  if hasattr(arch, "ops") and not isinstance(arch, Arch):
-    raise ValueError(f"a {type(arch).__name__} is not an architecture of search space nasbench201 "
-                     "(expected nb201.Arch with ops: int32[..., 6])")
-  return check_ops(np.asarray(_as_ops(arch)))
-
-
-# ----------------------------------------------------------------------------- strings (host)
-
 _STRING_RE = re.compile(r"^\|([^|~]+)~0\|\+\|([^|~]+)~0\|([^|~]+)~1\|\+\|([^|~]+)~0\|([^|~]+)~1\|([^|~]+)~2\|$")
 
 
-def to_string(arch) -> str | list:
-  """NB201 string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``; a batch gives a (nested) list."""
-  ops = check_ops(np.asarray(_as_ops(arch)))
-  if ops.ndim > 1:
-    return [to_string(o) for o in ops]
+def _format_string(ops: np.ndarray) -> str:
+  """NB201 string of 6 op indices (the generic cell's form, written out for speed)."""
   n = [OPS[int(i)] for i in ops]
   return f"|{n[0]}~0|+|{n[1]}~0|{n[2]}~1|+|{n[3]}~0|{n[4]}~1|{n[5]}~2|"
 
 
-def from_string(s: str) -> Arch:
-  """Parses an NB201 string; raises ValueError naming the bad string or op."""
-  return Arch(ops=jnp.asarray(string_to_ops(s), jnp.int32))
-
-
-def string_to_id(s: str) -> int:
-  """Dense id of an NB201 string (host-side, no device round trip)."""
-  return int(np.dot(string_to_ops(s), _PLACE))
-
-
-def string_to_ops(s: str) -> np.ndarray:
-  """Host-side parse of an NB201 string into ``int32[6]`` op indices."""
+def _parse_string(s: str) -> list[int]:
+  """Op indices of an NB201 string; one-line ValueError naming the bad string or op."""
   m = _STRING_RE.match(s.strip()) if isinstance(s, str) else None
   if m is None:
     raise ValueError(
@@ -279,19 +115,31 @@ def string_to_ops(s: str) -> np.ndarray:
     if name not in OPS:
       raise ValueError(f"unknown NB201 op {name!r} in {s!r}; valid ops: {', '.join(OPS)}")
     ops.append(OPS.index(name))
-  return np.asarray(ops, np.int32)
+  return ops
 
 
-# ----------------------------------------------------------------------------- NASLib conversions
+def naslib_ops_jnp(arch: Arch) -> jax.Array:
+  """Jittable ``to_naslib``: ``int32[..., 6]``."""
+  ops = _as_ops(arch)
+  return jnp.asarray(_OP_TO_NASLIB, jnp.int32)[ops[..., jnp.asarray(_NASLIB_EDGE_PERM)]]
 
 
-def to_naslib(arch) -> tuple | list:
-  """NASLib ``op_indices`` (NASLib op and edge order); a batch gives a list of tuples."""
-  ops = check_ops(np.asarray(_as_ops(arch)))
-  nas = _OP_TO_NASLIB[ops[..., _NASLIB_EDGE_PERM]]
-  if nas.ndim > 1:
-    return [tuple(int(v) for v in row) for row in nas.reshape(-1, NUM_EDGES)]
-  return tuple(int(v) for v in nas)
+def _adjacency_one_hot(ops: jax.Array) -> jax.Array:
+  """NASLib's 30-dim encoding: one-hot of each NASLib op index, in NASLib edge order."""
+  return jax.nn.one_hot(naslib_ops_jnp(ops), NUM_OPS).reshape(*ops.shape[:-1], 30)
+
+
+def _path(ops: jax.Array, naslib_edges: bool = False) -> jax.Array:
+  """The 155-dim BANANAS path encoding in NASLib's index layout and op numbering (see
+  :func:`encode`)."""
+  nas_ops = naslib_ops_jnp(ops) if naslib_edges else jnp.asarray(_OP_TO_NASLIB, jnp.int32)[ops]
+  idx = []
+  for path, off in zip(_PATHS, _PATH_OFFSET):
+    i = jnp.full(ops.shape[:-1], off, jnp.int32)
+    for j, e in enumerate(path):
+      i = i + nas_ops[..., e] * NUM_OPS**j
+    idx.append(i)
+  return jnp.max(jax.nn.one_hot(jnp.stack(idx, -1), 155), axis=-2)  # [..., 4 paths] -> [..., 155]
 
 
 def from_naslib(op_indices) -> Arch:
@@ -304,13 +152,58 @@ def from_naslib(op_indices) -> Arch:
   return Arch(ops=jnp.asarray(ops, jnp.int32))
 
 
-def naslib_ops_jnp(arch: Arch) -> jax.Array:
-  """Jittable ``to_naslib``: ``int32[..., 6]``."""
-  ops = _as_ops(arch)
-  return jnp.asarray(_OP_TO_NASLIB, jnp.int32)[ops[..., jnp.asarray(_NASLIB_EDGE_PERM)]]
+# ----------------------------------------------------------------------------- the space
+
+#: NAS-Bench-201 as an instance of the generic edge-op cell, with NASLib's sampling filter on (the
+#: registered ``nasbench201``; ``SPACE.with_options(naslib_valid=False)`` samples all cells).
+SPACE = cell.cell_space(
+    NAME, EDGES, OPS, sample_filter=is_naslib_valid, arch_type=Arch,
+    format_string=_format_string, parse_string=_parse_string,
+    encoders=(("adjacency_one_hot", 30, _adjacency_one_hot), ("path", 155, _path),
+              ("path_naslib", 155, functools.partial(_path, naslib_edges=True))),
+    from_naslib=from_naslib)
+_SPACE_ALL = SPACE.with_options(naslib_valid=False)
+
+ENCODINGS: tuple[str, ...] = tuple(SPACE.encoding_dims)  # adjacency_one_hot, path, path_naslib, op_indices
+ENCODING_DIMS: dict[str, int] = SPACE.encoding_dims
+NUM_NEIGHBOURS = SPACE.num_neighbours  # 24
+
+# The module's functions are the generic cell's (ids, validity, operators, strings): see
+# jaxnas.spaces.cell for their documentation.
+to_id, from_id, all_archs, fingerprint = SPACE.to_id, SPACE.from_id, SPACE.all_archs, SPACE.fingerprint
+is_valid, check, check_ops = SPACE.is_valid, SPACE.check, SPACE.check
+mutate, neighbour, neighbours = SPACE.mutate, SPACE.neighbour, SPACE.neighbours
+neighbours_masked = SPACE.neighbours_masked
+to_categorical, from_categorical = SPACE.to_categorical, SPACE.from_categorical
+to_string, from_string, string_to_ops = SPACE.to_string, SPACE.from_string, SPACE.string_to_ops
 
 
-# ----------------------------------------------------------------------------- encodings
+def sample(key: jax.Array, shape: Sequence[int] = (), naslib_valid: bool = False) -> Arch:
+  """Samples cells uniformly (the generic cell's sampler). Jittable.
+
+  Args:
+    key: a ``jax.random`` key.
+    shape: batch shape of the result.
+    naslib_valid: sample uniformly among the cells that pass :func:`is_naslib_valid` (the same
+      distribution as NASLib's rejection sampling, in one gather instead of a loop). This module
+      function keeps its historical default (False); the registered space
+      (``jaxnas.spaces.get_space("nasbench201", naslib_valid=...)``) fixes it as a space option,
+      True by default.
+
+  Returns:
+    ``Arch`` with ``ops: int32[*shape, 6]``.
+  """
+  return (SPACE if naslib_valid else _SPACE_ALL).sample(key, shape)
+
+
+def naslib_valid_ids() -> np.ndarray:
+  """Ids of the cells that pass :func:`is_naslib_valid` (sorted, ``int32``; cached)."""
+  return SPACE.sample_ids()
+
+
+def string_to_id(s: str) -> int:
+  """Dense id of an NB201 string (host-side, no device round trip)."""
+  return int(np.dot(string_to_ops(s), _PLACE))
 
 
 def encode(arch: Arch, kind: str = "adjacency_one_hot") -> jax.Array:
@@ -323,29 +216,24 @@ def encode(arch: Arch, kind: str = "adjacency_one_hot") -> jax.Array:
       labelled by its op sequence, NASLib's index layout); ``path_naslib`` (155 dims: NASLib's
       code verbatim, which applies the path blueprints written for string edge order to its own
       edge order, so three of its four "paths" are not paths of the cell; kept to reproduce NASLib
-      numbers); ``op_indices`` (6 dims, our op indices as floats).
+      numbers); ``op_indices`` (6 dims, our op indices as floats, the generic cell's).
 
   Returns:
     ``f32[..., D]``.
   """
-  ops = _as_ops(arch)
-  if kind == "adjacency_one_hot":
-    return jax.nn.one_hot(naslib_ops_jnp(ops), NUM_OPS).reshape(*ops.shape[:-1], 30)
-  if kind in ("path", "path_naslib"):
-    nas_ops = jnp.asarray(_OP_TO_NASLIB, jnp.int32)[ops]  # NASLib op numbering, our edge order
-    if kind == "path_naslib":
-      nas_ops = naslib_ops_jnp(ops)
-    idx = []
-    for path, off in zip(_PATHS, _PATH_OFFSET):
-      i = jnp.full(ops.shape[:-1], off, jnp.int32)
-      for j, e in enumerate(path):
-        i = i + nas_ops[..., e] * NUM_OPS**j
-      idx.append(i)
-    idx = jnp.stack(idx, -1)  # [..., 4]
-    return jnp.max(jax.nn.one_hot(idx, 155), axis=-2)
-  if kind == "op_indices":
-    return ops.astype(jnp.float32)
-  raise ValueError(f"unknown NB201 encoding {kind!r}; valid: {', '.join(ENCODINGS)}")
+  return SPACE.encode(arch, kind)
+
+
+# ----------------------------------------------------------------------------- NASLib conversions
+
+
+def to_naslib(arch) -> tuple | list:
+  """NASLib ``op_indices`` (NASLib op and edge order); a batch gives a list of tuples."""
+  ops = check(arch)
+  nas = _OP_TO_NASLIB[ops[..., _NASLIB_EDGE_PERM]]
+  if nas.ndim > 1:
+    return [tuple(int(v) for v in row) for row in nas.reshape(-1, NUM_EDGES)]
+  return tuple(int(v) for v in nas)
 
 
 # ----------------------------------------------------------------------------- official index order

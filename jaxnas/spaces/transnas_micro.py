@@ -79,17 +79,6 @@ def parse_string(s: str) -> list[int]:
   return [int(c) for c in "".join(m.groups())]
 
 
-SPACE = cell.cell_space(NAME, EDGES, OPS, sample_filter=naslib_filter, arch_type=Arch,
-                        format_string=format_string, parse_string=parse_string)
-
-# module-level functions, as for every space (they all go through the generic cell)
-sample, mutate, neighbours, neighbour = SPACE.sample, SPACE.mutate, SPACE.neighbours, SPACE.neighbour
-neighbours_masked, is_valid, encode, check = (SPACE.neighbours_masked, SPACE.is_valid, SPACE.encode,
-                                              SPACE.check)
-to_id, from_id, fingerprint, all_archs = SPACE.to_id, SPACE.from_id, SPACE.fingerprint, SPACE.all_archs
-to_string, from_string = SPACE.to_string, SPACE.from_string
-ENCODING_DIMS = SPACE.encoding_dims
-
 
 def to_naslib(arch) -> tuple | list:
   """NASLib's ``transbench101_micro`` tuple (its files' ``arch`` field); a batch gives a list."""
@@ -111,6 +100,19 @@ def from_naslib(op_indices) -> Arch:
       raise ValueError(f"not a NASLib {NAME} tuple: {op_indices!r} (expected e.g. "
                        "'(3, 3, 2, 1, 3, 2)')") from None
   return Arch(ops=jnp.asarray(SPACE.check(np.asarray(op_indices)), jnp.int32))
+
+
+SPACE = cell.cell_space(NAME, EDGES, OPS, sample_filter=naslib_filter, arch_type=Arch,
+                        format_string=format_string, parse_string=parse_string,
+                        from_naslib=from_naslib)
+
+# module-level functions, as for every space (they all go through the generic cell)
+sample, mutate, neighbours, neighbour = SPACE.sample, SPACE.mutate, SPACE.neighbours, SPACE.neighbour
+neighbours_masked, is_valid, encode, check = (SPACE.neighbours_masked, SPACE.is_valid, SPACE.encode,
+                                              SPACE.check)
+to_id, from_id, fingerprint, all_archs = SPACE.to_id, SPACE.from_id, SPACE.fingerprint, SPACE.all_archs
+to_string, from_string = SPACE.to_string, SPACE.from_string
+ENCODING_DIMS = SPACE.encoding_dims
 
 
 __all__ = ["Arch", "EDGES", "NAME", "NUM_ARCHS", "OPS", "SPACE", "from_naslib", "naslib_filter",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import pathlib
 
+import numpy as np
 import pytest
 
 from jaxnas import benchmarks as bm
@@ -102,16 +103,30 @@ def test_transnas101_micro(name, tnb_table, tmp_path):
   assert 90.0 < res["summary"]["mean_best_val_accuracy"] <= 95.372  # the jigsaw optimum
 
 
-def test_bohb_on_transnas101_micro_needs_a_lower_fidelity(tnb_table, tmp_path, capsys):
-  """NASLib's TNB micro zip has the final epoch only: BOHB is refused in one line, not run on a
-  fidelity the table does not have."""
+def test_bohb_on_transnas101_micro_runs_with_one_fidelity(tnb_table, tmp_path, capsys, monkeypatch):
+  """NASLib's TNB micro zip has the final epoch only: BOHB runs with one rung (every query a
+  full-budget one proposed by its TPE model), says so in one line, and finds table values."""
   wd = tmp_path / "bohb"
-  assert run.main(_args("transnas101_micro", "jigsaw", "bohb",
-                        [f"--config.benchmark.path={tnb_table}", "--workdir", str(wd)])) == 2
-  err = capsys.readouterr().err.strip()
-  assert len(err.splitlines()) == 1, err
-  assert "'bohb' queries 'val_accuracy' at epoch 12" in err and "final epoch only" in err
-  assert not wd.exists()
+  args = _args("transnas101_micro", "jigsaw", "bohb",
+               [f"--config.benchmark.path={tnb_table}", "--workdir", str(wd)])
+  args.remove("--quiet")
+  assert run.main(args) == 0
+  out = capsys.readouterr().out
+  notes = [line for line in out.splitlines() if "degenerates to TPE-guided full-budget" in line]
+  assert len(notes) == 1 and "one fidelity (the final epoch)" in notes[0], out
+  bench = bm.load("transnas101_micro", path=tnb_table)
+  # recorded: the table's one fidelity (0 = its final epoch, which it leaves unnamed), not the
+  # (12, 200) default; every other hyperparameter as _check_results expects
+  monkeypatch.setitem(TINY, "bohb", dict(TINY["bohb"], fidelities=[0]))
+  res = _check_results(wd, "transnas101_micro", "jigsaw", "bohb", bench)
+  assert all(s["best_arch"].startswith("64-41414-") for s in res["seeds"])
+  # every query counts at full budget (no lower rung): each best is a value of the final-epoch
+  # table, and the mean best lies above the table's minimum, at most its optimum
+  table = np.asarray(bm.query(bench, np.arange(4096), "val_accuracy", "jigsaw"))
+  values = {float(v) for v in table}
+  assert all(float(s["best_val_accuracy"]) in values for s in res["seeds"])
+  assert table.max() == pytest.approx(95.372, abs=1e-3)
+  assert table.min() < res["summary"]["mean_best_val_accuracy"] <= table.max()
 
 
 def _setup(*overrides, spec=CONFIG):

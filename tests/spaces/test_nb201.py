@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxnas.spaces import graph, nb201
+from jaxnas.spaces import nb201, nb201_graph
 
 ARCH0 = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
 
@@ -93,7 +93,7 @@ def test_bad_inputs():
     nb201.to_string(nb201.Arch(ops=np.array([0, 1, 2, 3, 4, 7])))
   with pytest.raises(ValueError, match="needs 6 op indices"):
     nb201.check_ops([1, 2, 3])
-  with pytest.raises(ValueError, match="unknown NB201 encoding 'foo'"):
+  with pytest.raises(ValueError, match="unknown encoding 'foo' for search space nasbench201; valid"):
     nb201.encode(nb201.from_id(0), "foo")
 
 
@@ -148,12 +148,12 @@ def test_iso_classes_match_nats_uniquestring(shared_data):
   with open(shared_data / "nb201" / "nats_bench.csv", newline="") as f:
     rows = list(csv.DictReader(f))
   for r in rows[:2000]:
-    assert graph.nb201_unique_str(nb201.from_string(r["ArchitectureString"])) == r["UniqueString"]
-  iso = graph.nb201_iso_classes()
+    assert nb201_graph.nb201_unique_str(nb201.from_string(r["ArchitectureString"])) == r["UniqueString"]
+  iso = nb201_graph.nb201_iso_classes()
   assert len(np.unique(iso)) == 6466
   ref = {}
   for r in rows:
     ref.setdefault(r["UniqueString"], set()).add(nb201.string_to_id(r["ArchitectureString"]))
   for members in ref.values():
     assert len({int(iso[i]) for i in members}) == 1
-  assert len(np.unique(graph.nb201_iso_classes(functional=True))) == 4930
+  assert len(np.unique(nb201_graph.nb201_iso_classes(functional=True))) == 4930

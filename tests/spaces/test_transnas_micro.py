@@ -48,7 +48,7 @@ def test_sampler_is_naslibs_intended_filter():
   # with skip connections here, e.g. a = b = c = 1; the intended filter keeps them
   assert ((ops[:, :3] == 1).all(-1)).any()
   # the unfiltered sampler reaches dead cells too: they are in the table
-  u = np.asarray(SPACE.sample(jax.random.key(0), (20_000,), naslib_valid=False).ops)
+  u = np.asarray(SPACE.with_options(naslib_valid=False).sample(jax.random.key(0), (20_000,)).ops)
   assert (u[:, 3:] == 0).all(-1).any()
 
 

@@ -1,4 +1,11 @@
-"""Black-box NAS optimizers: factories returning ``init`` / ``ask`` / ``tell``."""
+"""Black-box NAS optimizers: factories returning ``init`` / ``ask`` / ``tell``.
+
+They are space-generic: they call only the :class:`~jaxnas.spaces.SearchSpace` record's functions
+and take no space options (``space.sample`` follows the options the space was made with, e.g.
+``jaxnas.spaces.get_space("nasbench201", naslib_valid=False)``). Fidelity is an explicit field of an
+optimizer (``BlackBoxOptimizer.fidelities``): ``()`` for the single-fidelity ones, the rungs of
+``sh`` / ``hb`` / ``bohb`` (one rung on a table with only final values).
+"""
 
 from jaxnas.optimizers.blackbox.base import BlackBoxOptimizer, clean_fitness
 from jaxnas.optimizers.blackbox.local_search import LocalSearchState, local_search
@@ -9,8 +16,8 @@ from jaxnas.optimizers.blackbox.regularized_evolution import (RegularizedEvoluti
 from jaxnas.optimizers.blackbox.bananas import ModelBasedState, bananas, model_based, npenas
 from jaxnas.optimizers.blackbox.base_predictor import base_predictor
 from jaxnas.optimizers.blackbox.gp_bo import gp_bo
-from jaxnas.optimizers.blackbox.hyperband import (HyperbandState, bohb, hyperband,
-                                                  successive_halving)
+from jaxnas.optimizers.blackbox.hyperband import (HyperbandState, MultiFidelityState, bohb,
+                                                  hyperband, successive_halving)
 
 # name -> (factory, NASLib default hyperparameters)
 BLACKBOX = {
@@ -30,7 +37,7 @@ BLACKBOX = {
 }
 
 __all__ = ["BLACKBOX", "BlackBoxOptimizer", "HyperbandState", "LocalSearchState",
-           "ModelBasedState", "RandomSearchState", "RegularizedEvolutionState", "bananas",
-           "base_predictor", "bohb", "clean_fitness", "gp_bo", "hyperband", "local_search",
+           "ModelBasedState", "MultiFidelityState", "RandomSearchState",
+           "RegularizedEvolutionState", "bananas", "base_predictor", "bohb", "clean_fitness", "gp_bo", "hyperband", "local_search",
            "model_based", "npenas", "random_search", "regularized_evolution",
            "successive_halving"]

@@ -88,8 +88,7 @@ def model_based(space: SearchSpace, predictor: pred_lib.Predictor, *, name: str,
                 acq_fn_type: str, acq_fn_optimization: str, num_arches_to_mutate: int,
                 max_mutations: int, buffer_size: int, fit_once: bool = False,
                 explore_factor: float = 0.5, ei_calibration_factor: float = 5.0,
-                deduplicate: bool = True,
-                naslib_valid: bool = True) -> BlackBoxOptimizer:
+                deduplicate: bool = True) -> BlackBoxOptimizer:
   """The shared predictor-guided optimizer (BANANAS, NPENAS, BasePredictor, GP-BO).
 
   Args:
@@ -115,7 +114,6 @@ def model_based(space: SearchSpace, predictor: pred_lib.Predictor, *, name: str,
     deduplicate: candidates already queried, or repeated in the pool, are never chosen (NASLib
       does not check, and re-queries cells it knows); when fewer than ``k`` remain, random
       architectures fill the batch.
-    naslib_valid: restrict random sampling to NASLib-valid cells.
 
   Returns:
     A :class:`BlackBoxOptimizer` with ``num_ask = k`` and :class:`ModelBasedState`.
@@ -186,7 +184,7 @@ def model_based(space: SearchSpace, predictor: pred_lib.Predictor, *, name: str,
 
   def ask(key, state):
     k_rand, k_fit, k_cand, k_acq = rng.split(key, 4)
-    random_archs = space.sample(k_rand, (k,), naslib_valid=naslib_valid)
+    random_archs = space.sample(k_rand, (k,))
     if fit_once:
       need = ~state.fitted & (state.count >= num_init)
       model = jax.lax.cond(need, lambda: fit(k_fit, state), lambda: state.model)
@@ -197,7 +195,7 @@ def model_based(space: SearchSpace, predictor: pred_lib.Predictor, *, name: str,
     if acq_fn_optimization == "mutation":
       cands = mutation_candidates(k_cand, state)
     else:
-      cands = space.sample(k_cand, (num_candidates,), naslib_valid=naslib_valid)
+      cands = space.sample(k_cand, (num_candidates,))
     mean, std = predictor.predict(model, encode(cands))
     best = jnp.max(jnp.where(state.mask, state.y, NEG_INF))
     score = acquisition(acq_fn_type, k_acq, mean, std, best, explore_factor,
@@ -236,8 +234,8 @@ def bananas(space: SearchSpace, *, num_init: int = 10, k: int = 10, num_ensemble
             predictor: str = "mlp_ensemble", encoding_type: str = "path", acq_fn_type: str = "its",
             acq_fn_optimization: str = "mutation", num_arches_to_mutate: int = 2,
             max_mutations: int = 1, num_candidates: int = 100, explore_factor: float = 0.5,
-            target_transform: str = "none", buffer_size: int = 160, deduplicate: bool = True,
-            naslib_valid: bool = True) -> BlackBoxOptimizer:
+            target_transform: str = "none", buffer_size: int = 160,
+            deduplicate: bool = True) -> BlackBoxOptimizer:
   """BANANAS: Bayesian optimisation with a neural-network ensemble on the path encoding.
 
   ``num_init`` random architectures, then per ``ask``: fit the predictor on every result so far,
@@ -264,7 +262,6 @@ def bananas(space: SearchSpace, *, num_init: int = 10, k: int = 10, num_ensemble
       :func:`jaxnas.predictors.with_target_transform`).
     buffer_size: results kept for fitting (a ring buffer; >= the number of queries keeps all).
     deduplicate: never re-query a known cell (a fix over NASLib).
-    naslib_valid: restrict random sampling to NASLib-valid cells.
 
   Returns:
     A :class:`BlackBoxOptimizer` (``num_ask = k``).
@@ -279,14 +276,14 @@ def bananas(space: SearchSpace, *, num_init: int = 10, k: int = 10, num_ensemble
                      acq_fn_optimization=acq_fn_optimization,
                      num_arches_to_mutate=num_arches_to_mutate, max_mutations=max_mutations,
                      buffer_size=buffer_size, explore_factor=explore_factor,
-                     deduplicate=deduplicate, naslib_valid=naslib_valid)
+                     deduplicate=deduplicate)
 
 
 def npenas(space: SearchSpace, *, num_init: int = 10, k: int = 10, num_ensemble: int = 3,
            predictor: str = "mlp_ensemble", encoding_type: str = "path",
            num_arches_to_mutate: int = 2, max_mutations: int = 1, num_candidates: int = 100,
-           target_transform: str = "none", buffer_size: int = 160, deduplicate: bool = True,
-           naslib_valid: bool = True) -> BlackBoxOptimizer:
+           target_transform: str = "none", buffer_size: int = 160,
+           deduplicate: bool = True) -> BlackBoxOptimizer:
   """NPENAS: neural-predictor-guided evolution (candidates by mutation, exploit-only acquisition).
 
   As NASLib's ``Npenas``: BANANAS' loop with the acquisition fixed to the predicted mean (no
@@ -295,7 +292,7 @@ def npenas(space: SearchSpace, *, num_init: int = 10, k: int = 10, num_ensemble:
   Args:
     space: the search space.
     num_init, k, num_ensemble, predictor, encoding_type, num_arches_to_mutate, max_mutations,
-      num_candidates, target_transform, buffer_size, deduplicate, naslib_valid: as for
+      num_candidates, target_transform, buffer_size, deduplicate: as for
       :func:`bananas`.
 
   Returns:
@@ -310,4 +307,4 @@ def npenas(space: SearchSpace, *, num_init: int = 10, k: int = 10, num_ensemble:
                      k=k, num_candidates=num_candidates, acq_fn_type="exploit_only",
                      acq_fn_optimization="mutation", num_arches_to_mutate=num_arches_to_mutate,
                      max_mutations=max_mutations, buffer_size=buffer_size,
-                     deduplicate=deduplicate, naslib_valid=naslib_valid)
+                     deduplicate=deduplicate)

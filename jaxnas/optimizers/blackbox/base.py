@@ -20,6 +20,9 @@ class BlackBoxOptimizer(NamedTuple):
       treated as ``-inf`` (never selected as best).
     num_ask: architectures proposed per ``ask`` (static).
     name: registry name.
+    fidelities: the training epochs the optimizer queries at, increasing (static): ``()`` for a
+      single-fidelity optimizer, which queries at the objective's fidelity; the rungs of a
+      multi-fidelity one (one rung: every query at full budget, the objective's fidelity).
   """
 
   init: Callable[[jax.Array], Any]
@@ -27,6 +30,7 @@ class BlackBoxOptimizer(NamedTuple):
   tell: Callable[..., tuple[Any, dict]]
   num_ask: int
   name: str
+  fidelities: tuple[int, ...] = ()
 
 
 def clean_fitness(fitness: jax.Array) -> jax.Array:

@@ -10,8 +10,7 @@ from jaxnas.spaces import SearchSpace
 def base_predictor(space: SearchSpace, *, num_init: int = 130, k: int = 10,
                    num_candidates: int = 300, num_ensemble: int = 3,
                    predictor: str = "mlp_ensemble", encoding_type: str = "path",
-                   target_transform: str = "none", buffer_size: int = 160,
-                   naslib_valid: bool = True) -> BlackBoxOptimizer:
+                   target_transform: str = "none", buffer_size: int = 160) -> BlackBoxOptimizer:
   """Train a predictor once on ``num_init`` random architectures, then query its predicted best.
 
   After ``num_init`` random queries the predictor is fitted once; a fixed pool of
@@ -26,7 +25,7 @@ def base_predictor(space: SearchSpace, *, num_init: int = 130, k: int = 10,
     num_init: random queries before the single fit.
     k: architectures per ``ask``.
     num_candidates: size of the ranked random pool.
-    num_ensemble, predictor, encoding_type, target_transform, buffer_size, naslib_valid: as for
+    num_ensemble, predictor, encoding_type, target_transform, buffer_size: as for
       :func:`~jaxnas.optimizers.blackbox.bananas.bananas`.
 
   Returns:
@@ -40,5 +39,4 @@ def base_predictor(space: SearchSpace, *, num_init: int = 130, k: int = 10,
   return model_based(space, p, name="bp", encoding_type=encoding_type, num_init=num_init, k=k,
                      num_candidates=num_candidates, acq_fn_type="exploit_only",
                      acq_fn_optimization="random_sampling", num_arches_to_mutate=1,
-                     max_mutations=1, buffer_size=buffer_size, fit_once=True,
-                     naslib_valid=naslib_valid)
+                     max_mutations=1, buffer_size=buffer_size, fit_once=True)

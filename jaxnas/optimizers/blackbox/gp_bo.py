@@ -13,8 +13,7 @@ def gp_bo(space: SearchSpace, *, num_init: int = 10, k: int = 10,
           encoding_type: str = "adjacency_one_hot", kernel: str = "matern52",
           gp_steps: int = 20, acq_fn_type: str = "ei", acq_fn_optimization: str = "mutation",
           num_arches_to_mutate: int = 2, max_mutations: int = 2, num_candidates: int = 100,
-          explore_factor: float = 0.5, buffer_size: int = 160,
-          naslib_valid: bool = True) -> BlackBoxOptimizer:
+          explore_factor: float = 0.5, buffer_size: int = 160) -> BlackBoxOptimizer:
   """Batch GP-BO: an exact GP on the encoding, expected improvement, top-``k`` per iteration.
 
   The GP's kernel hyperparameters are refitted every iteration by ``gp_steps`` Adam steps on the
@@ -25,7 +24,7 @@ def gp_bo(space: SearchSpace, *, num_init: int = 10, k: int = 10,
   Args:
     space: the search space.
     num_init, k, acq_fn_optimization, num_arches_to_mutate, max_mutations, num_candidates,
-      explore_factor, buffer_size, naslib_valid: as for
+      explore_factor, buffer_size: as for
       :func:`~jaxnas.optimizers.blackbox.bananas.bananas`.
     encoding_type: GP inputs (default the 30-dim one-hot op encoding).
     kernel: ``matern52``, ``matern32`` or ``rbf``.
@@ -53,4 +52,4 @@ def gp_bo(space: SearchSpace, *, num_init: int = 10, k: int = 10,
                      acq_fn_optimization=acq_fn_optimization,
                      num_arches_to_mutate=num_arches_to_mutate, max_mutations=max_mutations,
                      buffer_size=buffer_size, explore_factor=explore_factor,
-                     ei_calibration_factor=1.0, naslib_valid=naslib_valid)
+                     ei_calibration_factor=1.0)

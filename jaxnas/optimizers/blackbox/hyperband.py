@@ -11,6 +11,13 @@ The bracket schedule (which rung each query of a Hyperband iteration is at) is c
 from the static settings, so the search is a fixed-shape state machine: a new bracket member is a
 random (or, for BOHB, model-proposed) architecture; a promotion re-evaluates, at the next rung, the
 best not-yet-promoted member of the rung below.
+
+Fidelity is an explicit field of the optimizer (``BlackBoxOptimizer.fidelities``). A table with one
+fidelity (TransNAS-Bench-101 micro's final epoch only) gives one rung: every bracket collapses to a
+single full-budget evaluation, so Hyperband is random search and BOHB is its TPE model proposing
+every query at full budget (what BOHB does with ``min_budget == max_budget``). Its state then has
+no ``query_epoch`` (:class:`HyperbandState`, not :class:`MultiFidelityState`), so the loop queries
+at the objective's own fidelity, whatever the table calls it.
 """
 
 from __future__ import annotations
@@ -32,24 +39,38 @@ NB201_FIDELITIES = (12, 200)
 
 @flax.struct.dataclass
 class HyperbandState:
+  """The bracket state machine; with one fidelity (one rung) exactly this, every query at the
+  objective's fidelity."""
+
   members: Any  # Arch[N]: the current bracket's architectures (all-zero ops when empty)
   score: jax.Array  # [N] f32: their latest result (at rung `level`)
   level: jax.Array  # [N] int32: highest rung evaluated, -1 = empty
   slot: jax.Array  # [] int32: member slot of the pending query
-  query_epoch: jax.Array  # [1] int32: fidelity of the pending query (read by loops.step)
   hist_ops: jax.Array  # [H, V] int32: every queried cell's categorical view (BOHB's model data)
   hist_y: jax.Array  # [H] f32
   hist_rung: jax.Array  # [H] int32, -1 = empty
   count: jax.Array  # [] int32: queries told
+
+
+@flax.struct.dataclass
+class MultiFidelityState(HyperbandState):
+  """:class:`HyperbandState` with two or more rungs: each query's epoch (read by ``loops.step``)."""
+
+  query_epoch: jax.Array  # [1] int32: fidelity of the pending query (read by loops.step)
   fidelities: tuple = flax.struct.field(pytree_node=False, default=NB201_FIDELITIES)
 
 
 def check_fidelities(fidelities) -> tuple[int, ...]:
-  """Host-side: strictly increasing positive epochs, at least two (a ValueError otherwise)."""
-  f = tuple(int(x) for x in fidelities)
-  if len(f) < 2 or any(a >= b for a, b in zip(f, f[1:])) or f[0] < 1:
-    raise ValueError(f"fidelities must be >= 2 strictly increasing positive epochs, got "
-                     f"{fidelities!r} (NB201 has {NB201_FIDELITIES})")
+  """Host-side: one or more strictly increasing positive epochs (a ValueError otherwise). A single
+  fidelity may be 0: the table's final epoch where the table does not name it (TransNAS-Bench-101)."""
+  try:
+    f = tuple(int(x) for x in fidelities)
+  except (TypeError, ValueError):
+    f = ()
+  if not f or any(a >= b for a, b in zip(f, f[1:])) or f[0] < (0 if len(f) == 1 else 1):
+    raise ValueError(f"fidelities must be one or more strictly increasing positive epochs, got "
+                     f"{fidelities!r} (NB201 has {NB201_FIDELITIES}; one fidelity, e.g. (200,), "
+                     "runs every query at full budget)")
   return f
 
 
@@ -76,7 +97,7 @@ def bracket_schedule(num_rungs: int, eta: int, brackets, num_archs: int = 0) -> 
 
 def _hyperband(space: SearchSpace, *, name: str, fidelities, eta: int, brackets, num_archs: int,
                model: bool, random_fraction: float, top_fraction: float, min_points: int,
-               num_samples: int, history_size: int, naslib_valid: bool) -> BlackBoxOptimizer:
+               num_samples: int, history_size: int) -> BlackBoxOptimizer:
   """The shared Hyperband state machine (``model=True``: BOHB-style proposals)."""
   fidelities = check_fidelities(fidelities)
   check_positive(eta=eta, history_size=history_size, num_samples=num_samples,
@@ -95,19 +116,23 @@ def _hyperband(space: SearchSpace, *, name: str, fidelities, eta: int, brackets,
   num_edges, num_ops = len(space.categorical), int(space.categorical[0])
 
   member_shape = jax.eval_shape(lambda: space.sample(jax.random.key(0), (n_members,)))
+  multi = len(fidelities) > 1  # one rung: no per-query epoch, the objective's fidelity
 
   def init(key):
     del key
-    return HyperbandState(
+    common = dict(
         # all-zero ops: what NB201's id 0 decodes to (members were dense ids before)
         members=jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), member_shape),
         score=jnp.full((n_members,), NEG_INF, jnp.float32),
         level=jnp.full((n_members,), -1, jnp.int32), slot=jnp.zeros((), jnp.int32),
-        query_epoch=jnp.full((1,), fidelities[-1], jnp.int32),
         hist_ops=jnp.zeros((history_size, num_edges), jnp.int32),
         hist_y=jnp.full((history_size,), NEG_INF, jnp.float32),
         hist_rung=jnp.full((history_size,), -1, jnp.int32),
-        count=jnp.zeros((), jnp.int32), fidelities=fidelities)
+        count=jnp.zeros((), jnp.int32))
+    if not multi:
+      return HyperbandState(**common)
+    return MultiFidelityState(**common, query_epoch=jnp.full((1,), fidelities[-1], jnp.int32),
+                              fidelities=fidelities)
 
   def tpe_proposal(key, state, random_arch):
     """BOHB's proposal: maximise l(x) / g(x) over samples from l(x), the densities factorised
@@ -147,7 +172,7 @@ def _hyperband(space: SearchSpace, *, name: str, fidelities, eta: int, brackets,
     k_rand, k_model = rng.split(key)
     t = state.count % cycle
     level = jnp.where(start_t[t], -1, state.level)  # a new bracket forgets the last one
-    random_arch = space.sample(k_rand, (), naslib_valid=naslib_valid)
+    random_arch = space.sample(k_rand, ())
     new_arch = tpe_proposal(k_model, state, random_arch) if model else random_arch
     r = rung_t[t]
     # promotion: the best member of the rung below not yet evaluated at rung r
@@ -158,7 +183,10 @@ def _hyperband(space: SearchSpace, *, name: str, fidelities, eta: int, brackets,
     is_new = new_t[t] == 1
     arch = jax.tree.map(lambda a, b: jnp.where(is_new, a, b), new_arch, promoted)
     slot = jnp.where(is_new, slot_t[t], promote_slot).astype(jnp.int32)
-    state = state.replace(level=level, slot=slot, query_epoch=epochs[r][None])
+    if multi:
+      state = state.replace(level=level, slot=slot, query_epoch=epochs[r][None])
+    else:
+      state = state.replace(level=level, slot=slot)
     return jax.tree.map(lambda x: x[None], arch), state
 
   def tell(key, state, archs, fitness):
@@ -177,7 +205,8 @@ def _hyperband(space: SearchSpace, *, name: str, fidelities, eta: int, brackets,
         hist_rung=state.hist_rung.at[h].set(r),
         count=state.count + 1), {}
 
-  return BlackBoxOptimizer(init=init, ask=ask, tell=tell, num_ask=1, name=name)
+  return BlackBoxOptimizer(init=init, ask=ask, tell=tell, num_ask=1, name=name,
+                           fidelities=fidelities)
 
 
 def _check_space(space: SearchSpace) -> None:
@@ -192,7 +221,7 @@ def _check_space(space: SearchSpace) -> None:
 
 
 def successive_halving(space: SearchSpace, *, fidelities=NB201_FIDELITIES, eta: int = 3,
-                       num_archs: int = 0, naslib_valid: bool = True) -> BlackBoxOptimizer:
+                       num_archs: int = 0) -> BlackBoxOptimizer:
   """Successive halving, repeated: ``num_archs`` random cells at the lowest fidelity, the best
   ``1 / eta`` of them promoted to each next fidelity; then a new bracket.
 
@@ -200,10 +229,10 @@ def successive_halving(space: SearchSpace, *, fidelities=NB201_FIDELITIES, eta: 
     space: the search space (any with a categorical view).
     fidelities: training epochs of the rungs, increasing; the last must be the objective's
       fidelity (the loop counts only its results as best-so-far). The benchmark must have every
-      one (checked before compiling).
+      one (checked before compiling). One entry is one rung: every query at the objective's
+      fidelity (a table with only final values; 0 names a final epoch the table leaves unnamed).
     eta: promotion ratio.
     num_archs: cells per bracket (0: ``eta ** (len(fidelities) - 1)``).
-    naslib_valid: restrict random sampling to NASLib-valid cells.
 
   Returns:
     A :class:`BlackBoxOptimizer` (one query per step) with :class:`HyperbandState`.
@@ -220,19 +249,19 @@ def successive_halving(space: SearchSpace, *, fidelities=NB201_FIDELITIES, eta: 
   return _hyperband(space, name="sh", fidelities=fidelities, eta=eta,
                     brackets=[len(fidelities) - 1], num_archs=num_archs, model=False,
                     random_fraction=1.0, top_fraction=0.15, min_points=1, num_samples=1,
-                    history_size=1, naslib_valid=naslib_valid)
+                    history_size=1)
 
 
-def hyperband(space: SearchSpace, *, fidelities=NB201_FIDELITIES, eta: int = 3,
-              naslib_valid: bool = True) -> BlackBoxOptimizer:
+def hyperband(space: SearchSpace, *, fidelities=NB201_FIDELITIES,
+              eta: int = 3) -> BlackBoxOptimizer:
   """Hyperband: successive-halving brackets from the most aggressive (all rungs) to plain random
   search at the top fidelity, cycled.
 
   Args:
     space: the search space (any with a categorical view).
-    fidelities: rung epochs, as for :func:`successive_halving`.
+    fidelities: rung epochs, as for :func:`successive_halving` (one: random search at full
+      budget, each bracket a single full-budget evaluation).
     eta: promotion ratio (bracket sizes follow Li et al.'s formula with the rungs as resources).
-    naslib_valid: restrict random sampling to NASLib-valid cells.
 
   Returns:
     A :class:`BlackBoxOptimizer` (one query per step) with :class:`HyperbandState`.
@@ -246,13 +275,12 @@ def hyperband(space: SearchSpace, *, fidelities=NB201_FIDELITIES, eta: int = 3,
   return _hyperband(space, name="hb", fidelities=fidelities, eta=eta,
                     brackets=list(range(len(fidelities) - 1, -1, -1)), num_archs=0, model=False,
                     random_fraction=1.0, top_fraction=0.15, min_points=1, num_samples=1,
-                    history_size=1, naslib_valid=naslib_valid)
+                    history_size=1)
 
 
 def bohb(space: SearchSpace, *, fidelities=NB201_FIDELITIES, eta: int = 3,
          random_fraction: float = 1 / 3, top_n_percent: int = 15, min_points_in_model: int = 7,
-         num_samples: int = 64, history_size: int = 256,
-         naslib_valid: bool = True) -> BlackBoxOptimizer:
+         num_samples: int = 64, history_size: int = 256) -> BlackBoxOptimizer:
   """BOHB-style model-based Hyperband: Hyperband's brackets, new cells proposed by a TPE model.
 
   A new bracket member is, with probability ``1 - random_fraction``, the best of ``num_samples``
@@ -263,13 +291,13 @@ def bohb(space: SearchSpace, *, fidelities=NB201_FIDELITIES, eta: int = 3,
 
   Args:
     space: the search space (any with a categorical view).
-    fidelities, eta: as for :func:`hyperband`.
+    fidelities, eta: as for :func:`hyperband`. With one fidelity every query is a full-budget
+      one proposed by the TPE model (or at random), BOHB with ``min_budget == max_budget``.
     random_fraction: share of random proposals (BOHB default 1/3).
     top_n_percent: the good set (BOHB default 15).
     min_points_in_model: results a fidelity needs before it is modelled (BOHB: dimension + 1).
     num_samples: candidates drawn from ``l(x)`` per proposal (BOHB default 64).
     history_size: results kept (a ring buffer).
-    naslib_valid: restrict random sampling to NASLib-valid cells.
 
   Returns:
     A :class:`BlackBoxOptimizer` (one query per step) with :class:`HyperbandState`.
@@ -286,4 +314,4 @@ def bohb(space: SearchSpace, *, fidelities=NB201_FIDELITIES, eta: int = 3,
                     brackets=list(range(len(fidelities) - 1, -1, -1)), num_archs=0, model=True,
                     random_fraction=float(random_fraction), top_fraction=top_n_percent / 100,
                     min_points=min_points_in_model, num_samples=num_samples,
-                    history_size=history_size, naslib_valid=naslib_valid)
+                    history_size=history_size)

@@ -29,7 +29,7 @@ class LocalSearchState:
   count: jax.Array  # [] int32
 
 
-def local_search(space: SearchSpace, *, num_init: int = 10, naslib_valid: bool = True) -> BlackBoxOptimizer:
+def local_search(space: SearchSpace, *, num_init: int = 10) -> BlackBoxOptimizer:
   """Hill climbing over the full neighbourhood, NASLib semantics: one query per step.
 
   The first ``num_init`` steps sample random architectures and keep the best. Then the best
@@ -48,7 +48,6 @@ def local_search(space: SearchSpace, *, num_init: int = 10, naslib_valid: bool =
   Args:
     space: the search space.
     num_init: random architectures before the walk (NASLib default 10).
-    naslib_valid: restrict random sampling to NASLib-valid cells.
 
   Returns:
     A :class:`BlackBoxOptimizer`.
@@ -75,7 +74,7 @@ def local_search(space: SearchSpace, *, num_init: int = 10, naslib_valid: bool =
 
   def ask(key, state):
     k_rand, k_pick = rng.split(key)
-    random_arch = space.sample(k_rand, (), naslib_valid=naslib_valid)
+    random_arch = space.sample(k_rand, ())
     in_init = state.count < num_init
     empty = state.nbhd_len == 0
     restart = ~in_init & empty & state.has_chosen & (state.best_fitness <= state.chosen_fitness)

@@ -14,13 +14,12 @@ class RandomSearchState:
   count: jax.Array  # [] int32, queries told so far
 
 
-def random_search(space: SearchSpace, *, naslib_valid: bool = True) -> BlackBoxOptimizer:
+def random_search(space: SearchSpace) -> BlackBoxOptimizer:
   """Uniform random sampling, one architecture per step.
 
   Args:
-    space: the search space.
-    naslib_valid: sample only cells that NASLib's sampler accepts (NB201: not all-``none`` input or
-      output edges), as NASLib does.
+    space: the search space; ``space.sample`` draws what its options say (the registered cell
+      spaces, made with ``naslib_valid=True`` by default, draw only cells NASLib's sampler accepts).
 
   Returns:
     A :class:`BlackBoxOptimizer`.
@@ -31,7 +30,7 @@ def random_search(space: SearchSpace, *, naslib_valid: bool = True) -> BlackBoxO
     return RandomSearchState(count=jax.numpy.zeros((), jax.numpy.int32))
 
   def ask(key, state):
-    return space.sample(key, (1,), naslib_valid=naslib_valid), state
+    return space.sample(key, (1,)), state
 
   def tell(key, state, archs, fitness):
     del key, archs, fitness

@@ -19,8 +19,8 @@ class RegularizedEvolutionState:
   count: jax.Array  # [] int32, queries told so far
 
 
-def regularized_evolution(space: SearchSpace, *, population_size: int = 30, sample_size: int = 10,
-                          naslib_valid: bool = True) -> BlackBoxOptimizer:
+def regularized_evolution(space: SearchSpace, *, population_size: int = 30,
+                          sample_size: int = 10) -> BlackBoxOptimizer:
   """Aging evolution, NASLib semantics: one query per step.
 
   The first ``population_size`` steps sample random architectures. Afterwards each step draws
@@ -31,7 +31,6 @@ def regularized_evolution(space: SearchSpace, *, population_size: int = 30, samp
     space: the search space.
     population_size: P (NASLib default 30).
     sample_size: tournament size (NASLib default 10).
-    naslib_valid: restrict random sampling to NASLib-valid cells.
 
   Returns:
     A :class:`BlackBoxOptimizer`.
@@ -50,7 +49,7 @@ def regularized_evolution(space: SearchSpace, *, population_size: int = 30, samp
 
   def ask(key, state):
     k_rand, k_tour, k_mut = rng.split(key, 3)
-    random_arch = space.sample(k_rand, (), naslib_valid=naslib_valid)
+    random_arch = space.sample(k_rand, ())
     idx = rng.randint(k_tour, (sample_size,), population_size)
     parent_slot = idx[jnp.argmax(state.fitness[idx])]
     parent = jax.tree.map(lambda x: x[parent_slot], state.population)
