@@ -88,6 +88,7 @@ class StepOutput:
   best_fitness: jax.Array  # [] f32: best so far after this step
   best_arch: Any  # Arch: the best so far
   best_id: jax.Array  # [] int32: its id (NO_ID without an enumeration)
+  new_best: jax.Array  # [] int32: which of this step's queries became the best so far (-1: none)
   train_time: jax.Array  # [] f32: simulated training seconds of this step's queries
   epoch: jax.Array  # [num_ask] int32: the fidelity (epochs) each query was made at
   counted: jax.Array  # [] bool: within the budget (False once a time budget is exhausted)
@@ -234,7 +235,8 @@ def step(key, state: SearchState, bench: bm.Benchmark, *, optimizer: BlackBoxOpt
     t = jnp.sum(tt * share)
   out = StepOutput(arch=archs, arch_id=ids, fitness=fitness,
                    best_fitness=best_fitness if sign > 0 else -best_fitness, best_arch=best_arch,
-                   best_id=arch_ids(space, best_arch), train_time=t, epoch=epoch,
+                   best_id=arch_ids(space, best_arch),
+                   new_best=jnp.where(better, i, -1).astype(jnp.int32), train_time=t, epoch=epoch,
                    counted=jnp.array(True))
   return SearchState(opt_state=opt_state, best_fitness=best_fitness, best_arch=best_arch), out
 
@@ -242,6 +244,10 @@ def step(key, state: SearchState, bench: bm.Benchmark, *, optimizer: BlackBoxOpt
 def search(key, bench: bm.Benchmark, *, optimizer: BlackBoxOptimizer, space, objective: Objective,
            num_queries: int, time_budget: float | None = None) -> StepOutput:
   """One seed: ``num_queries // num_ask`` steps under ``lax.scan``; outputs stacked over steps.
+
+  The per-step ``best_arch`` / ``best_id`` are gathered from the stacked queries after the scan
+  (from ``new_best``), not written at every step: the same values as :func:`step`'s, at the
+  speed of the id-carrying loop.
 
   Args:
     time_budget: None, or simulated training seconds: steps past it are not counted (their
@@ -252,25 +258,38 @@ def search(key, bench: bm.Benchmark, *, optimizer: BlackBoxOptimizer, space, obj
   num_steps = num_queries // optimizer.num_ask
   sign = direction(bench, objective)
 
+  num_ask = optimizer.num_ask
+
   def body(carry, t):
-    state, spent, stopped = carry
+    (state, spent, stopped), best_q = carry
     new, out = step(rng.fold_in(k_loop, t), state, bench, optimizer=optimizer, space=space,
                     objective=objective)
-    if time_budget is None:
-      return (new, spent, stopped), out
-    # NAS-Bench-201's R_EA: a query that would exceed the budget ends the search uncounted
-    counted = ~stopped & (spent + out.train_time <= time_budget)
-    new = new.replace(best_fitness=jnp.where(counted, new.best_fitness, state.best_fitness),
-                      best_arch=tree_where(counted, new.best_arch, state.best_arch))
-    best_value = new.best_fitness if sign > 0 else -new.best_fitness  # metric units
-    out = out.replace(best_fitness=best_value, best_arch=new.best_arch,
-                      best_id=arch_ids(space, new.best_arch), counted=counted,
-                      train_time=jnp.where(counted, out.train_time, 0.0))
-    return (new, spent + out.train_time, ~counted), out
+    out = out.replace(best_arch=None, best_id=None)  # gathered after the scan
+    if time_budget is not None:
+      # NAS-Bench-201's R_EA: a query that would exceed the budget ends the search uncounted
+      counted = ~stopped & (spent + out.train_time <= time_budget)
+      new = new.replace(best_fitness=jnp.where(counted, new.best_fitness, state.best_fitness),
+                        best_arch=tree_where(counted, new.best_arch, state.best_arch))
+      best_value = new.best_fitness if sign > 0 else -new.best_fitness  # metric units
+      out = out.replace(best_fitness=best_value, counted=counted,
+                        new_best=jnp.where(counted, out.new_best, -1),
+                        train_time=jnp.where(counted, out.train_time, 0.0))
+      spent, stopped = spent + out.train_time, ~counted
+    # index (step * num_ask + k) of the query holding the best so far; -1 before any result
+    best_q = jnp.where(out.new_best >= 0, t * num_ask + out.new_best, best_q)
+    return ((new, spent, stopped), best_q), (out, best_q)
 
-  carry = (state, jnp.zeros((), jnp.float32), jnp.array(False))
-  _, outs = jax.lax.scan(body, carry, jnp.arange(num_steps))
-  return outs
+  carry = ((state, jnp.zeros((), jnp.float32), jnp.array(False)), jnp.array(-1, jnp.int32))
+  _, (outs, q) = jax.lax.scan(body, carry, jnp.arange(num_steps, dtype=jnp.int32))
+  found, safe = q >= 0, jnp.maximum(q, 0)
+
+  def pick(x, initial):  # x: [steps, num_ask, ...] -> [steps, ...]
+    flat = x.reshape((num_steps * num_ask,) + x.shape[2:])[safe]
+    return jnp.where(found.reshape(found.shape + (1,) * (flat.ndim - 1)), flat, initial)
+
+  best_arch = jax.tree.map(pick, outs.arch, state.best_arch)
+  best_id = pick(outs.arch_id, arch_ids(space, state.best_arch))
+  return outs.replace(best_arch=best_arch, best_id=best_id)
 
 
 def seed_keys(seed: int, num_seeds: int) -> jax.Array:
