@@ -14,8 +14,21 @@ NAS-Bench-201's ``R_EA.py``.
 Fidelities. A multi-fidelity optimizer (successive halving, Hyperband, BOHB) says per query at
 which epoch to evaluate: its state after ``ask`` has ``query_epoch: int32[num_ask]`` and a static
 ``fidelities`` tuple. The query is then made at that epoch, its training time is the epoch's share
-of the final epoch's time (NB201: 200 epochs), and only queries at the objective's own fidelity
-update the best-so-far.
+of the final epoch's time (as the benchmark declares it for ``train_time``, NB201: 200 epochs), and
+only queries at the objective's own fidelity update the best-so-far.
+
+Architectures. The loop carries architecture pytrees (``StepOutput.arch``, ``best_arch``;
+``SearchState.best_arch``), so a space without an enumeration is searched like any other, and
+looks every benchmark kind up through :func:`jaxnas.benchmarks.lookup` ``(bench, space, arch)``:
+dense tables (a gather at ``space.to_id``), partial fingerprint-indexed tables and surrogates.
+``StepOutput.arch_id`` / ``best_id`` stay for enumerable spaces (``space.num_archs`` set); they are
+``-1`` (:data:`NO_ID`) when the space has no enumeration. Before any result ``best_arch`` is the
+all-zeros architecture (``best_id`` 0 on an enumerable space, as before architectures were
+carried) and ``best_fitness`` is -inf (+inf for a metric to minimise).
+
+Absent results. An architecture a partial table does not have is **no result**: its fitness is
+NaN (told to the optimizer as NaN, which never wins), it never becomes the best, and it adds no
+training time.
 """
 
 from __future__ import annotations
@@ -31,7 +44,7 @@ import numpy as np
 
 from jaxnas import benchmarks as bm
 from jaxnas import rng
-from jaxnas.optimizers.blackbox.base import NEG_INF, BlackBoxOptimizer, clean_fitness
+from jaxnas.optimizers.blackbox.base import NEG_INF, BlackBoxOptimizer, clean_fitness, tree_where
 
 
 class Objective(NamedTuple):
@@ -52,35 +65,62 @@ class Objective(NamedTuple):
   noisy: bool = False
 
 
+NO_ID = -1  # arch_id / best_id of a space without an enumeration
+
+
 @flax.struct.dataclass
 class SearchState:
   opt_state: Any
   best_fitness: jax.Array  # [] f32, maximised: direction * metric value (-inf before any result)
-  best_id: jax.Array  # [] int32
+  best_arch: Any  # Arch (one architecture): the best so far (all zeros before any result)
 
 
 @flax.struct.dataclass
 class StepOutput:
   """One step's record. ``fitness`` and ``best_fitness`` are metric values in the metric's own
   units (best = the largest for a metric to maximise, the smallest for one to minimise; +-inf
-  before any result); the optimizer is told ``direction * value``."""
+  before any result; NaN fitness = no result, e.g. absent from a partial table); the optimizer is
+  told ``direction * value``."""
 
-  arch_id: jax.Array  # [num_ask] int32: what was queried
+  arch: Any  # Arch[num_ask]: what was queried
+  arch_id: jax.Array  # [num_ask] int32: its enumeration ids (NO_ID without an enumeration)
   fitness: jax.Array  # [num_ask] f32
   best_fitness: jax.Array  # [] f32: best so far after this step
-  best_id: jax.Array  # [] int32
-  train_time: jax.Array  # [] f32: simulated training seconds of this step's queries (NaN if absent)
+  best_arch: Any  # Arch: the best so far
+  best_id: jax.Array  # [] int32: its id (NO_ID without an enumeration)
+  new_best: jax.Array  # [] int32: which of this step's queries became the best so far (-1: none)
+  train_time: jax.Array  # [] f32: simulated training seconds of this step's queries
   epoch: jax.Array  # [num_ask] int32: the fidelity (epochs) each query was made at
   counted: jax.Array  # [] bool: within the budget (False once a time budget is exhausted)
 
 
+def enumerable(space) -> bool:
+  """Whether ``space`` has dense ids (``arch_id`` / ``best_id`` are then meaningful)."""
+  return space.num_archs is not None and space.to_id is not None
+
+
+def arch_ids(space, archs) -> jax.Array:
+  """``int32[...]``: the enumeration ids of ``archs``, :data:`NO_ID` without an enumeration."""
+  if enumerable(space):
+    return space.to_id(archs).astype(jnp.int32)
+  return jnp.full(batch_shape(archs, space), NO_ID, jnp.int32)
+
+
+def batch_shape(archs, space) -> tuple[int, ...]:
+  """The batch shape of an architecture pytree (from the abstract shape of one architecture)."""
+  one = jax.eval_shape(lambda k: space.sample(k), jax.random.key(0))
+  leaf, one_leaf = jax.tree.leaves(archs)[0], jax.tree.leaves(one)[0]
+  return tuple(leaf.shape[:leaf.ndim - one_leaf.ndim])
+
+
 def evaluate(key, bench: bm.Benchmark, space, archs, objective: Objective) -> jax.Array:
-  """The fitness of a batch of archs: a benchmark gather (one training seed drawn if noisy)."""
+  """The fitness of a batch of archs: a benchmark lookup (one training seed drawn if noisy); NaN
+  for an architecture the benchmark does not have."""
   seed = None
   if objective.noisy:
     seed = rng.randint(key, jax.tree.leaves(archs)[0].shape[:1], 1 << 30)
-  return bm.query(bench, space.to_id(archs), objective.metric, objective.dataset, seed=seed,
-                  epoch=objective.epoch)
+  return bm.lookup(bench, space, archs, objective.metric, objective.dataset, seed=seed,
+                   epoch=objective.epoch)
 
 
 def direction(bench: bm.Benchmark, objective: Objective) -> float:
@@ -101,10 +141,10 @@ def fidelities(optimizer: BlackBoxOptimizer) -> tuple[int, ...]:
 
 def final_epoch(bench: bm.Benchmark, metric: str) -> int | None:
   """The epoch of ``metric``'s final (un-suffixed) table as the benchmark declares it; None when
-  the source does not name it (TransNAS-Bench-101); NB201's 200 for a benchmark that declares no
-  metrics at all."""
+  the source does not name it (TransNAS-Bench-101); see ``Benchmark.final_epoch`` for a
+  benchmark that declares no metrics at all."""
   if not bench.metrics:
-    return bm.benchmark.MAX_EPOCH
+    return bench.final_epoch(metric)
   return bench.metric(metric).final_epoch
 
 
@@ -134,13 +174,8 @@ def check_objective(bench: bm.Benchmark, optimizer: BlackBoxOptimizer, objective
   fids = fidelities(optimizer)
   for f in fids:
     if not bench.has(objective.metric, f):
-      if bench.metrics:
-        m = bench.metric(objective.metric)
-        have, hint = m.fidelities, m.fidelity_hint
-      else:
-        have = sorted({int(k.split("@")[1]) for k in bench.tables
-                       if k.startswith(objective.metric + "@")} | {bm.benchmark.MAX_EPOCH})
-        hint = ""
+      have = bench.fidelities(objective.metric)
+      hint = bench.metric(objective.metric).fidelity_hint if bench.metrics else ""
       raise ValueError(
           f"optimizer {optimizer.name!r} queries {objective.metric!r} at epoch {f}, which benchmark "
           f"{bench.name} does not have; fidelities present: "
@@ -153,9 +188,13 @@ def check_objective(bench: bm.Benchmark, optimizer: BlackBoxOptimizer, objective
 
 
 def init(key, optimizer: BlackBoxOptimizer) -> SearchState:
-  """Initial search state for one seed."""
-  return SearchState(opt_state=optimizer.init(key), best_fitness=jnp.array(NEG_INF, jnp.float32),
-                     best_id=jnp.zeros((), jnp.int32))
+  """Initial search state for one seed; ``best_arch`` is the all-zeros architecture of the shape
+  ``optimizer.ask`` proposes (read abstractly, nothing is computed)."""
+  opt_state = optimizer.init(key)
+  asked = jax.eval_shape(optimizer.ask, key, opt_state)[0]  # Arch[num_ask]
+  best_arch = jax.tree.map(lambda x: jnp.zeros(x.shape[1:], x.dtype), asked)
+  return SearchState(opt_state=opt_state, best_fitness=jnp.array(NEG_INF, jnp.float32),
+                     best_arch=best_arch)
 
 
 def step(key, state: SearchState, bench: bm.Benchmark, *, optimizer: BlackBoxOptimizer, space,
@@ -163,7 +202,7 @@ def step(key, state: SearchState, bench: bm.Benchmark, *, optimizer: BlackBoxOpt
   """One ``ask -> query -> tell`` round (pure; jit/vmap/scan it as you like)."""
   k_ask, k_query, k_tell = rng.split(key, 3)
   archs, opt_state = optimizer.ask(k_ask, state.opt_state)
-  ids = space.to_id(archs)
+  ids = arch_ids(space, archs)
   target = target_epoch(bench, objective)
   if hasattr(opt_state, "query_epoch"):  # multi-fidelity: each query at its own epoch
     epoch = opt_state.query_epoch.astype(jnp.int32)
@@ -182,24 +221,33 @@ def step(key, state: SearchState, bench: bm.Benchmark, *, optimizer: BlackBoxOpt
   # only results at the objective's fidelity compete for best-so-far
   f = jnp.where(epoch == target, clean_fitness(told), NEG_INF)
   i = jnp.argmax(f)
-  better = f[i] > state.best_fitness
+  better = f[i] > state.best_fitness  # NaN (absent) was mapped to -inf: never better
   best_fitness = jnp.where(better, f[i], state.best_fitness)
-  best_id = jnp.where(better, ids[i], state.best_id)
+  best_arch = tree_where(better, jax.tree.map(lambda x: x[i], archs), state.best_arch)
   t = jnp.zeros((), jnp.float32)
   if bench.has("train_time"):
     # the table's train time is for its final epoch; a lower fidelity costs its share of it
     full = final_epoch(bench, "train_time")
     share = epoch.astype(jnp.float32) / full if full else 1.0  # exactly 1.0 at the final epoch
-    t = jnp.sum(bm.query(bench, ids, "train_time", objective.dataset) * share)
-  out = StepOutput(arch_id=ids, fitness=fitness,
-                   best_fitness=best_fitness if sign > 0 else -best_fitness, best_id=best_id,
-                   train_time=t, epoch=epoch, counted=jnp.array(True))
-  return SearchState(opt_state=opt_state, best_fitness=best_fitness, best_id=best_id), out
+    tt = bm.lookup(bench, space, archs, "train_time", objective.dataset)
+    if bench.partial:  # an absent architecture was not trained: it costs nothing
+      tt = jnp.where(jnp.isnan(tt), 0.0, tt)
+    t = jnp.sum(tt * share)
+  out = StepOutput(arch=archs, arch_id=ids, fitness=fitness,
+                   best_fitness=best_fitness if sign > 0 else -best_fitness, best_arch=best_arch,
+                   best_id=arch_ids(space, best_arch),
+                   new_best=jnp.where(better, i, -1).astype(jnp.int32), train_time=t, epoch=epoch,
+                   counted=jnp.array(True))
+  return SearchState(opt_state=opt_state, best_fitness=best_fitness, best_arch=best_arch), out
 
 
 def search(key, bench: bm.Benchmark, *, optimizer: BlackBoxOptimizer, space, objective: Objective,
            num_queries: int, time_budget: float | None = None) -> StepOutput:
   """One seed: ``num_queries // num_ask`` steps under ``lax.scan``; outputs stacked over steps.
+
+  The per-step ``best_arch`` / ``best_id`` are gathered from the stacked queries after the scan
+  (from ``new_best``), not written at every step: the same values as :func:`step`'s, at the
+  speed of the id-carrying loop.
 
   Args:
     time_budget: None, or simulated training seconds: steps past it are not counted (their
@@ -210,24 +258,38 @@ def search(key, bench: bm.Benchmark, *, optimizer: BlackBoxOptimizer, space, obj
   num_steps = num_queries // optimizer.num_ask
   sign = direction(bench, objective)
 
+  num_ask = optimizer.num_ask
+
   def body(carry, t):
-    state, spent, stopped = carry
+    (state, spent, stopped), best_q = carry
     new, out = step(rng.fold_in(k_loop, t), state, bench, optimizer=optimizer, space=space,
                     objective=objective)
-    if time_budget is None:
-      return (new, spent, stopped), out
-    # NAS-Bench-201's R_EA: a query that would exceed the budget ends the search uncounted
-    counted = ~stopped & (spent + out.train_time <= time_budget)
-    new = new.replace(best_fitness=jnp.where(counted, new.best_fitness, state.best_fitness),
-                      best_id=jnp.where(counted, new.best_id, state.best_id))
-    best_value = new.best_fitness if sign > 0 else -new.best_fitness  # metric units
-    out = out.replace(best_fitness=best_value, best_id=new.best_id, counted=counted,
-                      train_time=jnp.where(counted, out.train_time, 0.0))
-    return (new, spent + out.train_time, ~counted), out
+    out = out.replace(best_arch=None, best_id=None)  # gathered after the scan
+    if time_budget is not None:
+      # NAS-Bench-201's R_EA: a query that would exceed the budget ends the search uncounted
+      counted = ~stopped & (spent + out.train_time <= time_budget)
+      new = new.replace(best_fitness=jnp.where(counted, new.best_fitness, state.best_fitness),
+                        best_arch=tree_where(counted, new.best_arch, state.best_arch))
+      best_value = new.best_fitness if sign > 0 else -new.best_fitness  # metric units
+      out = out.replace(best_fitness=best_value, counted=counted,
+                        new_best=jnp.where(counted, out.new_best, -1),
+                        train_time=jnp.where(counted, out.train_time, 0.0))
+      spent, stopped = spent + out.train_time, ~counted
+    # index (step * num_ask + k) of the query holding the best so far; -1 before any result
+    best_q = jnp.where(out.new_best >= 0, t * num_ask + out.new_best, best_q)
+    return ((new, spent, stopped), best_q), (out, best_q)
 
-  carry = (state, jnp.zeros((), jnp.float32), jnp.array(False))
-  _, outs = jax.lax.scan(body, carry, jnp.arange(num_steps))
-  return outs
+  carry = ((state, jnp.zeros((), jnp.float32), jnp.array(False)), jnp.array(-1, jnp.int32))
+  _, (outs, q) = jax.lax.scan(body, carry, jnp.arange(num_steps, dtype=jnp.int32))
+  found, safe = q >= 0, jnp.maximum(q, 0)
+
+  def pick(x, initial):  # x: [steps, num_ask, ...] -> [steps, ...]
+    flat = x.reshape((num_steps * num_ask,) + x.shape[2:])[safe]
+    return jnp.where(found.reshape(found.shape + (1,) * (flat.ndim - 1)), flat, initial)
+
+  best_arch = jax.tree.map(pick, outs.arch, state.best_arch)
+  best_id = pick(outs.arch_id, arch_ids(space, state.best_arch))
+  return outs.replace(best_arch=best_arch, best_id=best_id)
 
 
 def seed_keys(seed: int, num_seeds: int) -> jax.Array:

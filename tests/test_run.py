@@ -40,6 +40,7 @@ def test_blackbox_configs_end_to_end(name, tmp_path):
     # the reported best cell is the one whose validation accuracy is reported
     best = float(bm.query(bench, nb201.string_to_id(s["best_arch"]), "val_accuracy", "cifar10"))
     assert best == pytest.approx(s["best_val_accuracy"], abs=1e-4), s["best_arch"]
+    assert s["best_id"] == nb201.string_to_id(s["best_arch"])  # the carried arch and its id agree
     assert s["queries"] == list(range(1, 41))  # one query per step, no budget: all counted
     assert len(s["train_time"]) == 40 and np.all(np.diff(s["train_time"]) > 0)  # cumulative
   best_val = np.array([s["best_val_accuracy"] for s in res["seeds"]])

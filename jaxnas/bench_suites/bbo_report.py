@@ -182,7 +182,8 @@ def query_table(bench, *, names=QUERY_OPTIMIZERS, datasets=DATASETS, num_seeds: 
       for q in checkpoints:
         j = q // opt.num_ask - 1
         found = np.isfinite(out.best_fitness[r, :, j])  # SH/HB/BOHB: a 200-epoch result exists
-        test = np.asarray(bm.query(bench, out.best_id[r, :, j], "test_accuracy", ds), float)
+        best = jax.tree.map(lambda x, r=r, j=j: x[r, :, j], out.best_arch)  # Arch[seeds]
+        test = np.asarray(bm.lookup(bench, space, best, "test_accuracy", ds), float)
         row[f"val@{q}"] = _stats(out.best_fitness[r, :, j])
         row[f"test@{q}"] = _stats(np.where(found, test, np.nan))
       rows.append(row)
@@ -213,10 +214,11 @@ def time_budget_table(bench, *, settings=BUDGET_SETTINGS, datasets=DATASETS, num
                                      datasets=[g[0] for g in grid], budgets=[g[1] for g in grid],
                                      num_queries=max_queries, num_seeds=num_seeds, epoch=epoch)
     for r, (ds, budget) in enumerate(grid):
-      ids = out.best_id[r, :, -1]
+      best = jax.tree.map(lambda x, r=r: x[r, :, -1], out.best_arch)  # Arch[seeds]
       found = np.isfinite(out.best_fitness[r, :, -1])
-      def q(metric, ids=ids, found=found, ds=ds):
-        return np.where(found, np.asarray(bm.query(bench, ids, metric, ds), float), np.nan)
+      def q(metric, best=best, found=found, ds=ds):
+        return np.where(found, np.asarray(bm.lookup(bench, space, best, metric, ds), float),
+                        np.nan)
       row = {"optimizer": name, "hyperparameters": hp, "reward_epoch": epoch or 200,
              "dataset": ds, "time_budget": budget, "num_seeds": num_seeds,
              "test_accuracy": _stats(q("test_accuracy")), "val_accuracy": _stats(q("val_accuracy")),

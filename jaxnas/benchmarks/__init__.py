@@ -1,7 +1,14 @@
-"""Tabular benchmarks: dense tables, ``query`` as a gather, loaders and build commands.
+"""Benchmarks: dense tables, partial (fingerprint-indexed) tables and surrogates; ``query`` /
+``lookup`` as a gather or a jitted predictor; loaders and build commands.
 
 >>> bench = jaxnas.benchmarks.load("nasbench201")          # the embedded table
 >>> jaxnas.benchmarks.query(bench, arch, "val_accuracy", "cifar10")
+>>> jaxnas.benchmarks.lookup(bench, space, arch, "val_accuracy", "cifar10")  # any kind, any space
+
+The registry ``BENCHMARKS`` declares per benchmark name what older files do not carry themselves:
+``declarations`` (metrics), ``dataset_aliases`` (``{lower-case alias: dataset}``) and
+``official_order`` (the class :meth:`Benchmark.official_order` returns). Partial tables:
+:mod:`jaxnas.benchmarks.partial`; surrogates: :mod:`jaxnas.benchmarks.surrogate`.
 """
 
 from __future__ import annotations
@@ -9,9 +16,23 @@ from __future__ import annotations
 import pathlib
 
 from jaxnas.benchmarks import io, nb201_build, transnas_build
-from jaxnas.benchmarks.benchmark import (DATASET_ALIASES, METRICS, Benchmark, Metric, best,
-                                         declarations_json, from_arrays, query, resolve)
+from jaxnas.benchmarks.benchmark import (INDEX_KINDS, METRICS, Benchmark, Metric, OfficialOrder,
+                                         best, contains, declarations_json, from_arrays, lookup,
+                                         query, resolve, rows)
+from jaxnas.benchmarks.partial import partial_arrays, partial_from_dense
+from jaxnas.benchmarks.surrogate import SurrogateBenchmark, fit_linear, linear_apply, make_surrogate
 from jaxnas.paths import EMBEDDED_DIR
+from jaxnas.spaces import nb201
+
+# NB201's dataset names and accepted aliases (lower case); its files predate declared aliases.
+DATASET_ALIASES = {
+    "cifar10": "cifar10",
+    "cifar10-valid": "cifar10",
+    "cifar100": "cifar100",
+    "imagenet16-120": "ImageNet16-120",
+    "imagenet16": "ImageNet16-120",
+    "imagenet": "ImageNet16-120",
+}
 
 # name -> embedded table (None: build it), build command, space, and the declarations of files
 # written before tables declared their own metrics.
@@ -21,6 +42,8 @@ BENCHMARKS = {
         "build_hint": nb201_build.BUILD_HINT,
         "space": "nasbench201",
         "declarations": nb201_build.DECLARATIONS,
+        "dataset_aliases": DATASET_ALIASES,
+        "official_order": nb201.OfficialOrder,
     },
     "transnas101_micro": {
         "embedded": None,
@@ -31,16 +54,20 @@ BENCHMARKS = {
 
 
 def load(name: str = "nasbench201", path=None) -> Benchmark:
-  """Loads a benchmark table: the embedded one by default, or the ``.npz`` at ``path``.
+  """Loads a benchmark table: the embedded one by default, or the ``.npz`` at ``path`` (dense or
+  partial, as the file declares). With ``path``, ``name`` may be one the registry does not know
+  (a user's table, a partial subset); it must equal the file's name.
 
   Raises:
-    ValueError: unknown name (lists valid ones) or a corrupt file (names it and the build command).
+    ValueError: unknown name without a path (lists valid ones), or a corrupt file (names it and the
+      build command).
     FileNotFoundError: a missing file, or no path for a benchmark without an embedded table (names
       the build command).
   """
-  if name not in BENCHMARKS:
-    raise ValueError(f"unknown benchmark {name!r}; valid: {', '.join(BENCHMARKS)}")
-  info = BENCHMARKS[name]
+  if name not in BENCHMARKS and not path:
+    raise ValueError(f"unknown benchmark {name!r}; valid: {', '.join(BENCHMARKS)} (or give the "
+                     "path of a table file)")
+  info = BENCHMARKS.get(name, {"embedded": None, "build_hint": "the script that wrote it"})
   if not path and info["embedded"] is None:
     raise FileNotFoundError(f"benchmark {name} has no embedded table; build one with: "
                             f"{info['build_hint']} and load it with path=PATH")
@@ -51,5 +78,7 @@ def load(name: str = "nasbench201", path=None) -> Benchmark:
   return from_arrays(arrays)
 
 
-__all__ = ["BENCHMARKS", "Benchmark", "DATASET_ALIASES", "METRICS", "Metric", "best",
-           "declarations_json", "from_arrays", "load", "query", "resolve"]
+__all__ = ["BENCHMARKS", "Benchmark", "DATASET_ALIASES", "INDEX_KINDS", "METRICS", "Metric",
+           "OfficialOrder", "SurrogateBenchmark", "best", "contains", "declarations_json",
+           "fit_linear", "from_arrays", "linear_apply", "load", "lookup", "make_surrogate",
+           "partial_arrays", "partial_from_dense", "query", "resolve", "rows"]

@@ -1,15 +1,30 @@
-"""Tabular benchmarks as pytrees of dense arrays; a query is a gather.
+"""Benchmarks as pytrees of arrays; a query is a gather (or, for a surrogate, a jitted predictor).
 
-A :class:`Benchmark` holds one ``f32`` table per metric, indexed ``[dataset, arch_id]`` or, for
-per-seed metrics, ``[dataset, arch_id, seed]`` (missing seeds are NaN, ``num_seeds`` says how many
-there are). ``query`` resolves the (static) metric and dataset names on the host, then gathers: it
-works under ``jit`` and ``vmap``. Pass the benchmark into jitted functions as an argument (a
-closed-over table would be baked into the program as a constant).
+Three kinds share one interface (:func:`lookup` / :func:`query`, declared :class:`Metric` s):
+
+* **dense** (``index_kind "id"``): a :class:`Benchmark` with one ``f32`` table per metric, indexed
+  ``[dataset, arch_id]`` or, for per-seed metrics, ``[dataset, arch_id, seed]`` (missing seeds are
+  NaN, ``num_seeds`` says how many there are); row = the space's enumeration id (``space.to_id``).
+* **partial** (``index_kind "fingerprint"``): a :class:`Benchmark` over only some architectures of
+  its space (NB101/NB301 labelled subsets). Its rows are sorted by ``index: int32[N, W]``, the
+  space's ``fingerprint`` of each row (``W`` int32 words compared lexicographically as signed
+  ints, so a 64-bit-ish hash is ``W = 2``; ``W = 1`` for a space whose ``fingerprint`` returns
+  ``int32[...]``, wider spaces return ``int32[..., W]``). A lookup is a binary search inside jit;
+  an architecture missing from the table is **absent**: NaN for every metric, False from
+  :func:`contains`, never another row.
+* **surrogate** (:class:`jaxnas.benchmarks.surrogate.SurrogateBenchmark`): a query is a jittable
+  function ``apply(params, space.encode(arch, encoding), metric_key, dataset_index)``.
+
+``query`` / ``lookup`` resolve the (static) metric and dataset names on the host, then gather or
+predict: they work under ``jit`` and ``vmap``. Pass the benchmark into jitted functions as an
+argument (a closed-over table would be baked into the program as a constant).
 
 Metrics are declared by the table file (:class:`Metric`: direction, unit, per seed or not, final
 epoch and fidelities, provenance), so every floating table in a file survives loading (latency,
 energy, FLOPs, ...). Files written before declarations existed (the NB201 tables) get the
-declarations registered for their benchmark name in ``jaxnas.benchmarks.BENCHMARKS``.
+declarations registered for their benchmark name in ``jaxnas.benchmarks.BENCHMARKS``; so do their
+dataset aliases (``cifar10-valid`` -> ``cifar10``) and their official index order
+(:meth:`Benchmark.official_order`), which a file can also declare itself.
 """
 
 from __future__ import annotations
@@ -24,27 +39,27 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnas import spaces
-from jaxnas.spaces import nb201
 
-# Canonical dataset names and accepted aliases.
-DATASET_ALIASES = {
-    "cifar10": "cifar10",
-    "cifar10-valid": "cifar10",
-    "cifar100": "cifar100",
-    "imagenet16-120": "ImageNet16-120",
-    "imagenet16": "ImageNet16-120",
-    "imagenet": "ImageNet16-120",
-}
 # NB201's metric vocabulary, kept for code that imported it; tables are no longer filtered by it.
 METRICS = ("val_accuracy", "test_accuracy", "train_time", "latency", "params")
 PER_SEED = ("val_accuracy",)
-# Final epoch of tables without a declaration of their own (NB201's 200-epoch schedule); a
-# declared metric carries its own ``final_epoch``.
+# Final epoch of tables built without any declaration (NB201's 200-epoch schedule, kept for code
+# that imported them); a declared metric carries its own ``final_epoch`` and fidelities.
 MAX_EPOCH = 200
 FIDELITIES = (12, 200)
 # Array members of a table file that are not metric tables.
 RESERVED = ("name", "datasets", "source", "num_seeds", "iso_class", "official_to_id",
-            "format_version", "declarations")
+            "format_version", "declarations", "index_kind", "fingerprint_index")
+# How a table's rows are found: "id" = the space's enumeration id (dense), "fingerprint" = a
+# sorted fingerprint index (partial tables).
+INDEX_KINDS = ("id", "fingerprint")
+
+
+def __getattr__(name):  # PEP 562: NB201's aliases are declared by the registry, kept here by name
+  if name == "DATASET_ALIASES":
+    from jaxnas import benchmarks as registry  # pylint: disable=import-outside-toplevel
+    return registry.DATASET_ALIASES
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,68 +118,54 @@ class Metric:
     return cls(**d)
 
 
-def declarations_json(metrics, *, space: str, dataset_kind: str = "dataset") -> np.ndarray:
-  """The ``declarations`` member of a table file: its metrics, space and what a dataset axis is."""
-  return np.array(json.dumps({"metrics": [m.to_json() for m in metrics], "space": space,
-                              "dataset_kind": dataset_kind}, sort_keys=True))
+def declarations_json(metrics, *, space: str, dataset_kind: str = "dataset",
+                      dataset_aliases: Mapping[str, str] | None = None) -> np.ndarray:
+  """The ``declarations`` member of a table file: its metrics, space, what a dataset axis is and,
+  optionally, accepted dataset aliases (``{lower-case alias: dataset}``)."""
+  d = {"metrics": [m.to_json() for m in metrics], "space": space, "dataset_kind": dataset_kind}
+  if dataset_aliases:
+    d["dataset_aliases"] = dict(dataset_aliases)
+  return np.array(json.dumps(d, sort_keys=True))
 
 
-@flax.struct.dataclass
-class Benchmark:
-  """A tabular benchmark: dense metric tables over all architectures of one search space.
+@dataclasses.dataclass(frozen=True)
+class OfficialOrder:
+  """A source's official row order of an enumerable space's architectures, generic form (the
+  registry may give a space-specific class, e.g. NB201's with ``to_index``/``from_index``).
 
-  Attributes:
-    tables: metric key -> ``f32[D, N]`` or ``f32[D, N, S]`` (per-seed, NaN-padded). Keys are
-      metric names (200 epochs) and ``"<metric>@<epoch>"`` for lower fidelities
-      (``val_accuracy@12``).
-    num_seeds: ``int32[D, N]``, seeds present per (dataset, arch) for per-seed tables.
-    iso_class: ``int32[N]``, the smallest id in each architecture's isomorphism class.
-    name: the benchmark (search space) name, static.
-    datasets: dataset names in table order, static.
-    source: provenance text, static.
+  ``official_to_id[i]`` is the dense id of the source's row ``i``; ``id_to_official`` the inverse.
   """
 
-  tables: dict[str, jax.Array]
-  num_seeds: jax.Array  # [D, N] int32
-  iso_class: jax.Array  # [N] int32
-  official_to_id: Any = None  # [N] int32 or None: official NB201 index -> dense id
-  # per-seed metric key -> f32[D, N] mean over the seeds present (derived at load: a search
-  # step then gathers one value instead of S values and a NaN-aware mean)
-  seed_means: dict = flax.struct.field(default_factory=dict)
-  name: str = flax.struct.field(pytree_node=False, default="nasbench201")
-  datasets: tuple[str, ...] = flax.struct.field(pytree_node=False, default=())
-  source: str = flax.struct.field(pytree_node=False, default="")
-  # declared metrics (present tables first, in declaration order, then declared-but-absent ones)
-  metrics: tuple[Metric, ...] = flax.struct.field(pytree_node=False, default=())
-  space: str = flax.struct.field(pytree_node=False, default="")  # registry name ("" = name)
-  dataset_kind: str = flax.struct.field(pytree_node=False, default="dataset")  # or "task"
+  official_to_id: np.ndarray  # [N] int32
+  id_to_official: np.ndarray  # [N] int32
 
-  @property
-  def num_archs(self) -> int:
-    return int(self.iso_class.shape[0])
+
+class _Declared:
+  """What every benchmark kind answers from its declarations (mixed into the pytree classes):
+  metric lookup, directions, fidelities, datasets and aliases. Needs ``metric_keys()``, ``name``,
+  ``metrics``, ``datasets``, ``dataset_kind``, ``dataset_aliases``, ``space``."""
 
   @property
   def space_name(self) -> str:
-    """The registered search space whose ids index the rows."""
+    """The registered search space of the architectures this benchmark answers for."""
     return self.space or self.name
-
-  def metric_keys(self) -> tuple[str, ...]:
-    return tuple(sorted(self.tables))
 
   def metric_names(self) -> tuple[str, ...]:
     """Metrics with a table in this file, in declaration order."""
-    return tuple(m.name for m in self.metrics if m.name in self.tables)
+    keys = set(self.metric_keys())
+    return tuple(m.name for m in self.metrics if m.name in keys)
 
   def metric(self, name: str) -> Metric:
     """The declaration of a metric present in the file; one-line ValueError otherwise, naming the
     metrics present (and how to add a declared but absent one)."""
+    keys = self.metric_keys()
     for m in self.metrics:
       if m.name == name:
-        if name in self.tables or any(k.startswith(name + "@") for k in self.tables):
+        if name in keys or any(k.startswith(name + "@") for k in keys):
           return m
         hint = f" ({m.hint})" if m.hint else ""
         raise ValueError(f"benchmark {self.name} has no {name!r}{hint}; tables present: "
-                         f"{', '.join(self.metric_keys())}")
+                         f"{', '.join(keys)}")
     raise ValueError(f"unknown metric {name!r}; valid: {', '.join(self.metric_names())} "
                      f"(benchmark {self.name})")
 
@@ -181,32 +182,107 @@ class Benchmark:
     return 1.0 if self.higher_is_better(metric) else -1.0
 
   def has(self, metric: str, epoch: int | None = None) -> bool:
-    """Whether the table has ``metric`` at ``epoch`` (None = final)."""
-    return _key(metric, epoch, self._final_epoch(metric)) in self.tables
+    """Whether the benchmark has ``metric`` at ``epoch`` (None = final)."""
+    return _key(metric, epoch, self.final_epoch(metric)) in self.metric_keys()
 
-  def _final_epoch(self, metric: str) -> int | None:
+  def final_epoch(self, metric: str) -> int | None:
+    """The epoch of ``metric``'s un-suffixed table as declared (None: the source's final epoch,
+    unnamed); :data:`MAX_EPOCH` for a benchmark built without any declaration."""
     for m in self.metrics:
       if m.name == metric:
         return m.final_epoch
     return MAX_EPOCH
 
+  _final_epoch = final_epoch  # the name older code called
+
+  def fidelities(self, metric: str) -> tuple[int, ...]:
+    """Every epoch ``metric`` is present at, ascending (from the declaration, else the keys)."""
+    if self.metrics:
+      return self.metric(metric).fidelities
+    keys = self.metric_keys()
+    return tuple(sorted({int(k.split("@")[1]) for k in keys if k.startswith(metric + "@")}
+                        | ({MAX_EPOCH} if metric in keys else set())))
+
   def dataset_index(self, dataset: str) -> int:
-    """Index of ``dataset`` (aliases accepted); ValueError naming the valid ones."""
-    canon = DATASET_ALIASES.get(str(dataset).lower(), dataset)
+    """Index of ``dataset`` (declared aliases accepted); ValueError naming the valid ones."""
+    canon = dict(self.dataset_aliases).get(str(dataset).lower(), dataset)
     if canon not in self.datasets:
       raise ValueError(
           f"unknown {self.dataset_kind} {dataset!r} for benchmark {self.name}; valid: "
           f"{', '.join(self.datasets)}")
     return self.datasets.index(canon)
 
-  def official_order(self) -> nb201.OfficialOrder | None:
-    """The official NB201 index order, when the table was built with it."""
+
+@flax.struct.dataclass
+class Benchmark(_Declared):
+  """A tabular benchmark: metric tables over the architectures of one search space, dense (every
+  architecture, rows = ids) or partial (some architectures, rows found by fingerprint).
+
+  Attributes:
+    tables: metric key -> ``f32[D, N]`` or ``f32[D, N, S]`` (per-seed, NaN-padded). Keys are
+      metric names (final epoch) and ``"<metric>@<epoch>"`` for lower fidelities
+      (``val_accuracy@12``).
+    num_seeds: ``int32[D, N]``, seeds present per (dataset, row) for per-seed tables.
+    iso_class: ``int32[N]``, the smallest id in each architecture's isomorphism class (dense
+      tables; a partial table's rows are already one per fingerprint: ``arange(N)``).
+    index: None (dense), or ``int32[N, W]``: the fingerprint of each row, sorted lexicographically
+      (partial tables).
+    name: the benchmark name, static.
+    datasets: dataset names in table order, static.
+    source: provenance text, static.
+    index_kind: ``"id"`` (dense) or ``"fingerprint"`` (partial), static.
+    dataset_aliases: ``((lower-case alias, dataset), ...)``, static.
+  """
+
+  tables: dict[str, jax.Array]
+  num_seeds: jax.Array  # [D, N] int32
+  iso_class: jax.Array  # [N] int32
+  official_to_id: Any = None  # [N] int32 or None: a source's official index -> dense id
+  # per-seed metric key -> f32[D, N] mean over the seeds present (derived at load: a search
+  # step then gathers one value instead of S values and a NaN-aware mean)
+  seed_means: dict = flax.struct.field(default_factory=dict)
+  index: Any = None  # [N, W] int32 sorted fingerprints (partial tables) or None (dense)
+  name: str = flax.struct.field(pytree_node=False, default="nasbench201")
+  datasets: tuple[str, ...] = flax.struct.field(pytree_node=False, default=())
+  source: str = flax.struct.field(pytree_node=False, default="")
+  # declared metrics (present tables first, in declaration order, then declared-but-absent ones)
+  metrics: tuple[Metric, ...] = flax.struct.field(pytree_node=False, default=())
+  space: str = flax.struct.field(pytree_node=False, default="")  # registry name ("" = name)
+  dataset_kind: str = flax.struct.field(pytree_node=False, default="dataset")  # or "task"
+  index_kind: str = flax.struct.field(pytree_node=False, default="id")
+  dataset_aliases: tuple[tuple[str, str], ...] = flax.struct.field(pytree_node=False, default=())
+
+  kind = "table"
+
+  @property
+  def num_archs(self) -> int:
+    """Rows of the table (every architecture of the space for a dense table)."""
+    return int(self.iso_class.shape[0])
+
+  @property
+  def num_rows(self) -> int:
+    return self.num_archs
+
+  @property
+  def partial(self) -> bool:
+    """Whether rows are found by fingerprint (some architectures may be absent)."""
+    return self.index_kind == "fingerprint"
+
+  def metric_keys(self) -> tuple[str, ...]:
+    return tuple(sorted(self.tables))
+
+  def official_order(self):
+    """The source's official index order, when the table was built with it: the registry's
+    ``official_order`` class for this benchmark (NB201: ``nb201.OfficialOrder``), else the
+    generic :class:`OfficialOrder`; None without one."""
     if self.official_to_id is None:
       return None
     o2i = np.asarray(self.official_to_id)
     i2o = np.empty_like(o2i)
     i2o[o2i] = np.arange(o2i.shape[0], dtype=o2i.dtype)
-    return nb201.OfficialOrder(official_to_id=o2i, id_to_official=i2o)
+    from jaxnas import benchmarks as registry  # pylint: disable=import-outside-toplevel
+    cls = registry.BENCHMARKS.get(self.name, {}).get("official_order", OfficialOrder)
+    return cls(official_to_id=o2i, id_to_official=i2o)
 
 
 def _key(metric: str, epoch: int | None, final_epoch: int | None = MAX_EPOCH) -> str:
@@ -224,7 +300,7 @@ def resolve(bench: Benchmark, metric: str, dataset: str, epoch: int | None = Non
   m = bench.metric(metric)
   d = bench.dataset_index(dataset)
   key = m.key(epoch)
-  if key not in bench.tables:
+  if key not in bench.metric_keys():
     have = ", ".join(bench.metric_keys())
     fids = ", ".join(map(str, m.fidelities)) or "the final epoch only"
     hint = f" ({m.fidelity_hint})" if m.fidelity_hint else ""
@@ -233,66 +309,189 @@ def resolve(bench: Benchmark, metric: str, dataset: str, epoch: int | None = Non
   return key, d
 
 
-def _ids(bench: Benchmark, arch) -> jax.Array:
-  """Dense row ids of ``arch``: ids pass through; an architecture goes through its space's
-  ``to_id`` after a static check that it belongs to the benchmark's space."""
-  if isinstance(arch, (int, np.integer, np.ndarray, jax.Array, list, tuple)):
-    return jnp.asarray(arch, jnp.int32)
-  space = spaces.get_space(bench.space_name)
+def _check_arch(bench, space, arch) -> None:
+  """Static check that ``arch`` is an architecture of ``space`` (a one-line ValueError)."""
   if not isinstance(arch, space.arch_type):
     t = type(arch)
     raise ValueError(f"a {t.__module__}.{t.__qualname__} is not an architecture of search space "
                      f"{space.name} (benchmark {bench.name} takes a {space.arch_type.__module__}."
                      f"{space.arch_type.__qualname__} or integer ids)")
+
+
+def _is_ids(arch) -> bool:
+  return isinstance(arch, (int, np.integer, np.ndarray, jax.Array, list, tuple))
+
+
+def _space_of(bench, space=None):
+  return space if space is not None else spaces.get_space(bench.space_name)
+
+
+def _ids(bench: Benchmark, arch) -> jax.Array:
+  """Dense row ids of ``arch``: ids pass through; an architecture goes through its space's
+  ``to_id`` after a static check that it belongs to the benchmark's space."""
+  if _is_ids(arch):
+    return jnp.asarray(arch, jnp.int32)
+  space = spaces.get_space(bench.space_name)
+  _check_arch(bench, space, arch)
   return space.to_id(arch)
 
 
-def query(bench: Benchmark, arch, metric: str | Sequence[str] = "val_accuracy",
-          dataset: str = "cifar10", seed=None, epoch: int | None = None):
-  """Looks up ``metric`` for ``arch``: a gather, usable under ``jit`` and ``vmap``.
+def _as_arch(bench, space, arch):
+  """An architecture of ``space`` from ``arch`` (dense ids go through ``space.from_id``)."""
+  if _is_ids(arch):
+    if space.num_archs is None:
+      raise ValueError(f"search space {space.name} has no enumeration: query benchmark "
+                       f"{bench.name} with architectures, not integer ids")
+    return space.from_id(jnp.asarray(arch, jnp.int32))
+  _check_arch(bench, space, arch)
+  return arch
 
-  Args:
-    bench: the benchmark (a traced argument is fine).
-    arch: an ``Arch`` (any batch shape) or dense ids ``int[...]``.
-    metric: a metric the file declares and has (static; ``bench.metric_names()``), or a tuple or
-      list of them: the result is then a dict ``{metric: f32[...]}`` (all resolved on the host
-      before any gather, so one bad name fails the whole call).
-    dataset: dataset or task name (static; aliases such as ``cifar10-valid``, ``imagenet``
-      accepted).
-    seed: None for the mean over the seeds that exist; else an int (array, may be traced) picking
-      one training seed of per-seed metrics, taken modulo the number of seeds of that cell (NB201
-      has 2 or 3 seeds per cell). Ignored by metrics that have no seed axis.
-    epoch: None or 200 for the final value, 12 for NB201's 12-epoch schedule when present.
 
-  Returns:
-    ``f32[...]`` with the batch shape of ``arch`` (a dict of them for several metrics).
+def searchsorted_rows(index: jax.Array, query: jax.Array) -> jax.Array:
+  """First row of the lexicographically sorted ``index: int32[N, W]`` that is >= ``query:
+  int32[..., W]`` (``N`` if none): a fixed-length binary search, jittable and vmappable.
+  Comparison is lexicographic over the ``W`` words as signed int32."""
+  n, w = index.shape
+  if w == 1:
+    return jnp.searchsorted(index[:, 0], query[..., 0], side="left").astype(jnp.int32)
+  lo = jnp.zeros(query.shape[:-1], jnp.int32)
+  hi = jnp.full(query.shape[:-1], n, jnp.int32)
+  for _ in range(max(1, int(n).bit_length())):  # ceil(log2(n + 1)) halvings
+    mid = (lo + hi) // 2
+    row = index[jnp.minimum(mid, n - 1)]  # [..., W]
+    # row < query lexicographically: at the first differing word, row's is smaller
+    diff = row != query
+    first = jnp.argmax(diff, axis=-1)
+    r = jnp.take_along_axis(row, first[..., None], -1)[..., 0]
+    q = jnp.take_along_axis(query, first[..., None], -1)[..., 0]
+    less = jnp.any(diff, -1) & (r < q) & (mid < hi)
+    lo = jnp.where(less, mid + 1, lo)
+    hi = jnp.where(less, hi, mid)
+  return lo
+
+
+def fingerprint_words(space, arch, width: int) -> jax.Array:
+  """``space.fingerprint(arch)`` as ``int32[..., width]`` (a space whose fingerprint is one int32
+  per architecture gets a trailing axis of 1)."""
+  if space.fingerprint is None:
+    raise ValueError(f"search space {space.name} has no fingerprint; a fingerprint-indexed table "
+                     "needs one")
+  fp = jnp.asarray(space.fingerprint(arch)).astype(jnp.int32)
+  return fp[..., None] if width == 1 else fp
+
+
+def rows(bench: Benchmark, space, arch) -> tuple[jax.Array, jax.Array]:
+  """``(row int32[...], present bool[...])`` of ``arch`` in a table: the dense id (always present)
+  or the fingerprint's row in a partial table (an absent architecture gets row 0, present False:
+  use ``present``, never the row alone). Jittable."""
+  if bench.index_kind == "id":
+    if space is None or _is_ids(arch):
+      ids = _ids(bench, arch)
+    else:
+      _check_arch(bench, space, arch)
+      ids = space.to_id(arch)
+    return ids, jnp.ones(ids.shape, bool)
+  space = _space_of(bench, space)
+  a = _as_arch(bench, space, arch)
+  fp = fingerprint_words(space, a, bench.index.shape[1])
+  r = searchsorted_rows(bench.index, fp)
+  safe = jnp.minimum(r, bench.index.shape[0] - 1)
+  present = (r < bench.index.shape[0]) & jnp.all(bench.index[safe] == fp, axis=-1)
+  return jnp.where(present, safe, 0), present
+
+
+def contains(bench, space, arch) -> jax.Array:
+  """``bool[...]``: whether the benchmark answers for ``arch`` (``space`` None = the benchmark's
+  registered space): a partial table's rows only; always True for a dense table or a surrogate.
+  Jittable."""
+  if bench.kind == "surrogate":
+    space = _space_of(bench, space)
+    x = jax.eval_shape(lambda a: space.encode(a, bench.encoding), _as_arch(bench, space, arch))
+    return jnp.ones(x.shape[:-1], bool)
+  return rows(bench, space, arch)[1]
+
+
+def lookup(bench, space, arch, metric: str | Sequence[str] = "val_accuracy",
+           dataset: str = "cifar10", *, seed=None, epoch: int | None = None):
+  """``metric`` of ``arch`` (an architecture of ``space``, any batch shape) in any benchmark kind:
+  the one function a search loop looks benchmarks up with. Jittable and vmappable.
+
+  * dense table: a gather at ``space.to_id(arch)``;
+  * partial table: a binary search of ``space.fingerprint(arch)`` in the sorted index, then a
+    gather; an absent architecture gives NaN (see :func:`contains`);
+  * surrogate: ``apply(params, space.encode(arch, encoding), key, dataset_index)``.
+
+  Args: as :func:`query`; ``space`` None = the benchmark's registered space.
   """
   if isinstance(metric, (tuple, list)):
     for m in metric:
       resolve(bench, m, dataset, epoch)
-    return {m: query(bench, arch, m, dataset, seed, epoch) for m in metric}
+    return {m: lookup(bench, space, arch, m, dataset, seed=seed, epoch=epoch) for m in metric}
   key, d = resolve(bench, metric, dataset, epoch)
-  ids = _ids(bench, arch)
+  if bench.kind == "surrogate":
+    space = _space_of(bench, space)
+    return bench.predict(space, _as_arch(bench, space, arch), key, d)
+  ids, present = rows(bench, space, arch)
   table = bench.tables[key][d]
   if table.ndim == 1:
-    return table[ids]
-  if seed is None:
+    v = table[ids]
+  elif seed is None:
     if key in bench.seed_means:
-      return bench.seed_means[key][d][ids]
-    return jnp.nanmean(table[ids], axis=-1)
-  n = bench.num_seeds[d][ids]
-  s = jnp.mod(jnp.asarray(seed, jnp.int32), jnp.maximum(n, 1))
-  return jnp.take_along_axis(table[ids], s[..., None], axis=-1)[..., 0]
+      v = bench.seed_means[key][d][ids]
+    else:
+      v = jnp.nanmean(table[ids], axis=-1)
+  else:
+    n = bench.num_seeds[d][ids]
+    s = jnp.mod(jnp.asarray(seed, jnp.int32), jnp.maximum(n, 1))
+    v = jnp.take_along_axis(table[ids], s[..., None], axis=-1)[..., 0]
+  if bench.partial:
+    v = jnp.where(present, v, jnp.nan)
+  return v
+
+
+def query(bench: Benchmark, arch, metric: str | Sequence[str] = "val_accuracy",
+          dataset: str = "cifar10", seed=None, epoch: int | None = None):
+  """Looks up ``metric`` for ``arch``: a gather (or a surrogate's prediction), usable under
+  ``jit`` and ``vmap``. :func:`lookup` with the benchmark's registered space.
+
+  Args:
+    bench: the benchmark (a traced argument is fine): dense, partial or surrogate.
+    arch: an ``Arch`` (any batch shape) or dense ids ``int[...]`` of the space's enumeration (a
+      partial table or a surrogate converts them with ``space.from_id``).
+    metric: a metric the file declares and has (static; ``bench.metric_names()``), or a tuple or
+      list of them: the result is then a dict ``{metric: f32[...]}`` (all resolved on the host
+      before any gather, so one bad name fails the whole call).
+    dataset: dataset or task name (static; declared aliases such as ``cifar10-valid``,
+      ``imagenet`` accepted).
+    seed: None for the mean over the seeds that exist; else an int (array, may be traced) picking
+      one training seed of per-seed metrics, taken modulo the number of seeds of that cell (NB201
+      has 2 or 3 seeds per cell). Ignored by metrics that have no seed axis and by surrogates.
+    epoch: None or the final epoch for the final value, 12 for NB201's 12-epoch schedule when
+      present.
+
+  Returns:
+    ``f32[...]`` with the batch shape of ``arch`` (a dict of them for several metrics); NaN for an
+    architecture a partial table does not have.
+  """
+  return lookup(bench, None, arch, metric, dataset, seed=seed, epoch=epoch)
 
 
 def best(bench: Benchmark, metric: str = "val_accuracy", dataset: str = "cifar10",
          epoch: int | None = None) -> tuple[float, int]:
-  """Exhaustive search of the table (host): (best mean value, its dense id), in the metric's
-  declared direction (the largest accuracy, the smallest latency)."""
-  key, d = resolve(bench, metric, dataset, epoch)
-  t = np.asarray(bench.tables[key][d])
-  if t.ndim == 2:
-    t = np.nanmean(t, axis=-1)
+  """Exhaustive search (host): (best mean value, its dense id; for a partial table its row), in
+  the metric's declared direction (the largest accuracy, the smallest latency). A surrogate is
+  searched over its space's enumeration (``all_archs``)."""
+  if bench.kind == "surrogate":
+    space = _space_of(bench)
+    if space.all_archs is None:
+      raise ValueError(f"search space {space.name} cannot be enumerated: no exhaustive best for "
+                       f"surrogate benchmark {bench.name}")
+    t = np.asarray(lookup(bench, space, space.all_archs(), metric, dataset, epoch=epoch))
+  else:
+    key, d = resolve(bench, metric, dataset, epoch)
+    t = np.asarray(bench.tables[key][d])
+    if t.ndim == 2:
+      t = np.nanmean(t, axis=-1)
   i = int(np.nanargmax(t) if bench.higher_is_better(metric) else np.nanargmin(t))
   return float(t[i]), i
 
@@ -317,9 +516,20 @@ def from_arrays(arrays: Mapping[str, np.ndarray], source: str = "") -> Benchmark
   Every floating array that is not a reserved member is a metric table (``"<metric>"`` or
   ``"<metric>@<epoch>"``); nothing is dropped. Declarations come from the file's
   ``declarations`` member (see :func:`declarations_json`); a table without one gets
-  ``Metric(name, higher_is_better=None)``.
+  ``Metric(name, higher_is_better=None)``. The ``index_kind`` member (absent: ``"id"``) says how
+  rows are found; a ``"fingerprint"`` table has ``fingerprint_index: int32[N, W]`` sorted
+  lexicographically and unique (checked here, one-line ValueError).
   """
   name = str(arrays["name"])
+  index_kind = str(arrays.get("index_kind", "id"))
+  if index_kind not in INDEX_KINDS:
+    raise ValueError(f"benchmark {name} declares index kind {index_kind!r}; valid: "
+                     f"{', '.join(INDEX_KINDS)}")
+  index = None
+  if index_kind == "fingerprint":
+    if "fingerprint_index" not in arrays:
+      raise ValueError(f"benchmark {name} is fingerprint-indexed but has no fingerprint_index")
+    index = check_index(arrays["fingerprint_index"], name)
   datasets = tuple(str(x) for x in arrays["datasets"])
   tables = {k: jnp.asarray(v, jnp.float32) for k, v in arrays.items()
             if k not in RESERVED and np.issubdtype(np.asarray(v).dtype, np.floating)}
@@ -338,10 +548,13 @@ def from_arrays(arrays: Mapping[str, np.ndarray], source: str = "") -> Benchmark
   official = arrays.get("official_to_id")
   seed_means = {k: jnp.asarray(np.nanmean(np.asarray(v, np.float32), axis=-1))
                 for k, v in arrays.items() if k in tables and np.ndim(v) == 3}
+  iso = arrays.get("iso_class")
+  if iso is None:  # a partial table: one row per fingerprint, each its own class
+    iso = np.arange(np.asarray(arrays["num_seeds"]).shape[-1], dtype=np.int32)
   return Benchmark(
       tables=tables, seed_means=seed_means,
       num_seeds=jnp.asarray(arrays["num_seeds"], jnp.int32),
-      iso_class=jnp.asarray(arrays["iso_class"], jnp.int32),
+      iso_class=jnp.asarray(iso, jnp.int32),
       official_to_id=None if official is None else jnp.asarray(official, jnp.int32),
       name=name,
       datasets=datasets,
@@ -349,4 +562,42 @@ def from_arrays(arrays: Mapping[str, np.ndarray], source: str = "") -> Benchmark
       metrics=tuple(metrics),
       space=str(decl.get("space", "")) if decl.get("space", "") != name else "",
       dataset_kind=str(decl.get("dataset_kind", "dataset")),
+      index=None if index is None else jnp.asarray(index),
+      index_kind=index_kind,
+      dataset_aliases=_aliases(decl, name),
   )
+
+
+def _aliases(decl: Mapping, name: str) -> tuple[tuple[str, str], ...]:
+  """The file's declared dataset aliases, else the registry's for ``name``; every dataset is
+  its own alias, in lower case."""
+  aliases = decl.get("dataset_aliases")
+  if aliases is None:
+    from jaxnas import benchmarks as registry  # pylint: disable=import-outside-toplevel
+    aliases = registry.BENCHMARKS.get(name, {}).get("dataset_aliases", {})
+  return tuple(sorted((str(k).lower(), str(v)) for k, v in dict(aliases).items()))
+
+
+def check_index(index, name: str = "") -> np.ndarray:
+  """A fingerprint index as ``int32[N, W]`` (a 1-D one gets ``W = 1``), checked sorted
+  lexicographically (signed int32 words) and without duplicates; one-line ValueError otherwise."""
+  index = np.asarray(index)
+  if index.ndim == 1:
+    index = index[:, None]
+  if index.ndim != 2 or index.shape[0] < 1 or not np.issubdtype(index.dtype, np.integer):
+    raise ValueError(f"benchmark {name}: fingerprint_index must be int32[N, W] with N >= 1, got "
+                     f"{index.dtype}{list(index.shape)}")
+  index = index.astype(np.int32)
+  if index.shape[0] > 1:
+    a, b = index[:-1], index[1:]
+    neq = a != b
+    first = np.argmax(neq, axis=1)
+    rr = np.arange(len(a))
+    ok = neq.any(1) & (a[rr, first] < b[rr, first])
+    if not ok.all():
+      i = int(np.argmin(ok))
+      what = "duplicate" if not neq[i].any() else "unsorted"
+      raise ValueError(f"benchmark {name}: fingerprint_index rows {i} and {i + 1} are {what}; "
+                       "rows must be sorted lexicographically and unique (use "
+                       "jaxnas.benchmarks.partial.partial_arrays)")
+  return index

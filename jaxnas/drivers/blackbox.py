@@ -4,6 +4,14 @@ notebooks.
 ``run_blackbox(config, workdir)`` validates a black-box search config, runs all seeds as one
 compiled program (in chunks of seeds, each saved so an interrupted run resumes), and writes
 ``results.json``, NASLib's ``errors.json`` and ``trajectory.png``.
+
+The search carries architectures (``loops.StepOutput.arch`` / ``best_arch``); every benchmark kind
+(dense, partial, surrogate) is read through ``jaxnas.benchmarks.lookup(bench, space, arch)``. Per
+seed, ``results.json`` has ``best_arch`` (the space's string form; ``null`` when the seed found no
+result, e.g. only architectures absent from a partial table) and ``best_id`` (the enumeration id;
+``-1`` when the space has no enumeration or the seed found no result). Saved chunks hold the
+outputs flattened (``best_arch.ops``, ...); chunks saved before architectures were carried (ids
+only) are read back through ``space.from_id``.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import pathlib
 import time
 import warnings
 
+import jax
 import numpy as np
 
 from jaxnas import benchmarks as bm
@@ -145,7 +154,7 @@ PLOT_X = ("queries", "train_time")
 _say = io.say
 
 
-def blackbox_setup(config, resolved: bool = False, quiet: bool = True):
+def blackbox_setup(config, resolved: bool = False, quiet: bool = True, bench=None):
   """Validates a black-box config on the host; returns (space, bench, optimizer, objective), and
   with ``resolved=True`` also the config as run (:func:`resolve_optimizer`'s hyperparameters,
   the benchmark's name). The space is made with the options in the optimizer section
@@ -153,11 +162,15 @@ def blackbox_setup(config, resolved: bool = False, quiet: bool = True):
 
   Every bad name (space, dataset, metric, optimizer, hyperparameter, fidelity) raises a one-line
   ValueError naming it and the valid values, and a missing or corrupt table file raises an error
-  naming the file and its build command, before anything is compiled.
+  naming the file and its build command, before anything is compiled. ``bench``: a benchmark of
+  any kind (dense, partial, surrogate) to search instead of loading ``config.benchmark``.
   """
   space = spaces.get_space(config.search_space)  # an unknown space fails first
-  bench_name = config.benchmark.get("name") or config.search_space
-  bench = bm.load(bench_name, config.benchmark.get("path") or None)
+  if bench is None:
+    bench_name = config.benchmark.get("name") or config.search_space
+    bench = bm.load(bench_name, config.benchmark.get("path") or None)
+  else:
+    bench_name = bench.name
   loops.check_space(bench, space)
   name, hparams = resolve_optimizer(config, bench, say=lambda msg: _say(msg, quiet))
   space_options, factory_hparams = optimizers.split_space_options(hparams)
@@ -189,7 +202,7 @@ def _config_hash(config) -> str:
   return io.config_hash(config, drop=drop)
 
 
-def run_blackbox(config, workdir=None, quiet: bool = False) -> dict:
+def run_blackbox(config, workdir=None, quiet: bool = False, bench=None) -> dict:
   """Runs a black-box search experiment; returns the ``results.json`` dict.
 
   Args:
@@ -198,8 +211,11 @@ def run_blackbox(config, workdir=None, quiet: bool = False) -> dict:
     workdir: where to write results (None: write nothing). Chunks of seeds are saved under
       ``workdir/chunks`` as they finish; rerunning the same config resumes from them.
     quiet: no progress output.
+    bench: a benchmark object of any kind to search instead of loading ``config.benchmark`` (a
+      surrogate, a partial table made in memory); its name is recorded as ``benchmark.name``.
   """
-  space, bench, optimizer, objective, config = blackbox_setup(config, resolved=True, quiet=quiet)
+  space, bench, optimizer, objective, config = blackbox_setup(config, resolved=True, quiet=quiet,
+                                                              bench=bench)
   num_seeds, num_queries = int(config.num_seeds), int(config.num_queries)
   chunk = int(config.get("chunk_seeds", 0) or num_seeds)
   chunk = max(1, min(chunk, num_seeds))
@@ -214,7 +230,7 @@ def run_blackbox(config, workdir=None, quiet: bool = False) -> dict:
        + (", noisy" if objective.noisy else ""), quiet)
 
   keys_all = np.asarray(
-      __import__("jax").random.key_data(loops.seed_keys(int(config.seed), num_seeds)))
+      jax.random.key_data(loops.seed_keys(int(config.seed), num_seeds)))
   time_budget = loops.check_time_budget(bench, config.get("time_budget", 0.0))
   fn = loops.compiled_search(optimizer, space, objective, num_queries, time_budget)
   compiled, compile_s, run_s = None, 0.0, 0.0
@@ -225,7 +241,6 @@ def run_blackbox(config, workdir=None, quiet: bool = False) -> dict:
     it = tqdm(starts, desc="seed chunks", unit="chunk", disable=quiet or len(starts) == 1)
   except ImportError:
     it = starts
-  import jax  # pylint: disable=import-outside-toplevel
   for s in it:
     path = chunk_dir / f"seeds_{s:06d}_{chunk}.npz" if chunk_dir else None
     if path and path.is_file():
@@ -245,7 +260,7 @@ def run_blackbox(config, workdir=None, quiet: bool = False) -> dict:
     t0 = time.perf_counter()
     out = jax.block_until_ready(compiled(keys, bench))
     run_s += time.perf_counter() - t0
-    part = {k: np.asarray(v)[:n] for k, v in out.__dict__.items()}
+    part = {k: v[:n] for k, v in flat_outputs(out).items()}
     if path:
       tmp = path.with_suffix(".tmp.npz")
       np.savez(tmp, **part)
@@ -259,24 +274,54 @@ def run_blackbox(config, workdir=None, quiet: bool = False) -> dict:
        + ("" if results["summary"]["mean_best_test_accuracy"] is None else
           f", test {results['summary']['mean_best_test_accuracy']:.3f}"), quiet)
   if wd:
-    write_blackbox_outputs(wd, config, results, outs, bench, objective)
+    write_blackbox_outputs(wd, config, results, outs, bench, objective, space)
     _say(f"wrote {wd / 'results.json'}, errors.json, trajectory.png", quiet)
   return results
 
 
+def flat_outputs(out) -> dict[str, np.ndarray]:
+  """A :class:`~jaxnas.loops.StepOutput` as ``{name: array}``: plain fields by name, architecture
+  leaves as ``"<field><path>"`` (``arch.ops``, ``best_arch.ops``), e.g. for ``np.savez``."""
+  flat = {}
+  for k, v in out.__dict__.items():
+    for path, leaf in jax.tree_util.tree_flatten_with_path(v)[0]:
+      flat[k + jax.tree_util.keystr(path)] = np.asarray(leaf)
+  return flat
+
+
+def archs_from_outputs(space, outs: dict, field: str = "best_arch"):
+  """The architecture pytree ``field`` (``arch`` or ``best_arch``) from :func:`flat_outputs`'
+  dict; from its ids through ``space.from_id`` for chunks saved with ids only."""
+  one = jax.eval_shape(lambda k: space.sample(k), jax.random.key(0))
+  paths, treedef = jax.tree_util.tree_flatten_with_path(one)
+  names = [field + jax.tree_util.keystr(p) for p, _ in paths]
+  if all(n in outs for n in names):
+    return jax.tree_util.tree_unflatten(treedef, [outs[n] for n in names])
+  ids = outs[{"best_arch": "best_id", "arch": "arch_id"}[field]]
+  return jax.tree.map(np.asarray, space.from_id(ids))
+
+
+def _take(archs, i):
+  return jax.tree.map(lambda x: x[i], archs)
+
+
 def _results(config, space, bench, optimizer, objective, outs, compile_s, run_s) -> dict:
+  best_archs = _take(archs_from_outputs(space, outs), (slice(None), -1))  # Arch[seeds]
   best_ids = outs["best_id"][:, -1]
   best_val = outs["best_fitness"][:, -1].astype(float)
+  found = np.isfinite(best_val)  # False: no result yet (e.g. only absent architectures)
   num_ask = outs["arch_id"].shape[-1]
   counted = outs["counted"] if "counted" in outs else np.ones(outs["best_fitness"].shape, bool)
   has_test = bench.has("test_accuracy")
-  best_test = (np.asarray(bm.query(bench, best_ids, "test_accuracy", objective.dataset))
+  best_test = (np.where(found, np.asarray(bm.lookup(bench, space, best_archs, "test_accuracy",
+                                                    objective.dataset), float), np.nan)
                if has_test else None)
   seeds = []
-  for i in range(best_ids.shape[0]):
+  for i in range(best_val.shape[0]):
     seeds.append({
         "seed": i,
-        "best_arch": space.to_string(space.from_id(int(best_ids[i]))),
+        "best_arch": space.to_string(_take(best_archs, i)) if found[i] else None,
+        "best_id": int(best_ids[i]) if found[i] else loops.NO_ID,
         "best_val_accuracy": float(best_val[i]),
         "best_test_accuracy": None if best_test is None else float(best_test[i]),
         "trajectory": [float(v) for v in outs["best_fitness"][i]],
@@ -309,14 +354,19 @@ def _results(config, space, bench, optimizer, objective, outs, compile_s, run_s)
   }
 
 
-def write_blackbox_outputs(wd: pathlib.Path, config, results: dict, outs, bench, objective) -> None:
+def write_blackbox_outputs(wd: pathlib.Path, config, results: dict, outs, bench, objective,
+                           space=None) -> None:
   """``results.json``, NASLib's ``errors.json`` (first seed) and ``trajectory.png``."""
   wd.mkdir(parents=True, exist_ok=True)
   io.write_json(wd / "results.json", results)
   # NASLib's lightweight errors.json: [config, {metric lists per search step, for the best arch}]
+  space = space if space is not None else spaces.get_space(results["search_space"])
+  archs = _take(archs_from_outputs(space, outs), 0)  # Arch[steps]: seed 0's best so far
   ids = outs["best_id"][0]
+  found = np.isfinite(np.asarray(outs["best_fitness"][0], float))
   ds = objective.dataset
-  q = lambda m: [float(v) for v in np.asarray(bm.query(bench, ids, m, ds))]  # noqa: E731
+  q = lambda m: [float(v) if f else None for v, f in zip(  # noqa: E731
+      np.asarray(bm.lookup(bench, space, archs, m, ds)), found)]
   errors = {
       "valid_acc": [float(v) for v in outs["best_fitness"][0]],
       "test_acc": q("test_accuracy") if bench.has("test_accuracy") else [None] * len(ids),

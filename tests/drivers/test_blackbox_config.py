@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import pathlib
 
+import jax
 import numpy as np
 import pytest
 
 from jaxnas import benchmarks as bm
 from jaxnas import config as config_lib
-from jaxnas import optimizers, run, spaces
+from jaxnas import loops, optimizers, run, spaces
 from jaxnas.benchmarks import io, nb201_build, transnas_build
 from jaxnas.drivers import blackbox
 
@@ -191,3 +192,17 @@ def test_one_line_errors_before_compiling(tnb_table, tmp_path, capsys):
   assert run.main(["--config", CONFIG, "--config.search_space=transnas101_micro",
                    f"--config.benchmark.path={corrupt}"]) == 2
   assert "python -m jaxnas.benchmarks build transnas101_micro" in capsys.readouterr().err
+
+
+def test_chunks_flatten_architectures_and_old_id_chunks_still_read():
+  """Saved chunks hold architecture leaves by name; chunks from before architectures were carried
+  (ids only) are read back through the space's from_id."""
+  space = spaces.get_space("nasbench201")
+  st = loops.init(jax.random.key(0), optimizers.make("rs", space))
+  assert st.best_arch.ops.shape == (6,) and not st.best_arch.ops.any()
+  ids = np.array([[3, 77], [15624, 0]], np.int32)
+  new = {"best_arch.ops": np.asarray(space.from_id(ids).ops), "best_id": ids}
+  old = {"best_id": ids}
+  for outs in (new, old):
+    archs = blackbox.archs_from_outputs(space, outs)
+    np.testing.assert_array_equal(np.asarray(space.to_id(archs)), ids)
