@@ -40,20 +40,9 @@ NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "ImageNet16-120": 120}
 IMAGE_SIZE = {"cifar10": 32, "cifar100": 32, "ImageNet16-120": 16}
 
 
-def _nb201_params(archs, ids, *, num_classes, C, N, image_size):
-  del ids, image_size  # parameters do not depend on the input size
-  return jnn.nb201_param_counts(archs, num_classes=num_classes, C=C, N=N)
-
-
-def _nb201_flops(archs, ids, **kw):
-  del archs
-  return zce.nb201_flop_counts(ids, **kw)
-
-
-# registered space -> (params, flops) counters for many cells at once, each
-# ``(archs, ids, *, num_classes, C, N, image_size) -> int[A]``; other spaces count each discrete
-# network (exact, slower)
-FAST_COUNTS = {"nasbench201": (_nb201_params, _nb201_flops)}
+# registered space -> (params, flops) counters of many cells at once (the registry's, see
+# ``jaxnas.nn.FAST_COUNTS``); other spaces count each discrete network (exact, slower)
+FAST_COUNTS = jnn.FAST_COUNTS
 
 
 def zero_cost_config(arg=None):

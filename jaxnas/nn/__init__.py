@@ -13,10 +13,11 @@ from __future__ import annotations
 import types
 
 from jaxnas.nn import cell, layers, nb201, probes, transnas_micro
-from jaxnas.nn.counting import count_flops, count_params, nb201_param_counts
+from jaxnas.nn.counting import count_flops, count_params
 from jaxnas.nn.layers import NB201_BN, BNConfig
 from jaxnas.nn.nb201 import (NB201Network, NB201Supernet, compile_nb201, one_hot, restrict,
                              supernet_nb201)
+from jaxnas.nn.nb201 import param_counts as nb201_param_counts
 
 # registered space name (``jaxnas.spaces.SPACES``) -> (discrete-network factory, supernet factory)
 NETWORKS = {"nasbench201": (compile_nb201, supernet_nb201),
@@ -26,6 +27,15 @@ NETWORKS = {"nasbench201": (compile_nb201, supernet_nb201),
 # discretisation, one-hot, path sampler)
 SUPERNET_SPECS = {"nasbench201": nb201.SUPERNET_SPEC,
                   "transnas101_micro": transnas_micro.SUPERNET_SPEC}
+# network class -> () -> its fast SynFlow scorer, a module with ``can_score(net, op_weights)`` and
+# ``score(net, variables, op_weights, image_size, *, chunk_size, precision)`` (loaded on first
+# use: the scorers import jaxnas.nn). See jaxnas.evaluate.zero_cost.synflow_many.
+SYNFLOW_FAST_PATHS = {NB201Supernet: nb201.synflow_fast_path}
+# registered space name -> (params, flops) counters of many cells at once, each
+# ``(archs, ids, *, num_classes, C, N, image_size) -> int[A]``; other spaces count each discrete
+# network (exact, slower)
+FAST_COUNTS = {"nasbench201": nb201.fast_counts()}
+nb201_flop_counts = nb201.flop_counts
 # other accepted names: a space module's name (``jaxnas.spaces.nb201``) and the short name
 ALIASES = {"nb201": "nasbench201"}
 
@@ -70,6 +80,15 @@ def compile(space, arch, num_classes: int, **kwargs):  # pylint: disable=redefin
   return discrete(arch, num_classes, **kwargs)
 
 
+def synflow_fast_path(net):
+  """The fast SynFlow scorer registered for ``net``'s class (:data:`SYNFLOW_FAST_PATHS`), or
+  None."""
+  for cls, load in SYNFLOW_FAST_PATHS.items():
+    if isinstance(net, cls):
+      return load()
+  return None
+
+
 def supernet_spec(space) -> cell.SupernetSpec:
   """The :class:`~jaxnas.nn.cell.SupernetSpec` of a registered space (record, name or alias);
   for a user cell space use :func:`jaxnas.nn.cell.supernet_spec`."""
@@ -77,7 +96,8 @@ def supernet_spec(space) -> cell.SupernetSpec:
 
 
 __all__ = [
-    "ALIASES", "NETWORKS", "SUPERNET_SPECS", "supernet_spec", "compile", "compile_nb201", "supernet_nb201", "NB201Network", "NB201Supernet",
+    "ALIASES", "FAST_COUNTS", "NETWORKS", "SYNFLOW_FAST_PATHS", "nb201_flop_counts",
+    "synflow_fast_path", "SUPERNET_SPECS", "supernet_spec", "compile", "compile_nb201", "supernet_nb201", "NB201Network", "NB201Supernet",
     "one_hot", "restrict", "count_params", "count_flops", "nb201_param_counts", "BNConfig",
     "NB201_BN", "cell", "layers", "nb201", "probes", "transnas_micro",
 ]
