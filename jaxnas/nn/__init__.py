@@ -97,7 +97,8 @@ def supernet_spec(space) -> cell.SupernetSpec:
 
 __all__ = [
     "ALIASES", "FAST_COUNTS", "NETWORKS", "SYNFLOW_FAST_PATHS", "nb201_flop_counts",
-    "synflow_fast_path", "SUPERNET_SPECS", "supernet_spec", "compile", "compile_nb201", "supernet_nb201", "NB201Network", "NB201Supernet",
-    "one_hot", "restrict", "count_params", "count_flops", "nb201_param_counts", "BNConfig",
-    "NB201_BN", "cell", "layers", "nb201", "probes", "transnas_micro",
+    "synflow_fast_path", "SUPERNET_SPECS", "supernet_spec", "compile", "compile_nb201",
+    "supernet_nb201", "NB201Network", "NB201Supernet", "one_hot", "restrict", "count_params",
+    "count_flops", "nb201_param_counts", "BNConfig", "NB201_BN", "cell", "layers", "nb201",
+    "probes", "transnas_micro",
 ]

@@ -467,7 +467,8 @@ def param_counts(archs=None, *, num_classes: int = 10, C: int = 16, N: int = 5) 
 
   Reads, from one abstract init of the ``NB201Supernet`` (whose variable paths mirror the
   discrete networks'), the size of every op of every edge of every cell and of the shared parts;
-  a cell's count is then a gather-sum. Equals :func:`jaxnas.nn.count_params` of each discrete network.
+  a cell's count is then a gather-sum. Equals :func:`jaxnas.nn.count_params` of each discrete
+  network.
 
   Args:
     archs: ``Arch`` / ``int[..., 6]`` op indices; None for ``all_archs()``.

@@ -158,9 +158,10 @@ def __getattr__(name):
   raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["DEFAULT_ENCODING", "ENCODINGS", "GRAPH_ENCODING", "HOST_SIDE", "PREDICTORS", "Predictor",
-           "TARGET_TRANSFORMS", "TransformedState", "bayesian_linear_regression", "bohamiann",
-           "dngo", "encode", "encoding_size", "encodings_for", "gcn_kwargs", "graph_encoding", "graph_size",
+__all__ = ["DEFAULT_ENCODING", "ENCODINGS", "GRAPH_ENCODING", "HOST_SIDE", "PREDICTORS",
+           "Predictor", "TARGET_TRANSFORMS", "TransformedState", "bayesian_linear_regression",
+           "bohamiann", "dngo", "encode", "encoding_size", "encodings_for", "gcn_kwargs",
+           "graph_encoding", "graph_size",
            "infer_space", "predictor_kwargs", "ensemble", "gcn", "gcn_ensemble", "gp",
            "learning_curves", "lightgbm", "mlp", "mlp_ensemble", "nb201_graph_encoding", "ngboost",
            "omni", "omni_features", "random_forest", "sparse_gp", "with_target_transform",

@@ -26,15 +26,9 @@ def _config(arg=None):
   return mod.get_config(arg)
 
 
-@pytest.fixture(scope="module")
-def tnb_table(shared_data, tmp_path_factory):
-  zip_path = shared_data / "transnas101" / "tnb101_micro_zen.zip"
-  if not zip_path.is_file():
-    pytest.skip(f"{zip_path} not found")
-  out = tmp_path_factory.mktemp("tnb") / "tnb_micro.npz"
-  from jaxnas.benchmarks.__main__ import main  # pylint: disable=import-outside-toplevel
-  assert main(["build", "transnas101_micro", "--zip", str(zip_path), "--out", str(out)]) == 0
-  return out
+@pytest.fixture
+def tnb_table(tnb_micro_table):  # the session's table, built once (tests/conftest.py)
+  return tnb_micro_table
 
 
 def test_graph_encoding_on_a_second_space():
