@@ -101,20 +101,21 @@ def default_network(search_space: str) -> dict:
   return out
 
 
-def _supernet_factory(search_space: str):
+def _supernet_factory(search_space: str, discrete: bool = False):
   space = spaces.get_space(search_space)
   name = jnn.ALIASES.get(space.name, space.name)
   if name not in jnn.NETWORKS:
-    raise ValueError(f"search space {space.name!r} has no supernet registered; spaces with one: "
-                     f"{', '.join(sorted(jnn.NETWORKS))}")
-  return jnn.NETWORKS[name][1]
+    raise ValueError(f"search space {space.name!r} has no {'network' if discrete else 'supernet'} "
+                     f"registered; spaces with one: {', '.join(sorted(jnn.NETWORKS))}")
+  return jnn.NETWORKS[name][0 if discrete else 1]
 
 
-def network_kwargs(config) -> tuple:
-  """``config.network`` as sorted ``(key, value)`` factory arguments of the space's supernet;
-  one-line ValueError naming the valid keys (before any compile)."""
+def network_kwargs(config, discrete: bool = False) -> tuple:
+  """``config.network`` as sorted ``(key, value)`` factory arguments of the space's supernet (or,
+  ``discrete``, of its discrete network); one-line ValueError naming the valid keys (before any
+  compile)."""
   space_name = config.get("search_space", DEFAULT_SPACE)
-  params = inspect.signature(_supernet_factory(space_name)).parameters
+  params = inspect.signature(_supernet_factory(space_name, discrete)).parameters
   kw = {}
   for k, v in to_dict(config.network).items():
     if k == "channels":

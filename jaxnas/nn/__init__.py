@@ -1,5 +1,9 @@
-"""Flax Linen networks: primitive ops, NB201 cells and macro network, the MixedOp supernet, and
-parameter / FLOP counts.
+"""Flax Linen networks, and the registry of each space's networks: primitive ops, generic cells
+and supernets (``cell``), each space's own network file (``nb201``, ``transnas_micro``), and
+parameter / FLOP counts. This module is a registry: it is the one place outside a space's own files
+that imports them (with ``jaxnas.spaces`` and ``jaxnas.benchmarks``; see
+``tests/contracts/test_space_imports.py``); a space registers its networks, supernet spec and fast
+counters / SynFlow scorer here.
 
 ``compile(space, arch, num_classes, ...)`` returns the discrete network of ``arch`` in a search
 space (NB201, TransNAS-Bench-101 micro); ``compile(space, None, num_classes, ...)`` returns the space's
@@ -14,7 +18,7 @@ import types
 
 from jaxnas.nn import cell, layers, nb201, probes, transnas_micro
 from jaxnas.nn.counting import count_flops, count_params
-from jaxnas.nn.layers import NB201_BN, BNConfig
+from jaxnas.nn.layers import DEFAULT_BN, NB201_BN, BNConfig
 from jaxnas.nn.nb201 import (NB201Network, NB201Supernet, compile_nb201, one_hot, restrict,
                              supernet_nb201)
 from jaxnas.nn.nb201 import param_counts as nb201_param_counts
@@ -99,6 +103,7 @@ __all__ = [
     "ALIASES", "FAST_COUNTS", "NETWORKS", "SYNFLOW_FAST_PATHS", "nb201_flop_counts",
     "synflow_fast_path", "SUPERNET_SPECS", "supernet_spec", "compile", "compile_nb201",
     "supernet_nb201", "NB201Network", "NB201Supernet", "one_hot", "restrict", "count_params",
-    "count_flops", "nb201_param_counts", "BNConfig", "NB201_BN", "cell", "layers", "nb201",
+    "count_flops", "nb201_param_counts", "BNConfig", "DEFAULT_BN", "NB201_BN", "cell", "layers",
+    "nb201",
     "probes", "transnas_micro",
 ]
