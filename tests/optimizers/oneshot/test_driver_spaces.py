@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from jaxnas import spaces
+from jaxnas.config import load_config
+from jaxnas.paths import REPO_ROOT
 from jaxnas.drivers import oneshot as drv
 
 TNB = spaces.get_space("transnas101_micro")
@@ -41,6 +43,11 @@ def test_config_defaults_of_a_second_space():
   assert nb.search_space == "nasbench201" and dict(nb.network) == {"channels": 16,
                                                                    "cells_per_stage": 5}
   assert nb.benchmark.name == "nasbench201"
+  f = load_config(str(REPO_ROOT / "configs" / "transnas101_micro_darts.py"))
+  assert f.search_space == "transnas101_micro" and f.optimizer.name == "darts"
+  assert f.benchmark.dataset == "class_scene"
+  smoke = load_config(str(REPO_ROOT / "configs" / "transnas101_micro_darts.py") + ":smoke")
+  assert dict(smoke.network) == {"channels": 8, "skeleton": "4"}
 
 
 def test_darts_on_transnas_micro_supernet(shared_data, tnb_micro_table, tmp_path):
