@@ -112,25 +112,11 @@ def _supernet_factory(search_space: str, discrete: bool = False):
 
 def network_kwargs(config, discrete: bool = False) -> tuple:
   """``config.network`` as sorted ``(key, value)`` factory arguments of the space's supernet (or,
-  ``discrete``, of its discrete network); one-line ValueError naming the valid keys (before any
-  compile)."""
+  ``discrete``, of its discrete network), see :func:`jaxnas.nn.network_kwargs`; one-line
+  ValueError naming the valid keys (before any compile)."""
   space_name = config.get("search_space", DEFAULT_SPACE)
-  params = inspect.signature(_supernet_factory(space_name, discrete)).parameters
-  kw = {}
-  for k, v in to_dict(config.network).items():
-    if k == "channels":
-      kw["C"] = int(v)
-    elif k == "cells_per_stage":
-      if "N" in params:
-        kw["N"] = int(v)
-    elif k in params and k not in ("num_classes", "mode", "cell_bn", "bn"):
-      kw[k] = v
-    else:
-      valid = ["channels"] + (["cells_per_stage"] if "N" in params else []) + [
-          p for p in ("skeleton", "partial_channels") if p in params]
-      raise ValueError(f"unknown network key {k!r} for search space {space_name}; valid: "
-                       f"{', '.join(valid)}")
-  return tuple(sorted(kw.items()))
+  _supernet_factory(space_name, discrete)  # ValueError for a space without networks
+  return tuple(sorted(jnn.network_kwargs(space_name, to_dict(config.network), discrete).items()))
 
 
 _say = io.say

@@ -93,6 +93,39 @@ def synflow_fast_path(net):
   return None
 
 
+def factory(space, discrete: bool = True):
+  """The registered network factory of ``space`` (record, name or alias): the discrete network's,
+  or (``discrete=False``) the supernet's."""
+  return NETWORKS[_space_name(space, None)][0 if discrete else 1]
+
+
+def network_kwargs(space, network: dict, discrete: bool = True) -> dict:
+  """A config's ``network`` dict as keyword arguments of ``space``'s network factory:
+  ``channels`` -> ``C``, ``cells_per_stage`` -> ``N`` where the network has stages of ``N`` cells
+  (ignored otherwise), other keys (TransNAS' ``skeleton``, ...) by name.
+
+  Raises:
+    ValueError: one line naming the valid keys, for a key the factory does not take.
+  """
+  import inspect  # pylint: disable=import-outside-toplevel
+  params = inspect.signature(factory(space, discrete)).parameters
+  kw = {}
+  for k, v in dict(network).items():
+    if k == "channels":
+      kw["C"] = int(v)
+    elif k == "cells_per_stage":
+      if "N" in params:
+        kw["N"] = int(v)
+    elif k in params and k not in ("arch", "num_classes", "mode", "cell_bn", "bn"):
+      kw[k] = v
+    else:
+      valid = ["channels"] + (["cells_per_stage"] if "N" in params else []) + [
+          p for p in ("skeleton", "partial_channels", "conv_bias") if p in params]
+      raise ValueError(f"unknown network key {k!r} for search space "
+                       f"{_space_name(space, None)}; valid: {', '.join(valid)}")
+  return kw
+
+
 def supernet_spec(space) -> cell.SupernetSpec:
   """The :class:`~jaxnas.nn.cell.SupernetSpec` of a registered space (record, name or alias);
   for a user cell space use :func:`jaxnas.nn.cell.supernet_spec`."""
@@ -100,7 +133,7 @@ def supernet_spec(space) -> cell.SupernetSpec:
 
 
 __all__ = [
-    "ALIASES", "FAST_COUNTS", "NETWORKS", "SYNFLOW_FAST_PATHS", "nb201_flop_counts",
+    "ALIASES", "FAST_COUNTS", "factory", "network_kwargs", "NETWORKS", "SYNFLOW_FAST_PATHS", "nb201_flop_counts",
     "synflow_fast_path", "SUPERNET_SPECS", "supernet_spec", "compile", "compile_nb201",
     "supernet_nb201", "NB201Network", "NB201Supernet", "one_hot", "restrict", "count_params",
     "count_flops", "nb201_param_counts", "BNConfig", "DEFAULT_BN", "NB201_BN", "cell", "layers",

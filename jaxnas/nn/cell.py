@@ -447,6 +447,11 @@ class CellNetwork(nn.Module):
 
     return _body(self, x, train, make_cell)
 
+  def example_args(self, input_shape: Sequence[int] = (1, 32, 32, 3)) -> tuple:
+    """Positional arguments (after ``variables``/``rng``) for ``init``/``apply`` at this shape
+    (what ``jaxnas.nn.count_params`` / ``count_flops`` trace)."""
+    return (jnp.zeros(tuple(input_shape), jnp.float32), False)
+
 
 class CellSupernet(nn.Module):
   """The supernet of :class:`CellNetwork`: every cell a :class:`MixedCell` sharing one
