@@ -45,7 +45,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import traverse_util
 from jax import lax
 
 from jaxnas.nn import nb201 as nb201_nn
