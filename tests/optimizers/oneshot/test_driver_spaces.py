@@ -50,6 +50,7 @@ def test_config_defaults_of_a_second_space():
   assert dict(smoke.network) == {"channels": 8, "skeleton": "4"}
 
 
+@pytest.mark.slow  # ~25-35 CPU-s, all compile: the only proof of the driver on a second space
 def test_darts_on_transnas_micro_supernet(shared_data, tnb_micro_table, tmp_path):
   c = _tiny("darts", shared_data, tnb_micro_table)
   res = drv.run_oneshot(c, tmp_path, quiet=True)
