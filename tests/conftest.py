@@ -49,3 +49,16 @@ def shared_data():
   if not d.is_dir():
     pytest.skip(f"real benchmark data not found at {d} (set JAXNAS_SHARED_DATA)")
   return d
+
+
+@pytest.fixture(scope="session")
+def tnb_micro_table(shared_data, tmp_path_factory):
+  """A TransNAS-Bench-101 micro table (``.npz``) built once per session from NASLib's zip with
+  ``python -m jaxnas.benchmarks build`` (~5 s); skips when the zip is absent."""
+  zip_path = shared_data / "transnas101" / "tnb101_micro_zen.zip"
+  if not zip_path.is_file():
+    pytest.skip(f"{zip_path} not found")
+  out = tmp_path_factory.mktemp("tnb_session") / "tnb_micro.npz"
+  from jaxnas.benchmarks.__main__ import main  # pylint: disable=import-outside-toplevel
+  assert main(["build", "transnas101_micro", "--zip", str(zip_path), "--out", str(out)]) == 0
+  return out

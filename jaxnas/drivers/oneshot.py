@@ -5,14 +5,23 @@ notebooks.
 dataset, batch size vs devices) before anything is compiled, loads the two search halves of the
 training set, trains the supernet with the chosen one-shot optimizer for ``config.epochs`` epochs
 (one jitted step per batch; the batch is gathered, augmented and sharded over the local devices
-inside it), and after every epoch discretizes the architecture, looks it up in the NB201 table,
-saves a checkpoint (msgpack of the whole state) and rewrites ``results.json`` and ``alphas.png``.
-Rerunning the same config with the same workdir resumes from the last checkpoint.
+inside it), and after every epoch discretizes the architecture, looks it up in the space's table
+(when there is one), saves a checkpoint (msgpack of the whole state) and rewrites ``results.json``
+and ``alphas.png``. Rerunning the same config with the same workdir resumes from the last
+checkpoint.
+
+Any registered space with a supernet runs (``config.search_space``: NB201, TransNAS-Bench-101
+micro, ...): the supernet comes from ``jaxnas.nn.compile(space, None, ...)`` with the keys of
+``config.network`` (``channels`` -> ``C``, ``cells_per_stage`` -> ``N`` where the network has
+stages of cells, other keys such as TransNAS' ``skeleton`` by name), the one-shot optimizer reads
+the supernet's :class:`~jaxnas.nn.cell.SupernetSpec`, architectures are written in the space's
+string form. ``oneshot_config(name, search_space=...)`` gives the defaults for a space.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import pathlib
 import time
 
@@ -23,27 +32,35 @@ import numpy as np
 from jaxnas import benchmarks as bm
 from jaxnas import data as data_lib
 from jaxnas import nn as jnn
+from jaxnas import spaces
 from jaxnas.config import to_dict
 from jaxnas.drivers import io
 from jaxnas.drivers.io import config_hash, load_checkpoint, replicated, save_checkpoint  # noqa: F401
 from jaxnas.optimizers import oneshot as oneshot_lib
-from jaxnas.spaces import nb201
 
-# search dataset -> NB201 benchmark dataset (Fashion-MNIST has none: report the CIFAR-10 numbers)
+# The space of a config without ``search_space`` (the NB201 presets from before spaces were
+# generic).
+DEFAULT_SPACE = "nasbench201"
+# search dataset -> benchmark dataset of image-classification tables (NB201's; Fashion-MNIST has
+# none: report the CIFAR-10 numbers). Tables without these datasets use ``benchmark.dataset``.
 BENCHMARK_DATASET = {"cifar10": "cifar10", "cifar100": "cifar100",
                      "imagenet16-120": "ImageNet16-120", "fashion_mnist": "cifar10"}
-# NB201 search cells: BN without affine parameters or running statistics (AutoDL-Projects'
+# Search cells: BN without affine parameters or running statistics (AutoDL-Projects' NB201
 # search defaults ``--affine 0 --track_running_stats 0``, NASLib's search ops); the stem,
-# reductions and head keep NB201's BN.
+# reductions and head keep the network's BN. Passed to every supernet that takes ``cell_bn``.
 SEARCH_CELL_BN = jnn.BNConfig(affine=False, track_running_stats=False)
 
 
-def oneshot_config(optimizer: str, **hparams):
-  """The default one-shot search config (what ``configs/nb201_<optimizer>.py`` return)."""
+def oneshot_config(optimizer: str, *, search_space: str = DEFAULT_SPACE, **hparams):
+  """The default one-shot search config (what ``configs/nb201_<optimizer>.py`` return); another
+  ``search_space`` (e.g. ``transnas101_micro``) gets its network keys and, where the space's
+  table is not embedded, ``benchmark.name`` ``""`` (set ``benchmark.path`` to a built table)."""
   import ml_collections  # pylint: disable=import-outside-toplevel
 
+  spaces.get_space(search_space)  # ValueError naming the registered spaces
   c = ml_collections.ConfigDict()
   c.task = "oneshot"
+  c.search_space = search_space
   c.seed = 0
   c.epochs = 50  # NASLib's NB201 search length
   c.batch_size = 64  # per step, for each of the train and validation batches
@@ -54,15 +71,52 @@ def oneshot_config(optimizer: str, **hparams):
       "image_size": 0,  # 0 = as stored (H, W must be multiples of 4)
       "split_seed": 0,  # seed of the search_train / search_valid split
   })
-  c.network = ml_collections.ConfigDict({"channels": 16, "cells_per_stage": 5})
+  c.network = ml_collections.ConfigDict(default_network(search_space))
   # every hyperparameter with its default, so that --config.optimizer.<name>=... can set it
   c.optimizer = ml_collections.ConfigDict(
       dict(name=optimizer, **{**oneshot_lib.hyperparameters(optimizer), **hparams}))
   # RandomNAS / OneShot pick by scoring sampled architectures with the shared weights:
   c.score_archs = 100  # architectures sampled and scored after each epoch
   c.score_batches = 4  # validation batches each one is scored on
-  c.benchmark = ml_collections.ConfigDict({"name": "nasbench201", "path": ""})
+  if search_space == DEFAULT_SPACE:
+    c.benchmark = ml_collections.ConfigDict({"name": "nasbench201", "path": ""})
+  else:
+    # name "" = the space's own table; path "" = its embedded one (none: no benchmark numbers);
+    # dataset "" = the search dataset's table column where the table has it, else its first
+    c.benchmark = ml_collections.ConfigDict({"name": "", "path": "", "dataset": ""})
   return c
+
+
+def default_network(search_space: str) -> dict:
+  """``config.network`` defaults of a space's supernet: ``channels`` and the keys of its
+  factory besides ``num_classes``/``C``/``N`` that describe its shape (NB201: 16 channels, 5
+  cells per stage; TransNAS micro: 64 channels, skeleton ``41414``)."""
+  factory = _supernet_factory(search_space)
+  params = inspect.signature(factory).parameters
+  out = {"channels": params["C"].default}
+  if "N" in params:
+    out["cells_per_stage"] = params["N"].default
+  if "skeleton" in params:
+    out["skeleton"] = params["skeleton"].default
+  return out
+
+
+def _supernet_factory(search_space: str, discrete: bool = False):
+  space = spaces.get_space(search_space)
+  name = jnn.ALIASES.get(space.name, space.name)
+  if name not in jnn.NETWORKS:
+    raise ValueError(f"search space {space.name!r} has no {'network' if discrete else 'supernet'} "
+                     f"registered; spaces with one: {', '.join(sorted(jnn.NETWORKS))}")
+  return jnn.NETWORKS[name][0 if discrete else 1]
+
+
+def network_kwargs(config, discrete: bool = False) -> tuple:
+  """``config.network`` as sorted ``(key, value)`` factory arguments of the space's supernet (or,
+  ``discrete``, of its discrete network), see :func:`jaxnas.nn.network_kwargs`; one-line
+  ValueError naming the valid keys (before any compile)."""
+  space_name = config.get("search_space", DEFAULT_SPACE)
+  _supernet_factory(space_name, discrete)  # ValueError for a space without networks
+  return tuple(sorted(jnn.network_kwargs(space_name, to_dict(config.network), discrete).items()))
 
 
 _say = io.say
@@ -105,14 +159,15 @@ def check_common(config) -> None:
   if str(config.data.name).lower().replace("_", "-") not in (
       "cifar10", "cifar100", "imagenet16-120", "fashion-mnist", "mnist"):
     raise ValueError(f"dataset {config.data.name!r} is not supported here")
-  if int(config.network.channels) < 1 or int(config.network.cells_per_stage) < 1:
+  if int(config.network.channels) < 1 or int(config.network.get("cells_per_stage", 1)) < 1:
     raise ValueError(f"network.channels and network.cells_per_stage must be >= 1, got "
-                     f"{config.network.channels}, {config.network.cells_per_stage}")
+                     f"{config.network.channels}, {config.network.get('cells_per_stage')}")
   if int(config.data.max_examples) < 0:
     raise ValueError(f"data.max_examples must be >= 0 (0 = all), got {config.data.max_examples}")
   size = int(config.data.get("image_size", 0) or 0)
   if size and size % 4:
-    raise ValueError(f"data.image_size must be a multiple of 4 (NB201 halves it twice), got {size}")
+    raise ValueError(f"data.image_size must be a multiple of 4 (the supernets halve it at least "
+                     f"twice), got {size}")
 
 
 def load_split(config, split: str):
@@ -123,19 +178,25 @@ def load_split(config, split: str):
                              channels=3, seed=int(config.data.get("split_seed", 0)))
   h, w = ds.images.shape[1:3]
   if h % 4 or w % 4:
-    raise ValueError(f"{config.data.name} images are {h}x{w}; NB201 networks need multiples of 4: "
+    raise ValueError(f"{config.data.name} images are {h}x{w}; the supernets need multiples of 4: "
                      f"set data.image_size (e.g. 32)")
   return ds
 
 
 @functools.lru_cache(maxsize=8)
-def search_programs(name: str, hparams: tuple, num_classes: int, C: int, N: int, epochs: int,
-                    steps: int, padding: int):
+def search_programs(name: str, hparams: tuple, num_classes: int, C: int, N: int | None,
+                    epochs: int, steps: int, padding: int, search_space: str = DEFAULT_SPACE,
+                    network: tuple = ()):
   """The optimizer and its jitted functions for one setting (cached, so that a rerun in the same
   process, e.g. a resume, reuses the compiled programs): ``(opt, init, train_step, score,
   discretize, op_weights)``. ``train_step(state, key, train, valid, idx_t, idx_v, pad_value)``
-  gathers, augments and shards both batches, then calls ``opt.step``."""
-  net = jnn.supernet_nb201(num_classes, C, N, cell_bn=SEARCH_CELL_BN)
+  gathers, augments and shards both batches, then calls ``opt.step``. The supernet is
+  ``search_space``'s with ``C``, ``N`` (None: the network has no such argument) and the other
+  ``network`` arguments (sorted ``(key, value)`` pairs)."""
+  kw = {**dict(network), "C": C, **({} if N is None else {"N": N})}
+  if "cell_bn" in inspect.signature(_supernet_factory(search_space)).parameters:
+    kw["cell_bn"] = SEARCH_CELL_BN
+  net = jnn.compile(search_space, None, num_classes, **kw)
   opt = oneshot_lib.make(name, net, epochs=epochs, steps_per_epoch=steps, **dict(hparams))
   shard = io.mesh_constraint()
 
@@ -161,7 +222,8 @@ def _mean_metrics(ms) -> dict:
 
 
 def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | None = None) -> dict:
-  """Runs a one-shot NAS search on NB201; returns the ``results.json`` dict.
+  """Runs a one-shot NAS search on ``config.search_space`` (default NB201); returns the
+  ``results.json`` dict.
 
   Args:
     config: a ConfigDict like ``configs/nb201_darts.py``.
@@ -180,9 +242,11 @@ def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | Non
   """
   name, hparams = _hparams(config)
   check_common(config)
-  bench = bm.load(config.benchmark.name, config.benchmark.get("path") or None)
-  bench_ds = BENCHMARK_DATASET.get(data_lib.get_spec(config.data.name).name, "cifar10")
-  has_test = bench.has("test_accuracy")
+  space = spaces.get_space(config.get("search_space", DEFAULT_SPACE))
+  net_kw = dict(network_kwargs(config))
+  bench = _benchmark(config, space)
+  bench_ds = _benchmark_dataset(config, bench)
+  has_test = bench is not None and bench.has("test_accuracy")
   epochs, batch = int(config.epochs), int(config.batch_size)
 
   train = load_split(config, "search_train")
@@ -192,14 +256,18 @@ def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | Non
     raise ValueError(f"batch_size {batch} exceeds the {min(len(train), len(valid))} examples of a "
                      f"search half (data.max_examples={config.data.max_examples})")
   padding = max(1, train.images.shape[1] // 8)  # 4 at 32x32 (CIFAR), 2 at 16x16 (ImageNet16)
+  C, N = net_kw.pop("C"), net_kw.pop("N", None)
   opt, init, train_step, score_fn, discretize, op_weights = search_programs(
-      name, tuple(sorted(hparams.items())), train.num_classes, int(config.network.channels),
-      int(config.network.cells_per_stage), epochs, steps, padding)
+      name, tuple(sorted(hparams.items())), train.num_classes, C, N, epochs, steps, padding,
+      space.name, tuple(sorted(net_kw.items())))
   pad_value = jax.device_put(jnp.asarray(train.black), replicated())
 
+  shape = " ".join(f"{k}={v}" for k, v in [("C", C), ("N", N), *sorted(net_kw.items())]
+                   if v is not None)
   _say(f"{name} on {train.name} ({len(train)} + {len(valid)} images "
-       f"{'x'.join(map(str, train.images.shape[1:]))}), supernet C={config.network.channels} "
-       f"N={config.network.cells_per_stage}, {epochs} epochs x {steps} steps of 2 x {batch}", quiet)
+       f"{'x'.join(map(str, train.images.shape[1:]))}), supernet {shape}"
+       f"{'' if space.name == DEFAULT_SPACE else ' of ' + space.name}, "
+       f"{epochs} epochs x {steps} steps of 2 x {batch}", quiet)
 
   key = jax.random.key(int(config.seed))
   _, k_train, k_data, k_score = jax.random.split(key, 4)
@@ -208,7 +276,7 @@ def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | Non
   example = (jnp.zeros((batch,) + train.images.shape[1:], jnp.float32),
              jnp.zeros((batch,), jnp.int32))
   wd = pathlib.Path(workdir) if workdir else None
-  ckpt_dir = wd / "checkpoints" / config_hash(config) if wd else None
+  ckpt_dir = wd / "checkpoints" / _checkpoint_hash(config) if wd else None
   template = jax.eval_shape(opt.init, k_init, example)
   start, state, meta = load_checkpoint(ckpt_dir, template)
   history = meta["history"] if meta else []
@@ -263,8 +331,8 @@ def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | Non
     else:
       top = None
     arch = discretize(state)
-    arch_s = nb201.to_string(arch)
-    val = float(bm.query(bench, arch, "val_accuracy", bench_ds))
+    arch_s = space.to_string(arch)
+    val = float(bm.query(bench, arch, "val_accuracy", bench_ds)) if bench is not None else None
     test = float(bm.query(bench, arch, "test_accuracy", bench_ds)) if has_test else None
     record = {"epoch": epoch + 1, **mean, "arch": arch_s, "benchmark_val_accuracy": val,
               "benchmark_test_accuracy": test,
@@ -277,30 +345,32 @@ def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | Non
          f"{mean['train_accuracy']:.3f}, valid loss {mean['valid_loss']:.4f} acc "
          f"{mean['valid_accuracy']:.3f}" + (f", tau {mean['tau']:.2f}" if name in ("gdas", "snas")
                                             else "")
-         + f" | {arch_s}: {bench_ds} val {val:.2f}" + ("" if test is None else f" test {test:.2f}")
+         + f" | {arch_s}" + ("" if val is None else f": {bench_ds} val {val:.2f}")
+         + ("" if test is None else f" test {test:.2f}")
          + f" ({record['seconds']:.1f} s)", quiet)
     if wd:
       save_checkpoint(ckpt_dir, epoch + 1, state, {"history": history,
                                                     "compile_seconds": compile_s})
-      results = _results(config, name, train, bench_ds, history, compile_s, epochs)
+      results = _results(config, name, train, bench_ds, history, compile_s, epochs, space, bench)
       write_outputs(wd, results)
-  results = _results(config, name, train, bench_ds, history, compile_s, epochs)
+  results = _results(config, name, train, bench_ds, history, compile_s, epochs, space, bench)
   results["state"] = state  # not written: the final OneShotState, for notebooks and tests
   return results
 
 
 def _select(opt, score_fn, state, valid, key, num_archs: int, num_batches: int, batch: int):
-  """Scores ``num_archs`` sampled NASLib-valid cells on the first validation batches (no
-  augmentation) with the shared weights and stores the best in ``state.best``."""
+  """Scores ``num_archs`` cells sampled by the supernet spec's path sampler (NB201: NASLib-valid
+  cells) on the first validation batches (no augmentation) with the shared weights and stores the
+  best in ``state.best``."""
   k_arch, k_plan = jax.random.split(key)
-  ops = jax.vmap(oneshot_lib.sample_valid_ops)(jax.random.split(k_arch, num_archs))
+  ops = jax.vmap(opt.spec.sample_ops)(jax.random.split(k_arch, num_archs))
   plan = data_lib.epoch_batches(k_plan, len(valid), batch)[:max(1, num_batches)]
   chunk = 10  # archs per vmapped call: bounds activation memory at A x B images
   pad = (-num_archs) % chunk
   ops_p = jnp.concatenate([ops, jnp.repeat(ops[:1], pad, 0)]) if pad else ops
   scores = []
   for i in range(0, ops_p.shape[0], chunk):
-    archs = nb201.Arch(ops=ops_p[i:i + chunk])
+    archs = opt.spec.to_arch(ops_p[i:i + chunk])
     s = sum(score_fn(state, archs, valid[idx]) for idx in plan) / plan.shape[0]
     scores.append(s)
   scores = jnp.concatenate(scores)[:num_archs]
@@ -308,13 +378,49 @@ def _select(opt, score_fn, state, valid, key, num_archs: int, num_batches: int, 
   return state.replace(best=ops[best].astype(jnp.int32)), float(scores[best])
 
 
-def _results(config, name, train, bench_ds, history, compile_s, epochs) -> dict:
+def _checkpoint_hash(config) -> str:
+  """The config hash naming the checkpoint folder; ``search_space`` at its default is left out, so
+  NB201 configs keep the folder they had before the key existed (and resume from it)."""
+  at_default = config.get("search_space", DEFAULT_SPACE) == DEFAULT_SPACE
+  return config_hash(config, drop=("search_space",) if at_default else ())
+
+
+def _benchmark(config, space):
+  """The table of ``config.benchmark`` (name ``""``: the space's own), checked to index
+  ``space``; None when it has no embedded table and no path is given."""
+  name = config.benchmark.get("name") or space.name
+  path = config.benchmark.get("path") or None
+  if name not in bm.BENCHMARKS:
+    raise ValueError(f"unknown benchmark {name!r}; valid: {', '.join(bm.BENCHMARKS)}")
+  if path is None and bm.BENCHMARKS[name]["embedded"] is None:
+    return None
+  bench = bm.load(name, path)
+  if bench.space_name != space.name:
+    raise ValueError(f"benchmark {name} indexes search space {bench.space_name!r}, not "
+                     f"{space.name!r} (config.search_space)")
+  return bench
+
+
+def _benchmark_dataset(config, bench) -> str | None:
+  """The table column the discovered cells are looked up in: ``benchmark.dataset``, else the
+  search dataset's (:data:`BENCHMARK_DATASET`) where the table has it, else the table's first."""
+  if bench is None:
+    return None
+  chosen = config.benchmark.get("dataset", "") or ""
+  if chosen:
+    return bench.datasets[bench.dataset_index(chosen)]  # ValueError naming the valid ones
+  mapped = BENCHMARK_DATASET.get(data_lib.get_spec(config.data.name).name, "cifar10")
+  return mapped if mapped in bench.datasets else bench.datasets[0]
+
+
+def _results(config, name, train, bench_ds, history, compile_s, epochs, space=None,
+             bench=None) -> dict:
   final = history[-1] if history else {}
   out = {
       "task": "oneshot",
       "optimizer": name,
       "optimizer_config": to_dict(config.optimizer),
-      "search_space": "nasbench201",
+      "search_space": space.name if space is not None else DEFAULT_SPACE,
       "dataset": train.name,
       "benchmark_dataset": bench_ds,
       "epochs": epochs,
@@ -334,9 +440,12 @@ def _results(config, name, train, bench_ds, history, compile_s, epochs) -> dict:
       "wall_seconds": float(sum(h["seconds"] for h in history)),
       "config": to_dict(config),
   }
-  if train.name not in ("cifar10", "cifar100", "imagenet16-120"):
-    out["benchmark_note"] = (f"NB201 has no {train.name} table: the benchmark accuracies are the "
-                             f"{bench_ds} numbers of the discovered architecture")
+  if bench_ds is None:
+    out["benchmark_note"] = (f"search space {out['search_space']} has no benchmark table here "
+                             "(set benchmark.path): no benchmark accuracies")
+  elif train.name.lower() != str(bench_ds).lower():
+    out["benchmark_note"] = (f"{bench.name} has no {train.name} table: the benchmark accuracies "
+                             f"are the {bench_ds} numbers of the discovered architecture")
   return out
 
 
@@ -344,7 +453,7 @@ def write_outputs(wd: pathlib.Path, results: dict) -> None:
   """``results.json`` and ``alphas.png`` (op weights per edge over epochs)."""
   wd.mkdir(parents=True, exist_ok=True)
   io.write_json(wd / "results.json", {k: v for k, v in results.items() if k != "state"})
-  spec = jnn.supernet_spec(results.get("search_space", "nasbench201"))
+  spec = jnn.supernet_spec(results.get("search_space", DEFAULT_SPACE))
   plot_op_weights(wd / "alphas.png", [h["op_weights"] for h in results["history"]],
                   title=f"{results['optimizer']} on {results['dataset']}", edges=spec.edges,
                   ops=spec.ops)

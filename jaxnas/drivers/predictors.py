@@ -1,6 +1,9 @@
 """The predictor-evaluation driver (task ``"predictors"``): runs the evaluator of
 ``jaxnas.evaluate.predictors`` for every configured predictor and writes
 ``predictor_results.json``, ``predictor_results.md`` and ``predictor_kendall_tau.png``.
+
+It runs on any search space with a table: ``config.search_space`` names the space (its registered
+table is loaded, or ``benchmark_path``), and features come from that space's encodings.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxnas import benchmarks
+from jaxnas import benchmarks, spaces
 from jaxnas.drivers import io
 from jaxnas.evaluate import predictors as ev
 
@@ -27,7 +30,9 @@ def run(config, workdir, quiet: bool = False) -> dict[str, Any]:
   Config fields: ``predictors`` (comma-separated names of ``jaxnas.predictors.PREDICTORS``, or
   ``early_stop_12``: the 12-epoch validation accuracy, which needs a table built with
   ``--hp12-csv`` passed as ``benchmark_path``),
-  ``train_sizes`` (list or comma-separated), ``num_test``, ``num_seeds``, ``seed``, ``benchmark``,
+  ``train_sizes`` (list or comma-separated), ``num_test``, ``num_seeds``, ``seed``,
+  ``search_space`` (a registered space, default ``benchmark``'s), ``benchmark`` (the table's
+  registered name, default ``search_space``, else ``nasbench201``),
   ``benchmark_path`` (optional ``.npz``), ``dataset``, ``metric``, ``encoding``,
   ``target_transform``, ``score_features`` (OMNI), ``pad_buffer``, ``hparams`` (name -> kwargs),
   ``plot``.
@@ -51,7 +56,7 @@ def run(config, workdir, quiet: bool = False) -> dict[str, Any]:
   sizes = config.train_sizes
   if isinstance(sizes, str):
     sizes = [int(s) for s in sizes.split(",") if s.strip()]
-  bench = benchmarks.load(config.get("benchmark", "nasbench201"), config.get("benchmark_path", None) or None)
+  bench = load_benchmark(config)
   y_all = np.asarray(benchmarks.query(bench, np.arange(bench.num_archs), config.get("metric", "val_accuracy"),
                                       config.dataset), np.float32)
   results = {}
@@ -70,6 +75,23 @@ def run(config, workdir, quiet: bool = False) -> dict[str, Any]:
   if config.get("plot", True):
     plot(results, workdir / PLOT_FILE)
   return results
+
+
+def load_benchmark(config):
+  """The table of ``config.search_space`` / ``config.benchmark`` (see :func:`run`); one-line
+  ValueErrors, before any compile, for an unknown space or a table of another space."""
+  space_name = config.get("search_space", None) or None
+  if space_name is not None:
+    spaces.get_space(space_name)  # ValueError naming the registered spaces
+  name = config.get("benchmark", None) or space_name or "nasbench201"
+  bench = benchmarks.load(name, config.get("benchmark_path", None) or None)
+  if space_name is not None and bench.space_name != space_name:
+    raise ValueError(f"benchmark {name!r} is a table of search space {bench.space_name}, not of "
+                     f"config.search_space={space_name!r}")
+  if config.dataset not in bench.datasets:
+    raise ValueError(f"benchmark {name!r} has no {bench.dataset_kind} {config.dataset!r}; "
+                     f"valid: {', '.join(bench.datasets)}")
+  return bench
 
 
 def summary_markdown(results: dict, metrics_shown=("kendall_tau", "spearman", "fit_seconds",

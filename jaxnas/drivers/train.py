@@ -1,4 +1,5 @@
-"""Final training: an NB201 architecture trained from scratch, with checkpoints and resume.
+"""Final training: an architecture of any space with a network (default NB201) trained from
+scratch, with checkpoints and resume.
 
 ``run_train(config, workdir)`` (``python -m jaxnas.run --config configs/nb201_train.py``, task
 ``"train"``) trains the discrete network of ``config.arch`` with NAS-Bench-201's recipe (Dong &
@@ -80,12 +81,14 @@ def nb201_tx(total_steps: int, lr: float = 0.1, momentum: float = 0.9, nesterov:
 
 
 @functools.lru_cache(maxsize=8)
-def _programs(space: str, arch: tuple, num_classes: int, C: int, N: int, total_steps: int,
+def _programs(space: str, arch: tuple, num_classes: int, C: int, N: int | None, total_steps: int,
               lr: float, momentum: float, nesterov: bool, weight_decay: float,
-              label_smoothing: float, padding: int):
+              label_smoothing: float, padding: int, network: tuple = ()):
   """The jitted init / train-step / eval-step for one setting (cached: a rerun, e.g. a resume
-  in the same process, reuses the compiled programs)."""
-  net = jnn.compile(space, arch, num_classes, C=C, N=N)
+  in the same process, reuses the compiled programs). ``N`` None: the space's network has no
+  stages of ``N`` cells; ``network``: its other arguments, sorted ``(key, value)`` pairs."""
+  net = jnn.compile(space, arch, num_classes, C=C, **({} if N is None else {"N": N}),
+                    **dict(network))
   tx = nb201_tx(total_steps, lr, momentum, nesterov, weight_decay)
   shard = io.mesh_constraint()
 
@@ -169,6 +172,10 @@ def run_train(config, workdir=None, quiet: bool = False, stop_after: int | None 
   parsed = spaces.arch_from_string(space, config.arch)
   arch = tuple(int(o) for o in np.asarray(space.to_categorical(parsed)).reshape(-1))
   drv.check_common(config)
+  # config.network as the network's arguments (channels -> C, cells_per_stage -> N where it has
+  # stages of N cells, others such as TransNAS' skeleton by name)
+  net_kw = dict(drv.network_kwargs(config, discrete=True))
+  C, N = net_kw.pop("C"), net_kw.pop("N", None)
   for k in ("lr", "weight_decay", "label_smoothing"):
     if float(config[k]) < 0:
       raise ValueError(f"{k} must be >= 0, got {config[k]}")
@@ -185,14 +192,14 @@ def run_train(config, workdir=None, quiet: bool = False, stop_after: int | None 
     raise ValueError(f"batch_size {batch} exceeds the {len(train)} training examples")
   padding = max(1, train.images.shape[1] // 8)
   init, train_step, eval_step = _programs(
-      space.name, arch, train.num_classes, int(config.network.channels),
-      int(config.network.cells_per_stage), epochs * steps, float(config.lr),
+      space.name, arch, train.num_classes, C, N, epochs * steps, float(config.lr),
       float(config.momentum), bool(config.nesterov), float(config.weight_decay),
-      float(config.label_smoothing), padding)
+      float(config.label_smoothing), padding, tuple(sorted(net_kw.items())))
   _say = functools.partial(io.say, quiet=quiet)
   _say(f"training {config.arch} on {train.name} ({len(train)} images "
        f"{'x'.join(map(str, train.images.shape[1:]))}, test {len(test)}), C="
-       f"{config.network.channels} N={config.network.cells_per_stage}, {epochs} epochs x "
+       f"{C}" + ("" if N is None else f" N={N}")
+       + "".join(f" {k}={v}" for k, v in sorted(net_kw.items())) + f", {epochs} epochs x "
        f"{steps} steps of {batch}")
 
   key = jax.random.key(int(config.seed))

@@ -40,20 +40,9 @@ NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "ImageNet16-120": 120}
 IMAGE_SIZE = {"cifar10": 32, "cifar100": 32, "ImageNet16-120": 16}
 
 
-def _nb201_params(archs, ids, *, num_classes, C, N, image_size):
-  del ids, image_size  # parameters do not depend on the input size
-  return jnn.nb201_param_counts(archs, num_classes=num_classes, C=C, N=N)
-
-
-def _nb201_flops(archs, ids, **kw):
-  del archs
-  return zce.nb201_flop_counts(ids, **kw)
-
-
-# registered space -> (params, flops) counters for many cells at once, each
-# ``(archs, ids, *, num_classes, C, N, image_size) -> int[A]``; other spaces count each discrete
-# network (exact, slower)
-FAST_COUNTS = {"nasbench201": (_nb201_params, _nb201_flops)}
+# registered space -> (params, flops) counters of many cells at once (the registry's, see
+# ``jaxnas.nn.FAST_COUNTS``); other spaces count each discrete network (exact, slower)
+FAST_COUNTS = jnn.FAST_COUNTS
 
 
 def zero_cost_config(arg=None):
@@ -194,6 +183,7 @@ def setup(config):
   compiles."""
   space = spaces.get_space(config.get("search_space", "nasbench201"))
   network_space(space)
+  jnn.network_kwargs(space, dict(config.network), discrete=False)  # bad keys: one-line error
   names = zce.parse_proxies(config.proxies)
   names = [n for n in STATS if n not in names] + names
   bench = _benchmark(config, space)
@@ -221,8 +211,10 @@ def setup(config):
   return space, bench, dataset, names, archs, ids
 
 
-def _counts(space, stat: str, archs, ids, **kw) -> np.ndarray:
-  """``params`` or ``flops`` of every cell (NATS-Bench conventions, ``jaxnas.nn.counting``)."""
+def _counts(space, stat: str, archs, ids, network: dict | None = None, **kw) -> np.ndarray:
+  """``params`` or ``flops`` of every cell (NATS-Bench conventions, ``jaxnas.nn.counting``);
+  ``network``: the discrete network's arguments (default ``C``, ``N`` from ``kw``)."""
+  network = dict(network) if network is not None else {"C": kw["C"], "N": kw["N"]}
   fast = FAST_COUNTS.get(network_space(space))
   if fast is not None and (ids is not None or stat == "params"):
     return np.asarray(fast[STATS.index(stat)](archs, ids, **kw))
@@ -230,7 +222,7 @@ def _counts(space, stat: str, archs, ids, **kw) -> np.ndarray:
   size = kw.pop("image_size")
   n = jax.tree.leaves(archs)[0].shape[0]
   return np.asarray([count(jnn.compile(space, jax.tree.map(lambda x: x[i], archs),
-                                       kw["num_classes"], C=kw["C"], N=kw["N"]),
+                                       kw["num_classes"], **network),
                            input_shape=(size, size)) for i in range(n)], np.int64)
 
 
@@ -241,9 +233,13 @@ def score_proxies(config, quiet: bool = False) -> dict:
   num = jax.tree.leaves(archs)[0].shape[0]
   needs_data = any(n not in DATA_FREE for n in names)
   batch, data_name = load_batch(config, dataset, needs_data)
-  C, N = int(config.network.channels), int(config.network.cells_per_stage)
-  net = jnn.compile(space, None, NUM_CLASSES[dataset], C=C, N=N, mode="select")
-  mixed = jnn.compile(space, None, NUM_CLASSES[dataset], C=C, N=N, mode="mixed")
+  # config.network as each factory's arguments (channels -> C, cells_per_stage -> N where the
+  # network has stages of N cells, other keys such as TransNAS' skeleton by name)
+  sup_kw = jnn.network_kwargs(space, dict(config.network), discrete=False)
+  disc_kw = jnn.network_kwargs(space, dict(config.network), discrete=True)
+  C, N = sup_kw.get("C"), sup_kw.get("N")
+  net = jnn.compile(space, None, NUM_CLASSES[dataset], mode="select", **sup_kw)
+  mixed = jnn.compile(space, None, NUM_CLASSES[dataset], mode="mixed", **sup_kw)
   key = jax.random.key(int(config.seed))
   k_init, k_score = jax.random.split(key)
   size = IMAGE_SIZE[dataset]
@@ -261,7 +257,7 @@ def score_proxies(config, quiet: bool = False) -> dict:
     if name in STATS:
       # architecture statistics: counted exactly from the discrete networks, no forward pass
       t0 = time.perf_counter()
-      s = _counts(space, name, archs, ids, num_classes=NUM_CLASSES[dataset], C=C, N=N,
+      s = _counts(space, name, archs, ids, disc_kw, num_classes=NUM_CLASSES[dataset], C=C, N=N,
                   image_size=size)
       scores[name] = np.asarray(s, np.float64) / 1e6
       seconds[name] = time.perf_counter() - t0

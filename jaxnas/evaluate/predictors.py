@@ -2,6 +2,10 @@
 random set, report NASLib's predictor metrics over seeds; and a fit/predict speed benchmark.
 The driver that runs it from a config and writes its files is ``jaxnas.drivers.predictors``.
 
+It works on every search space with a table: features come from the table's space
+(``bench.space_name``, via :func:`jaxnas.predictors.encode`), so NB201, TransNAS-Bench-101 micro
+or any later space is evaluated the same way.
+
 For every predictor, training-set size and seed: a host RNG (``np.random.default_rng(seed)``)
 shuffles the benchmark's architecture ids; the first ``num_test`` are the test set and the
 training set is the first ``train_size`` of the rest (nested across sizes, disjoint from the test
@@ -103,7 +107,7 @@ def build(name: str, config, bench, dataset: str):
   # rows are the benchmark's ids, i.e. its space's enumeration order
   space = spaces.get_space(bench.space_name)
   x = np.asarray(P.encode(space.all_archs(), kind, space), np.float32)
-  kwargs = dict(config.get("hparams", {}).get(name, {}))
+  kwargs = {**P.predictor_kwargs(name, space, kind), **config.get("hparams", {}).get(name, {})}
   if name.startswith("omni_"):
     scores = _score_features(bench, dataset, config.get("score_features", "params"))
     x = np.asarray(P.omni_features(x, scores))
@@ -198,18 +202,21 @@ def evaluate_predictor(pred, x_all, y_all, *, train_sizes, num_test: int, num_se
 
 
 def bench(json_out=None, predictors=None, train_sizes=(100, 1000), dataset: str = "cifar10",
-          encoding: str = "adjacency_one_hot", seed: int = 0, quick: bool = False) -> dict[str, Any]:
-  """Speed benchmark: seconds to fit on ``train_sizes`` random NB201 cells and to predict all
-  15,625, per predictor (compile time excluded, reported separately).
+          encoding: str = "adjacency_one_hot", seed: int = 0, quick: bool = False,
+          benchmark: str = "nasbench201") -> dict[str, Any]:
+  """Speed benchmark: seconds to fit on ``train_sizes`` random cells of ``benchmark``'s space and
+  to predict all of them (NB201: 15,625), per predictor (compile time excluded, reported
+  separately).
 
   Args:
     json_out: optional path to write the results as JSON.
     predictors: names (default: all of ``PREDICTORS`` whose libraries are installed).
     train_sizes: training-set sizes.
-    dataset: NB201 dataset for the targets.
+    dataset: dataset (or task) of the table for the targets.
     encoding: default encoding (GCNs use the graph encoding).
     seed: host RNG seed for the training sets.
     quick: a smoke test (``gp,mlp,blr`` at 20 cells), not a measurement.
+    benchmark: the registered table (default the embedded NB201 one).
 
   Returns:
     ``{predictor: {str(size): {"fit_seconds", "predict_seconds", "compile_seconds"}}}``.
@@ -220,7 +227,7 @@ def bench(json_out=None, predictors=None, train_sizes=(100, 1000), dataset: str 
     predictors, train_sizes = predictors or "gp,mlp,blr", (20,)
   cfg = ml_collections.ConfigDict(dict(encoding=encoding, target_transform="log_gap",
                                        score_features="params", hparams={}))
-  b = benchmarks.load("nasbench201")
+  b = benchmarks.load(benchmark)
   y_all = np.asarray(benchmarks.query(b, np.arange(b.num_archs), "val_accuracy", dataset), np.float32)
   names = _names(predictors) if predictors else list(P.PREDICTORS)
   out: dict[str, Any] = {}

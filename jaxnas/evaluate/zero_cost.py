@@ -1,12 +1,16 @@
-"""Zero-cost proxy evaluation on NAS-Bench-201 (Abdelfattah et al., ICLR 2021 protocol): the
-library parts (exact FLOP counts, batched SynFlow, Kendall tau on the host, correlations). The
-driver, ``jaxnas.drivers.zero_cost.run(config, workdir)``, scores a set of proxies on a set of cells with ONE compiled op-choice
-network per proxy (``jaxnas.nn.supernet_nb201(mode="select")``: the op choice is an input, weights
-are shared and initialised exactly as each discrete network would be), vmapped over architectures
-in chunks, then writes ``zc_scores.csv``, ``zc_correlations.json`` and one scatter plot per proxy.
-``params``/``flops`` are counted exactly from per-edge tables, and ``synflow`` runs through
-:func:`synflow_many`, which computes each cell's own ops only (blocks of 125 cells sharing three
-edges; all 15,625 cells in minutes on two CPU cores).
+"""Zero-cost proxy evaluation (Abdelfattah et al., ICLR 2021 protocol) on any space with a
+network: the library parts (batched SynFlow, Kendall tau on the host, correlations). The driver,
+``jaxnas.drivers.zero_cost.run(config, workdir)``, scores a set of proxies on a set of cells with
+ONE compiled op-choice network per proxy (``jaxnas.nn.compile(space, None, ..., mode="select")``:
+the op choice is an input, weights are shared and initialised exactly as each discrete network
+would be), then writes ``zc_scores.csv``, ``zc_correlations.json`` and one scatter plot per proxy.
+
+``synflow`` runs through :func:`synflow_many`: one forward-mode pass of the mixed supernet per
+chunk of cells, or a space's own fast path registered for its network class in
+``jaxnas.nn.SYNFLOW_FAST_PATHS`` (NB201: ``jaxnas.predictors.zero_cost._synflow_nb201``, each
+cell's own ops only, blocks of 125 cells sharing three edges; all 15,625 cells in minutes on two
+CPU cores). Fast params/FLOPs counters are registered the same way (``jaxnas.nn.FAST_COUNTS``;
+``nb201_flop_counts`` stays importable from here).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numpy as np
 from jaxnas import nn as jnn
 from jaxnas.evaluate import metrics
 from jaxnas.predictors import zero_cost as zc
-from jaxnas.spaces import nb201
+
 
 def parse_proxies(text) -> list[str]:
   """Comma-separated names (or a sequence) -> validated list."""
@@ -30,27 +34,6 @@ def parse_proxies(text) -> list[str]:
   for n in names:
     zc.get(n)  # raises with the valid names
   return names
-
-
-def nb201_flop_counts(ids, *, num_classes: int, C: int, N: int, image_size: int) -> np.ndarray:
-  """FLOPs (NATS-Bench convention, ``jaxnas.nn.count_flops``) of many cells at once.
-
-  A cell's FLOPs are a shared part plus, per edge, a term that depends only on that edge's op
-  (convolutions are the only counted ops, and NB201 edges are independent), so 1 + 6 x 4 discrete
-  counts give every cell exactly (checked against ``count_flops`` in tests/evaluate).
-  """
-  shape = (image_size, image_size)
-  count = lambda ops: jnn.count_flops(np.asarray(ops), num_classes=num_classes, C=C, N=N,
-                                      input_shape=shape)
-  base = count([0] * 6)
-  table = np.zeros((6, 5), np.int64)
-  for e in range(6):
-    for o in range(1, 5):
-      ops = [0] * 6
-      ops[e] = o
-      table[e, o] = count(ops) - base
-  ops = np.asarray(nb201.from_id(jnp.asarray(ids)).ops)
-  return base + table[np.arange(6), ops].sum(-1)
 
 
 def kendall_tau_b(x, y, block: int = 1024) -> float:
@@ -119,7 +102,8 @@ def synflow_many(net, variables, op_weights, image_size: int, chunk_size: int = 
 
   Two batched forms (``method``):
 
-  * ``"grouped"`` (``jaxnas.predictors.zero_cost._synflow_nb201``): each cell runs only its own
+  * ``"grouped"``: the fast path registered for the network's class in
+    ``jaxnas.nn.SYNFLOW_FAST_PATHS`` (NB201: ``_synflow_nb201``): each cell runs only its own
     ops, as its discrete network does, in blocks of ``5^k <= chunk_size`` cells that share the
     first ``6 - k`` edges (a real ``lax.switch`` per block) and vary the last ``k`` (static batch
     slices). ~5x fewer FLOPs than ``"mixed"``; ``python -m jaxnas.bench zc --full`` measured
@@ -130,7 +114,7 @@ def synflow_many(net, variables, op_weights, image_size: int, chunk_size: int = 
     tests/nn); every edge runs every op. Any op weights (not only one-hot), any supernet.
 
   ``"auto"`` takes ``"grouped"`` when the weights are one-hot and the network is one it
-  reproduces (``_synflow_nb201.supports``: no partial channels, BatchNorm with running stats),
+  reproduces (its ``can_score``; NB201: no partial channels, BatchNorm with running stats),
   else ``"mixed"``. Per-architecture reverse-mode gradients of shared weights (what
   ``score_many`` does for a generic proxy) would turn into grouped convolutions under ``vmap``,
   which XLA:CPU runs ~50x slower.
@@ -159,21 +143,19 @@ def synflow_many(net, variables, op_weights, image_size: int, chunk_size: int = 
     ValueError: bad ``precision``/``method``, or ``"grouped"`` for weights or a network it cannot
       score.
   """
-  from jaxnas.predictors.zero_cost import _synflow_nb201 as grouped  # pylint: disable=import-outside-toplevel
-
   if method not in ("auto", "grouped", "mixed"):
     raise ValueError(f"method must be auto, grouped or mixed, got {method!r}")
   op_weights = np.asarray(op_weights, np.float32)
-  one_hot = (op_weights.ndim == 3 and op_weights.shape[1:] == (nb201.NUM_EDGES, nb201.NUM_OPS)
-             and np.all((op_weights == 0) | (op_weights == 1))
-             and np.all(op_weights.sum(-1) == 1))
-  can_group = one_hot and grouped.supports(net)
+  fast = jnn.synflow_fast_path(net)
+  can_group = fast is not None and fast.can_score(net, op_weights)
   if method == "grouped" and not can_group:
-    raise ValueError("method='grouped' needs one-hot op_weights f32[A, 6, 5] and an NB201Supernet "
-                     "without partial channels whose BatchNorm keeps running statistics")
+    raise ValueError("method='grouped' needs one-hot op_weights and a network with a registered "
+                     "fast SynFlow path (jaxnas.nn.SYNFLOW_FAST_PATHS: an NB201Supernet without "
+                     "partial channels whose BatchNorm keeps running statistics, op_weights "
+                     "f32[A, 6, 5])")
   if method != "mixed" and can_group:
-    return grouped.synflow_nb201(net, variables, op_weights.argmax(-1), image_size,
-                                 max_block=chunk_size, precision=precision)
+    return fast.score(net, variables, op_weights, image_size, chunk_size=chunk_size,
+                      precision=precision)
   return _synflow_mixed(net, variables, op_weights, image_size, chunk_size, precision)
 
 
@@ -202,9 +184,8 @@ def _synflow_mixed(net, variables, op_weights, image_size: int, chunk_size: int,
     with np.errstate(divide="ignore"):
       return out, np.log(np.maximum(out, 0.0)) - np.log(scale)  # [n_chunks, chunk]
 
-  from jaxnas.predictors.zero_cost import _synflow_nb201 as grouped  # pylint: disable=import-outside-toplevel
   # the scaled float32 input is exact only when nothing before the classifier adds a bias
-  if precision == "float64" or not grouped.offsets_are_zero(v["params"]):
+  if precision == "float64" or not zcc.offsets_are_zero(v["params"]):
     with jax.enable_x64(True):
       _, logs = compute("float64", 1.0, w)
   else:
@@ -225,6 +206,8 @@ _DRIVER_NAMES = ("run", "score_proxies", "select_archs", "load_batch", "DATA_FRE
 
 
 def __getattr__(name):
+  if name == "nb201_flop_counts":  # moved to NB201's own file; the registry re-exports it
+    return jnn.nb201_flop_counts
   if name in _DRIVER_NAMES:
     import importlib  # pylint: disable=import-outside-toplevel
     return getattr(importlib.import_module("jaxnas.drivers.zero_cost"), name)

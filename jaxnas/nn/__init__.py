@@ -1,5 +1,9 @@
-"""Flax Linen networks: primitive ops, NB201 cells and macro network, the MixedOp supernet, and
-parameter / FLOP counts.
+"""Flax Linen networks, and the registry of each space's networks: primitive ops, generic cells
+and supernets (``cell``), each space's own network file (``nb201``, ``transnas_micro``), and
+parameter / FLOP counts. This module is a registry: it is the one place outside a space's own files
+that imports them (with ``jaxnas.spaces`` and ``jaxnas.benchmarks``; see
+``tests/contracts/test_space_imports.py``); a space registers its networks, supernet spec and fast
+counters / SynFlow scorer here.
 
 ``compile(space, arch, num_classes, ...)`` returns the discrete network of ``arch`` in a search
 space (NB201, TransNAS-Bench-101 micro); ``compile(space, None, num_classes, ...)`` returns the space's
@@ -13,10 +17,11 @@ from __future__ import annotations
 import types
 
 from jaxnas.nn import cell, layers, nb201, probes, transnas_micro
-from jaxnas.nn.counting import count_flops, count_params, nb201_param_counts
-from jaxnas.nn.layers import NB201_BN, BNConfig
+from jaxnas.nn.counting import count_flops, count_params
+from jaxnas.nn.layers import DEFAULT_BN, NB201_BN, BNConfig
 from jaxnas.nn.nb201 import (NB201Network, NB201Supernet, compile_nb201, one_hot, restrict,
                              supernet_nb201)
+from jaxnas.nn.nb201 import param_counts as nb201_param_counts
 
 # registered space name (``jaxnas.spaces.SPACES``) -> (discrete-network factory, supernet factory)
 NETWORKS = {"nasbench201": (compile_nb201, supernet_nb201),
@@ -26,6 +31,15 @@ NETWORKS = {"nasbench201": (compile_nb201, supernet_nb201),
 # discretisation, one-hot, path sampler)
 SUPERNET_SPECS = {"nasbench201": nb201.SUPERNET_SPEC,
                   "transnas101_micro": transnas_micro.SUPERNET_SPEC}
+# network class -> () -> its fast SynFlow scorer, a module with ``can_score(net, op_weights)`` and
+# ``score(net, variables, op_weights, image_size, *, chunk_size, precision)`` (loaded on first
+# use: the scorers import jaxnas.nn). See jaxnas.evaluate.zero_cost.synflow_many.
+SYNFLOW_FAST_PATHS = {NB201Supernet: nb201.synflow_fast_path}
+# registered space name -> (params, flops) counters of many cells at once, each
+# ``(archs, ids, *, num_classes, C, N, image_size) -> int[A]``; other spaces count each discrete
+# network (exact, slower)
+FAST_COUNTS = {"nasbench201": nb201.fast_counts()}
+nb201_flop_counts = nb201.flop_counts
 # other accepted names: a space module's name (``jaxnas.spaces.nb201``) and the short name
 ALIASES = {"nb201": "nasbench201"}
 
@@ -70,6 +84,48 @@ def compile(space, arch, num_classes: int, **kwargs):  # pylint: disable=redefin
   return discrete(arch, num_classes, **kwargs)
 
 
+def synflow_fast_path(net):
+  """The fast SynFlow scorer registered for ``net``'s class (:data:`SYNFLOW_FAST_PATHS`), or
+  None."""
+  for cls, load in SYNFLOW_FAST_PATHS.items():
+    if isinstance(net, cls):
+      return load()
+  return None
+
+
+def factory(space, discrete: bool = True):
+  """The registered network factory of ``space`` (record, name or alias): the discrete network's,
+  or (``discrete=False``) the supernet's."""
+  return NETWORKS[_space_name(space, None)][0 if discrete else 1]
+
+
+def network_kwargs(space, network: dict, discrete: bool = True) -> dict:
+  """A config's ``network`` dict as keyword arguments of ``space``'s network factory:
+  ``channels`` -> ``C``, ``cells_per_stage`` -> ``N`` where the network has stages of ``N`` cells
+  (ignored otherwise), other keys (TransNAS' ``skeleton``, ...) by name.
+
+  Raises:
+    ValueError: one line naming the valid keys, for a key the factory does not take.
+  """
+  import inspect  # pylint: disable=import-outside-toplevel
+  params = inspect.signature(factory(space, discrete)).parameters
+  kw = {}
+  for k, v in dict(network).items():
+    if k == "channels":
+      kw["C"] = int(v)
+    elif k == "cells_per_stage":
+      if "N" in params:
+        kw["N"] = int(v)
+    elif k in params and k not in ("arch", "num_classes", "mode", "cell_bn", "bn"):
+      kw[k] = v
+    else:
+      valid = ["channels"] + (["cells_per_stage"] if "N" in params else []) + [
+          p for p in ("skeleton", "partial_channels", "conv_bias") if p in params]
+      raise ValueError(f"unknown network key {k!r} for search space "
+                       f"{_space_name(space, None)}; valid: {', '.join(valid)}")
+  return kw
+
+
 def supernet_spec(space) -> cell.SupernetSpec:
   """The :class:`~jaxnas.nn.cell.SupernetSpec` of a registered space (record, name or alias);
   for a user cell space use :func:`jaxnas.nn.cell.supernet_spec`."""
@@ -77,7 +133,10 @@ def supernet_spec(space) -> cell.SupernetSpec:
 
 
 __all__ = [
-    "ALIASES", "NETWORKS", "SUPERNET_SPECS", "supernet_spec", "compile", "compile_nb201", "supernet_nb201", "NB201Network", "NB201Supernet",
-    "one_hot", "restrict", "count_params", "count_flops", "nb201_param_counts", "BNConfig",
-    "NB201_BN", "cell", "layers", "nb201", "probes", "transnas_micro",
+    "ALIASES", "FAST_COUNTS", "factory", "network_kwargs", "NETWORKS", "SYNFLOW_FAST_PATHS", "nb201_flop_counts",
+    "synflow_fast_path", "SUPERNET_SPECS", "supernet_spec", "compile", "compile_nb201",
+    "supernet_nb201", "NB201Network", "NB201Supernet", "one_hot", "restrict", "count_params",
+    "count_flops", "nb201_param_counts", "BNConfig", "DEFAULT_BN", "NB201_BN", "cell", "layers",
+    "nb201",
+    "probes", "transnas_micro",
 ]

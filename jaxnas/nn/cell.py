@@ -36,7 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnas.nn.layers import (NB201_BN, BatchNorm, BNConfig, Conv, Dense, ReLUConvBN, Stem,
+from jaxnas.nn.layers import (DEFAULT_BN, NB201_BN, BatchNorm, BNConfig, Conv, Dense,  # noqa: F401
+                              ReLUConvBN, Stem,
                               avg_pool_3x3)
 
 Array = jax.Array
@@ -84,7 +85,7 @@ class FactorizedReduce(nn.Module):
   c_in: int
   c_out: int
   stride: int = 2
-  bn: BNConfig = NB201_BN
+  bn: BNConfig = DEFAULT_BN
 
   @nn.compact
   def __call__(self, x: Array, train: bool) -> Array:
@@ -183,7 +184,7 @@ class Edge(nn.Module):
   c_in: int
   c_out: int
   stride: int = 1
-  bn: BNConfig = NB201_BN
+  bn: BNConfig = DEFAULT_BN
 
   @nn.compact
   def __call__(self, x: Array, train: bool) -> Array:
@@ -210,7 +211,7 @@ class Cell(nn.Module):
   c_in: int
   c_out: int
   stride: int = 1
-  bn: BNConfig = NB201_BN
+  bn: BNConfig = DEFAULT_BN
 
   @nn.compact
   def __call__(self, x: Array, train: bool) -> Array:
@@ -246,7 +247,7 @@ class MixedOp(nn.Module):
   c_in: int
   c_out: int
   stride: int = 1
-  bn: BNConfig = NB201_BN
+  bn: BNConfig = DEFAULT_BN
   mode: str = "mixed"
   partial_channels: int = 1
 
@@ -286,7 +287,7 @@ class MixedCell(nn.Module):
   c_in: int
   c_out: int
   stride: int = 1
-  bn: BNConfig = NB201_BN
+  bn: BNConfig = DEFAULT_BN
   mode: str = "mixed"
   partial_channels: int = 1
 
@@ -432,7 +433,7 @@ class CellNetwork(nn.Module):
   C: int
   plan: tuple[tuple[int, int], ...]
   stem: Callable[[int, BNConfig], nn.Module] = nb201_stem
-  bn: BNConfig = NB201_BN
+  bn: BNConfig = DEFAULT_BN
   cell_bn: BNConfig | None = None
 
   @nn.compact
@@ -445,6 +446,11 @@ class CellNetwork(nn.Module):
       return lambda h: cell(h, train)
 
     return _body(self, x, train, make_cell)
+
+  def example_args(self, input_shape: Sequence[int] = (1, 32, 32, 3)) -> tuple:
+    """Positional arguments (after ``variables``/``rng``) for ``init``/``apply`` at this shape
+    (what ``jaxnas.nn.count_params`` / ``count_flops`` trace)."""
+    return (jnp.zeros(tuple(input_shape), jnp.float32), False)
 
 
 class CellSupernet(nn.Module):
@@ -466,7 +472,7 @@ class CellSupernet(nn.Module):
   C: int
   plan: tuple[tuple[int, int], ...]
   stem: Callable[[int, BNConfig], nn.Module] = nb201_stem
-  bn: BNConfig = NB201_BN
+  bn: BNConfig = DEFAULT_BN
   cell_bn: BNConfig | None = None
   mode: str = "mixed"
   partial_channels: int = 1
@@ -507,7 +513,7 @@ def _arch_ops(space, arch) -> tuple[int, ...]:
 
 def network(space, arch, library: Mapping[str, OpFactory], num_classes: int, *, C: int = 16,
             plan: Sequence[tuple[int, int]] | None = None,
-            stem: Callable[[int, BNConfig], nn.Module] = nb201_stem, bn: BNConfig = NB201_BN,
+            stem: Callable[[int, BNConfig], nn.Module] = nb201_stem, bn: BNConfig = DEFAULT_BN,
             cell_bn: BNConfig | None = None) -> CellNetwork:
   """The discrete network of ``arch`` in a cell ``space``.
 
@@ -534,7 +540,7 @@ def network(space, arch, library: Mapping[str, OpFactory], num_classes: int, *, 
 
 def supernet(space, library: Mapping[str, OpFactory], num_classes: int, *, C: int = 16,
              plan: Sequence[tuple[int, int]] | None = None,
-             stem: Callable[[int, BNConfig], nn.Module] = nb201_stem, bn: BNConfig = NB201_BN,
+             stem: Callable[[int, BNConfig], nn.Module] = nb201_stem, bn: BNConfig = DEFAULT_BN,
              cell_bn: BNConfig | None = None, mode: str = "mixed", partial_channels: int = 1,
              spec: SupernetSpec | None = None) -> CellSupernet:
   """The op-choice-as-input supernet of a cell ``space`` (DARTS, Liu et al. ICLR 2019; GDAS, Dong

@@ -12,7 +12,10 @@ Counts follow NAS-Bench-201 / NATS-Bench (Dong et al., TPAMI 2021, ``get_model_i
   be 16.96 M instead of the official 15.64737 M that this convention reproduces exactly.
 
 Both work on abstract values (``jax.eval_shape``), so they take a fraction of a second and no
-memory; :func:`nb201_param_counts` gives all 15,625 counts from one trace of the supernet.
+memory. They count any jaxnas network (a module with ``example_args``) of any space; an
+architecture is compiled through the registry (``jaxnas.nn.compile(space, arch, ...)``). Fast
+many-cell counters are a space's own (NB201: ``jaxnas.nn.nb201_param_counts``, all 15,625 counts
+from one trace of the supernet).
 """
 
 from __future__ import annotations
@@ -25,14 +28,29 @@ import jax
 import numpy as np
 
 from jaxnas.nn import layers
-from jaxnas.nn import nb201 as nb201_nn
-from jaxnas.spaces import nb201 as space
+
+# The registered space of a bare architecture (a string or op indices) when ``space`` is not given
+# and the architecture's class does not tell it (the behaviour from before spaces were generic).
+DEFAULT_SPACE = "nasbench201"
 
 
-def _as_module(module_or_arch, num_classes: int, C: int, N: int) -> nn.Module:
+def _as_module(module_or_arch, num_classes: int, C: int | None, N: int | None,
+               space=None) -> nn.Module:
   if isinstance(module_or_arch, nn.Module):
     return module_or_arch
-  return nb201_nn.compile_nb201(module_or_arch, num_classes, C, N)
+  from jaxnas import nn as jnn  # pylint: disable=import-outside-toplevel  (the registry)
+  from jaxnas import spaces  # pylint: disable=import-outside-toplevel
+  if space is None:
+    space = next((s for s in spaces.SPACES.values()
+                  if s.arch_type is not None and isinstance(module_or_arch, s.arch_type)),
+                 DEFAULT_SPACE)
+  kwargs = {k: v for k, v in (("C", C), ("N", N)) if v is not None}
+  return jnn.compile(space, module_or_arch, num_classes, **kwargs)
+
+
+def _is_supernet(module: nn.Module) -> bool:
+  """A supernet takes op weights after the input: ``example_args`` is ``(x, op_weights, train)``."""
+  return len(module.example_args((1, 8, 8, 3))) > 2
 
 
 def _input_shape(input_shape) -> tuple[int, ...]:
@@ -54,27 +72,36 @@ def _abstract_init(module: nn.Module, input_shape: tuple[int, ...]):
   return jax.eval_shape(init, jax.random.key(0), *arrays)
 
 
-def count_params(module_or_arch, *, num_classes: int = 10, C: int = 16, N: int = 5,
-                 input_shape: Sequence[int] | None = None) -> int:
+def _abstract_ok(module) -> bool:
+  return hasattr(module, "example_args")
+
+
+def count_params(module_or_arch, *, num_classes: int = 10, C: int | None = None,
+                 N: int | None = None, input_shape: Sequence[int] | None = None,
+                 space=None) -> int:
   """Number of trainable parameters (the ``params`` collection).
 
   Args:
-    module_or_arch: a compiled module with ``example_args`` (``NB201Network``,
-      ``NB201Supernet``), or an NB201 arch (``Arch``, string, op indices), compiled with
-      ``num_classes``, ``C``, ``N``.
-    num_classes, C, N: used only when an arch is given.
+    module_or_arch: a compiled module with ``example_args`` (any jaxnas network or supernet), or
+      an architecture of ``space`` (``Arch``, string, op indices), compiled with
+      ``jaxnas.nn.compile(space, arch, num_classes, C=C, N=N)``.
+    num_classes, C, N: used only when an arch is given (None: the space network's default,
+      NB201 ``C=16``, ``N=5``).
     input_shape: ``(B, H, W, 3)`` or ``(H, W)``; default 32x32 (params do not depend on it).
+    space: the architecture's space (record or registered name); None: inferred from the
+      architecture's class, else :data:`DEFAULT_SPACE`.
 
   Returns:
     The count as a Python int (NB201 reports it in millions: divide by 1e6).
   """
-  module = _as_module(module_or_arch, num_classes, C, N)
+  module = _as_module(module_or_arch, num_classes, C, N, space)
   shapes = _abstract_init(module, _input_shape(input_shape))
   return int(sum(np.prod(x.shape) for x in jax.tree_util.tree_leaves(shapes.get("params", {}))))
 
 
-def count_flops(module_or_arch, *, num_classes: int = 10, C: int = 16, N: int = 5,
-                input_shape: Sequence[int] | None = None) -> int:
+def count_flops(module_or_arch, *, num_classes: int = 10, C: int | None = None,
+                N: int | None = None, input_shape: Sequence[int] | None = None,
+                space=None) -> int:
   """Per-sample multiply-adds of convolutions and linear layers, NATS-Bench's "FLOPs".
 
   Counted by intercepting every ``layers.Conv`` / ``layers.Dense`` call while tracing ``init``
@@ -83,16 +110,16 @@ def count_flops(module_or_arch, *, num_classes: int = 10, C: int = 16, N: int = 
 
   Args:
     module_or_arch: as :func:`count_params`.
-    num_classes, C, N: used only when an arch is given.
+    num_classes, C, N, space: used only when an arch is given, as for :func:`count_params`.
     input_shape: ``(B, H, W, 3)`` or ``(H, W)``; default 32x32 (ImageNet16-120: ``(16, 16)``).
 
   Returns:
     The count per sample as a Python int (NATS-Bench reports MFLOPs: divide by 1e6).
   """
-  module = _as_module(module_or_arch, num_classes, C, N)
-  if isinstance(module, nb201_nn.NB201Supernet):
+  module = _as_module(module_or_arch, num_classes, C, N, space)
+  if _abstract_ok(module) and _is_supernet(module):
     raise ValueError("count_flops counts discrete networks; a supernet's stacked MixedOp convs "
-                     "are not per-op calls. Count compile_nb201(arch, ...) instead.")
+                     "are not per-op calls. Count jaxnas.nn.compile(space, arch, ...) instead.")
   shape = _input_shape(input_shape)
   total = [0]
 
@@ -113,38 +140,9 @@ def count_flops(module_or_arch, *, num_classes: int = 10, C: int = 16, N: int = 
   return total[0] // shape[0]
 
 
-def nb201_param_counts(archs=None, *, num_classes: int = 10, C: int = 16, N: int = 5) -> np.ndarray:
-  """Parameter counts of many NB201 networks at once: ``int64[...]`` (default: all 15,625 in id
-  order).
-
-  Reads, from one abstract init of the ``NB201Supernet`` (whose variable paths mirror the
-  discrete networks'), the size of every op of every edge of every cell and of the shared parts;
-  a cell's count is then a gather-sum. Equals :func:`count_params` of each discrete network.
-
-  Args:
-    archs: ``Arch`` / ``int[..., 6]`` op indices; None for ``all_archs()``.
-    num_classes, C, N: as :func:`nb201_nn.compile_nb201`.
-  """
-  ops = space._np_all_ops() if archs is None else np.asarray(
-      archs.ops if isinstance(archs, space.Arch) else archs)
-  shared, table, c_last = _nb201_op_sizes(C, N)  # int, int64[6, 5] (summed over cells), int
-  # The classifier (c_last -> num_classes, with bias) is the only part that depends on the
-  # dataset, so one trace (at num_classes=1) serves every dataset.
-  shared += (num_classes - 1) * (c_last + 1)
-  return shared + table[np.arange(space.NUM_EDGES), ops].sum(-1)
-
-
-@functools.lru_cache(maxsize=32)
-def _nb201_op_sizes(C: int, N: int) -> tuple[int, np.ndarray, int]:
-  net = nb201_nn.supernet_nb201(1, C, N)
-  params = _abstract_init(net, (1, 32, 32, 3))["params"]
-  size = lambda tree: int(sum(np.prod(x.shape) for x in jax.tree_util.tree_leaves(tree)))
-  table = np.zeros((space.NUM_EDGES, space.NUM_OPS), np.int64)
-  for sub in params.values():
-    for k in range(space.NUM_EDGES):
-      edge = sub.get(f"edge_{k}", {}) if hasattr(sub, "get") else {}
-      for o, op in enumerate(space.OPS):
-        if op in edge:
-          table[k, o] += size(edge[op])
-  c_last = params["head"]["classifier"]["kernel"].shape[0]
-  return size(params) - int(table.sum()), table, c_last
+def __getattr__(name):
+  # moved to NB201's own file (jaxnas.nn.nb201.param_counts); still importable from here
+  if name == "nb201_param_counts":
+    import importlib  # pylint: disable=import-outside-toplevel
+    return getattr(importlib.import_module("jaxnas.nn"), name)
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

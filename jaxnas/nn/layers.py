@@ -70,7 +70,10 @@ class BNConfig:
   epsilon: float = 1e-5
 
 
-NB201_BN = BNConfig()  # how NAS-Bench-201 trained every network
+# The default BatchNorm of every network: affine, running statistics, momentum 0.1, eps 1e-5
+# (PyTorch's defaults; how NAS-Bench-201 trained every network). NB201_BN is its old name.
+DEFAULT_BN = BNConfig()
+NB201_BN = DEFAULT_BN
 
 
 def _check_channels(x: Array, c_in: int, what: str) -> None:
@@ -185,7 +188,7 @@ class BatchNorm(nn.Module):
   """
 
   features: int
-  config: BNConfig = NB201_BN
+  config: BNConfig = DEFAULT_BN
 
   def setup(self):
     cfg, c = self.config, self.features
@@ -244,7 +247,7 @@ class ReLUConvBN(nn.Module):
   c_out: int
   kernel_size: int
   stride: int = 1
-  bn: BNConfig = NB201_BN
+  bn: BNConfig = DEFAULT_BN
   conv_bias: bool | None = None
 
   @property
@@ -272,7 +275,7 @@ class ResNetBasicBlock(nn.Module):
 
   c_in: int
   c_out: int
-  bn: BNConfig = NB201_BN
+  bn: BNConfig = DEFAULT_BN
   conv_bias: bool | None = None
 
   @nn.compact
@@ -292,7 +295,7 @@ class Stem(nn.Module):
 
   c_in: int
   c_out: int
-  bn: BNConfig = NB201_BN
+  bn: BNConfig = DEFAULT_BN
 
   @nn.compact
   def __call__(self, x: Array, train: bool) -> Array:
@@ -308,7 +311,7 @@ class Head(nn.Module):
 
   c_in: int
   num_classes: int
-  bn: BNConfig = NB201_BN
+  bn: BNConfig = DEFAULT_BN
 
   @nn.compact
   def __call__(self, x: Array, train: bool) -> Array:

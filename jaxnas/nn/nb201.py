@@ -23,6 +23,7 @@ match likewise.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Sequence
 
 import flax.linen as nn
@@ -30,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnas.nn import probes
+from jaxnas.nn import counting, probes
 from jaxnas.nn.cell import SupernetSpec
 from jaxnas.nn.layers import (NB201_BN, BNConfig, Head, ReLUConvBN, ResNetBasicBlock, Stem,
                               avg_pool_3x3, batch_moments, conv2d, normalize)
@@ -455,3 +456,88 @@ def supernet_nb201(num_classes: int, C: int = 16, N: int = 5, *, mode: str = "mi
   if partial_channels < 1 or C % partial_channels:
     raise ValueError(f"partial_channels={partial_channels} must be >= 1 and divide C={C}")
   return NB201Supernet(num_classes, C, N, bn, cell_bn, mode, partial_channels, conv_bias)
+
+
+# ----------------------------------------------------------------------------- counting
+
+
+def param_counts(archs=None, *, num_classes: int = 10, C: int = 16, N: int = 5) -> np.ndarray:
+  """Parameter counts of many NB201 networks at once: ``int64[...]`` (default: all 15,625 in id
+  order).
+
+  Reads, from one abstract init of the ``NB201Supernet`` (whose variable paths mirror the
+  discrete networks'), the size of every op of every edge of every cell and of the shared parts;
+  a cell's count is then a gather-sum. Equals :func:`jaxnas.nn.count_params` of each discrete
+  network.
+
+  Args:
+    archs: ``Arch`` / ``int[..., 6]`` op indices; None for ``all_archs()``.
+    num_classes, C, N: as :func:`compile_nb201`.
+  """
+  ops = space._np_all_ops() if archs is None else np.asarray(
+      archs.ops if isinstance(archs, space.Arch) else archs)
+  shared, table, c_last = _op_sizes(C, N)  # int, int64[6, 5] (summed over cells), int
+  # The classifier (c_last -> num_classes, with bias) is the only part that depends on the
+  # dataset, so one trace (at num_classes=1) serves every dataset.
+  shared += (num_classes - 1) * (c_last + 1)
+  return shared + table[np.arange(space.NUM_EDGES), ops].sum(-1)
+
+
+@functools.lru_cache(maxsize=32)
+def _op_sizes(C: int, N: int) -> tuple[int, np.ndarray, int]:
+  net = supernet_nb201(1, C, N)
+  params = counting._abstract_init(net, (1, 32, 32, 3))["params"]
+  size = lambda tree: int(sum(np.prod(x.shape) for x in jax.tree_util.tree_leaves(tree)))
+  table = np.zeros((space.NUM_EDGES, space.NUM_OPS), np.int64)
+  for sub in params.values():
+    for k in range(space.NUM_EDGES):
+      edge = sub.get(f"edge_{k}", {}) if hasattr(sub, "get") else {}
+      for o, op in enumerate(space.OPS):
+        if op in edge:
+          table[k, o] += size(edge[op])
+  c_last = params["head"]["classifier"]["kernel"].shape[0]
+  return size(params) - int(table.sum()), table, c_last
+
+
+def flop_counts(ids, *, num_classes: int, C: int, N: int, image_size: int) -> np.ndarray:
+  """FLOPs (NATS-Bench convention, ``jaxnas.nn.count_flops``) of many cells at once.
+
+  A cell's FLOPs are a shared part plus, per edge, a term that depends only on that edge's op
+  (convolutions are the only counted ops, and NB201 edges are independent), so 1 + 6 x 4 discrete
+  counts give every cell exactly (checked against ``count_flops`` in tests/evaluate).
+  """
+  shape = (image_size, image_size)
+  count = lambda ops: counting.count_flops(compile_nb201(np.asarray(ops), num_classes, C, N),
+                                           input_shape=shape)
+  base = count([0] * space.NUM_EDGES)
+  table = np.zeros((space.NUM_EDGES, space.NUM_OPS), np.int64)
+  for e in range(space.NUM_EDGES):
+    for o in range(1, space.NUM_OPS):
+      ops = [0] * space.NUM_EDGES
+      ops[e] = o
+      table[e, o] = count(ops) - base
+  ops = np.asarray(space.from_id(jnp.asarray(ids)).ops)
+  return base + table[np.arange(space.NUM_EDGES), ops].sum(-1)
+
+
+def fast_counts():
+  """``(params, flops)`` counters of many NB201 cells at once, each ``(archs, ids, *,
+  num_classes, C, N, image_size) -> int[A]`` (registered in ``jaxnas.nn.FAST_COUNTS``)."""
+
+  def params(archs, ids, *, num_classes, C, N, image_size):
+    del ids, image_size  # parameters do not depend on the input size
+    return param_counts(archs, num_classes=num_classes, C=C, N=N)
+
+  def flops(archs, ids, **kw):
+    del archs
+    return flop_counts(ids, **kw)
+
+  return params, flops
+
+
+def synflow_fast_path():
+  """NB201's grouped SynFlow scorer (``jaxnas.predictors.zero_cost._synflow_nb201``: each cell
+  runs only its own ops), loaded on first use; registered for :class:`NB201Supernet` in
+  ``jaxnas.nn.SYNFLOW_FAST_PATHS``."""
+  from jaxnas.predictors.zero_cost import _synflow_nb201  # pylint: disable=import-outside-toplevel
+  return _synflow_nb201

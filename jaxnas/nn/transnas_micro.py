@@ -20,7 +20,8 @@ import flax.linen as nn
 import jax
 
 from jaxnas.nn import cell as ncell
-from jaxnas.nn.layers import NB201_BN, BatchNorm, BNConfig, Conv, ReLUConvBN
+from jaxnas.nn.layers import (DEFAULT_BN, NB201_BN, BatchNorm, BNConfig, Conv,  # noqa: F401
+                              ReLUConvBN)
 from jaxnas.spaces import transnas_micro as space
 
 Array = jax.Array
@@ -35,7 +36,7 @@ class Stem(nn.Module):
   3x3/2-BN (C/2 -> C). Quarters H and W."""
 
   C: int
-  bn: BNConfig = NB201_BN
+  bn: BNConfig = DEFAULT_BN
 
   @nn.compact
   def __call__(self, x: Array, train: bool) -> Array:
@@ -67,7 +68,7 @@ def _check(num_classes: int, C: int) -> None:
     raise ValueError(f"num_classes must be >= 1, got {num_classes}")
 
 
-def compile_transnas_micro(arch, num_classes: int, C: int = 64, *, bn: BNConfig = NB201_BN,
+def compile_transnas_micro(arch, num_classes: int, C: int = 64, *, bn: BNConfig = DEFAULT_BN,
                            cell_bn: BNConfig | None = None,
                            skeleton: str = SKELETON) -> ncell.CellNetwork:
   """The TransNAS-Bench-101 micro network of ``arch`` with a classification head.
@@ -91,7 +92,7 @@ def compile_transnas_micro(arch, num_classes: int, C: int = 64, *, bn: BNConfig 
 
 
 def supernet_transnas_micro(num_classes: int, C: int = 64, *, mode: str = "mixed",
-                            partial_channels: int = 1, bn: BNConfig = NB201_BN,
+                            partial_channels: int = 1, bn: BNConfig = DEFAULT_BN,
                             cell_bn: BNConfig | None = None,
                             skeleton: str = SKELETON) -> ncell.CellSupernet:
   """The TransNAS-Bench-101 micro supernet (every edge a MixedOp over the 4 ops, one

@@ -1,11 +1,13 @@
-"""A graph convolutional network predictor and the NB201 graph encoding it reads.
+"""A graph convolutional network predictor and the cell graph encoding it reads.
 
-The NB201 cell is turned into the usual "ops as nodes" graph (Wen et al.; NASLib's GCN for NB201):
-8 nodes, the input, the 6 edge-op nodes and the output; op node ``(i -> j)`` receives from every
-op node ending at ``i`` (or from the input when ``i = 0``) and sends to every op node starting at
-``j`` (or to the output when ``j = 3``). Node features are one-hot over
-``(input, output, *nb201.OPS)``. Since every predictor takes a flat feature matrix, the graph is
-flattened to ``[A (8*8), H (8*7)]`` = 120 features per cell (:func:`nb201_graph_encoding`).
+Any edge-op cell space (``space.edges``, ``space.ops``: NB201, TransNAS-Bench-101 micro, a user's
+cell) is turned into the usual "ops as nodes" graph (Wen et al.; NASLib's GCN for NB201): the
+input, one node per edge-op, and the output; op node ``(i -> j)`` receives from every op node
+ending at ``i`` (or from the input when ``i`` is the cell's input node) and sends to every op node
+starting at ``j`` (or to the output when ``j`` is the cell's output node). Node features are
+one-hot over ``(input, output, *space.ops)``. Since every predictor takes a flat feature matrix,
+the graph is flattened to ``[A (V*V), H (V*F)]`` features per cell (:func:`graph_encoding`); for
+NB201 and TransNAS micro ``V = 8``, ``F = 7``: 120 features.
 
 References:
   Wen et al., "Neural Predictor for Neural Architecture Search", ECCV 2020.
@@ -16,54 +18,95 @@ References:
 
 from __future__ import annotations
 
+import functools
+
 import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxnas.predictors import _base, _nn
-from jaxnas.spaces import nb201
 
+# The defaults of :func:`gcn` (kept for existing callers): a cell with 6 edges and 5 ops, such as
+# NB201. Other spaces build it with ``gcn(**gcn_kwargs(space))`` (TransNAS micro: 4 ops, 112).
 NB201_NUM_NODES = 8
-NB201_NODE_FEATURES = 2 + nb201.NUM_OPS  # input, output, then one per op
+NB201_NODE_FEATURES = 7  # input, output, then one per op (5)
 NB201_GRAPH_DIM = NB201_NUM_NODES * NB201_NUM_NODES + NB201_NUM_NODES * NB201_NODE_FEATURES  # 120
 
 
-def _nb201_op_graph() -> np.ndarray:
-  """The fixed 8-node adjacency (directed, ``a[u, v] = 1`` for ``u -> v``)."""
-  a = np.zeros((NB201_NUM_NODES, NB201_NUM_NODES), np.float32)
-  out = NB201_NUM_NODES - 1
-  for k, (i, j) in enumerate(nb201.EDGES):
+def _check_cell_space(space) -> None:
+  if not getattr(space, "edges", ()) or not getattr(space, "ops", ()):
+    raise ValueError(f"the graph encoding needs an edge-op cell space (with edges and ops); "
+                     f"search space {getattr(space, 'name', space)!r} has none")
+
+
+def graph_dims(space) -> tuple[int, int]:
+  """``(V, F)`` of ``space``'s op graph: ``V = E + 2`` nodes, ``F = len(ops) + 2`` labels."""
+  _check_cell_space(space)
+  return len(space.edges) + 2, len(space.ops) + 2
+
+
+def graph_size(space) -> int:
+  """Length of :func:`graph_encoding` for ``space``: ``V*V + V*F``."""
+  v, f = graph_dims(space)
+  return v * v + v * f
+
+
+@functools.lru_cache(maxsize=None)
+def _op_graph(edges: tuple[tuple[int, int], ...]) -> np.ndarray:
+  """The fixed op-on-node adjacency of a cell with ``edges`` (``a[u, v] = 1`` for ``u -> v``)."""
+  num_nodes = len(edges) + 2
+  a = np.zeros((num_nodes, num_nodes), np.float32)
+  first = min(i for i, _ in edges)
+  last = max(j for _, j in edges)
+  out = num_nodes - 1
+  for k, (i, j) in enumerate(edges):
     node = 1 + k
-    if i == 0:
+    if i == first:
       a[0, node] = 1
-    for k2, (_, j2) in enumerate(nb201.EDGES):
+    for k2, (_, j2) in enumerate(edges):
       if j2 == i:
         a[1 + k2, node] = 1
-    if j == 3:
+    if j == last:
       a[node, out] = 1
+  a.setflags(write=False)
   return a
 
 
-_NB201_ADJ = _nb201_op_graph()
-
-
-def nb201_graph_encoding(arch) -> jax.Array:
-  """NB201 cell -> flat graph ``f32[..., 120]`` (8x8 adjacency, then 8x7 node one-hots). Jittable.
+def graph_encoding(space, arch) -> jax.Array:
+  """Cell -> flat graph ``f32[..., V*V + V*F]`` (adjacency, then node one-hots). Jittable.
 
   ``none`` edges stay nodes with their own label (a zero op): the graph topology is then the same
   for every cell and the labels carry the architecture, as in NASLib's NB201 GCN encoding.
+
+  Args:
+    space: an edge-op cell space (``edges`` and ``ops``).
+    arch: an architecture (batch) of ``space`` (``ops: int32[..., E]``), or the op indices.
   """
-  ops = arch.ops if isinstance(arch, nb201.Arch) else jnp.asarray(arch)
+  num_nodes, num_feats = graph_dims(space)
+  ops = jnp.asarray(getattr(arch, "ops", arch))
   batch = ops.shape[:-1]
   labels = jnp.concatenate([
       jnp.zeros(batch + (1,), jnp.int32),  # input
       ops.astype(jnp.int32) + 2,
       jnp.ones(batch + (1,), jnp.int32),  # output
   ], -1)
-  feats = jax.nn.one_hot(labels, NB201_NODE_FEATURES).reshape(*batch, -1)
-  adj = jnp.broadcast_to(jnp.asarray(_NB201_ADJ).reshape(-1), batch + (NB201_NUM_NODES ** 2,))
+  feats = jax.nn.one_hot(labels, num_feats).reshape(*batch, -1)
+  adj = jnp.broadcast_to(jnp.asarray(_op_graph(tuple(space.edges))).reshape(-1),
+                         batch + (num_nodes ** 2,))
   return jnp.concatenate([adj, feats], -1)
+
+
+def nb201_graph_encoding(arch) -> jax.Array:
+  """Deprecated alias: :func:`graph_encoding` on the registered ``nasbench201`` space."""
+  from jaxnas import spaces  # pylint: disable=import-outside-toplevel
+  return graph_encoding(spaces.get_space("nasbench201"), arch)
+
+
+def gcn_kwargs(space) -> dict:
+  """``num_features`` and ``num_nodes`` of :func:`gcn` for ``space``'s graph encoding."""
+  v, _ = graph_dims(space)
+  return {"num_features": graph_size(space), "num_nodes": v}
 
 
 def split_graph(x: jax.Array, num_nodes: int):
@@ -96,14 +139,14 @@ class GCNState:
 def gcn(num_features: int = NB201_GRAPH_DIM, *, num_nodes: int = NB201_NUM_NODES,
         hidden: int = 32, num_layers: int = 3, num_steps: int = 200, learning_rate: float = 3e-3,
         weight_decay: float = 1e-4) -> _base.Predictor:
-  """GCN regressor on flattened graph encodings (see :func:`nb201_graph_encoding`).
+  """GCN regressor on flattened graph encodings (see :func:`graph_encoding`).
 
   ``num_layers`` graph convolutions ``H <- relu(A_hat H W)``, mean pooling over nodes, a ReLU
   hidden layer and a linear head, trained by full-batch Adam on the MSE of standardised targets.
 
   Args:
-    num_features: ``V*V + V*F`` (120 for NB201).
-    num_nodes: ``V`` (static), 8 for NB201.
+    num_features: ``V*V + V*F`` (120 for NB201; :func:`graph_size`).
+    num_nodes: ``V`` (static), 8 for NB201 (:func:`gcn_kwargs` gives both for a space).
     hidden: width of the graph convolutions. (An ensemble of 5 with width 32 and 200 steps gave
       NB201 tau 0.645 / 0.713 at 100 / 400 cells in 8 s per fit; width 64 and 300 steps gave
       0.634 / 0.725 in 40 s: XLA's CPU batched 8x8 matmuls are slow.)

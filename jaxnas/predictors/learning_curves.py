@@ -27,7 +27,6 @@ import numpy as np
 
 from jaxnas import safe_pickle
 from jaxnas.predictors import _base
-from jaxnas.spaces import nb201
 
 
 def early_stopping(val_accuracy: jax.Array, epoch: int) -> jax.Array:
@@ -110,7 +109,8 @@ def lce(curves: jax.Array, epoch: int, final_epoch: int, *, num_steps: int = 500
   return jax.vmap(one)(obs)
 
 
-def load_nats_curves(folder, dataset: str = "cifar10-valid", hp: str = "200") -> dict:
+def load_nats_curves(folder, dataset: str = "cifar10-valid", hp: str = "200",
+                     space="nasbench201") -> dict:
   """Reads per-epoch curves from NATS-Bench tss "simple" files (``NNNNNN.pickle.pbz2``).
 
   Host-side. Curves are averaged over the training seeds present.
@@ -119,6 +119,8 @@ def load_nats_curves(folder, dataset: str = "cifar10-valid", hp: str = "200") ->
     folder: a ``NATS-tss-v1_0-3ffb9-simple`` directory (full or a fixture subset).
     dataset: NATS dataset key (``cifar10-valid`` has the validation split).
     hp: the training schedule, ``"12"`` or ``"200"`` epochs.
+    space: the search space of the files' ``arch_str`` (a registered name or a
+      :class:`~jaxnas.spaces.SearchSpace`); NATS-Bench tss is NB201's topology space.
 
   Returns:
     dict with ``official_index: int32[A]``, ``ids: int32[A]`` (jaxnas dense ids),
@@ -130,6 +132,8 @@ def load_nats_curves(folder, dataset: str = "cifar10-valid", hp: str = "200") ->
       ``safe_pickle.UnsafePickleError`` (a ``ValueError``) when a file names a global beyond
       ``safe_pickle.NATS_BENCH`` (nothing from it is called).
   """
+  from jaxnas import spaces  # pylint: disable=import-outside-toplevel
+  space = spaces.get_space(space) if isinstance(space, str) else space
   folder = pathlib.Path(folder)
   files = sorted(p for p in folder.glob("*.pickle.pbz2") if p.name[0].isdigit())
   if not files:
@@ -156,7 +160,7 @@ def load_nats_curves(folder, dataset: str = "cifar10-valid", hp: str = "200") ->
       return np.mean(np.asarray(cs, np.float64), 0)
 
     out["official_index"].append(int(e["arch_index"]))
-    out["ids"].append(nb201.string_to_id(e["arch_str"]))
+    out["ids"].append(int(space.to_id(space.from_string(e["arch_str"]))))
     out["train_losses"].append(curve("train_losses"))
     out["train_accuracy"].append(curve("train_acc1es"))
     out["val_losses"].append(curve("eval_losses", eval_key))

@@ -84,3 +84,22 @@ def test_one_line_errors_before_compiling(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and want in err, (args, err)
     assert not wd.exists()
+
+
+def test_transnas_micro_cells_counted_by_their_own_network(tmp_path):
+  """The same config on a second space: TNB strings and a NASLib tuple, params from each cell's
+  own network (no NB201 fast path, cells_per_stage ignored), equal to the analytic count."""
+  from jaxnas.nn import transnas_micro  # pylint: disable=import-outside-toplevel
+  f = tmp_path / "tnb.json"
+  f.write_text(json.dumps(["64-41414-3_33_333", [1, 0, 2, 0, 0, 3]]))
+  code, wd = _run(tmp_path, f, "--config.search_space=transnas101_micro",
+                  "--config.proxies=params")
+  assert code == 0
+  rows = list(csv.DictReader(open(wd / "zc_scores.csv")))
+  assert [r["arch"] for r in rows] == ["64-41414-3_33_333", "64-41414-1_02_003"]
+  for r in rows:
+    ops = np.asarray(spaces.get_space("transnas101_micro").from_string(r["arch"]).ops)
+    # the smoke network: C=4 (default skeleton 41414), cifar10 classes
+    assert float(r["params"]) == pytest.approx(
+        transnas_micro.count_params(ops.tolist(), 10, C=4) / 1e6)
+    assert float(r["flops"]) > 0

@@ -316,3 +316,12 @@ def kernel_macs(apply_fn: ApplyFn, variables, image_shape: tuple[int, ...]) -> d
   with nn.intercept_methods(count):
     forward(apply_fn, variables, x, train=False)
   return macs
+
+
+def offsets_are_zero(params) -> bool:
+  """True when every bias before the classifier is 0: a SynFlow tangent (absolute weights, all-ones
+  input, neutral BatchNorm) is then linear in the input, so a scaled float32 input is exact in
+  log space."""
+  flat = traverse_util.flatten_dict(params)
+  return all(not np.any(np.asarray(v)) for p, v in flat.items()
+             if p[-1] == "bias" and p[:2] != ("head", "classifier"))

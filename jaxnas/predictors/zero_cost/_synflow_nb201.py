@@ -45,7 +45,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import traverse_util
 from jax import lax
 
 from jaxnas.nn import nb201 as nb201_nn
@@ -215,11 +214,22 @@ def block_edges(ids: np.ndarray, max_block: int) -> int:
   return k
 
 
-def offsets_are_zero(params) -> bool:
-  """True when every bias before the classifier is 0: the tangent is then linear in the input."""
-  flat = traverse_util.flatten_dict(params)
-  return all(not np.any(np.asarray(v)) for p, v in flat.items()
-             if p[-1] == "bias" and p[:2] != ("head", "classifier"))
+offsets_are_zero = c.offsets_are_zero  # moved to the generic helpers; kept for importers
+
+
+def can_score(net, op_weights: np.ndarray) -> bool:
+  """The fast-path hook (``jaxnas.nn.synflow_fast_path``): whether :func:`score` reproduces
+  ``synflow_many`` for these one-hot ``op_weights`` ``f32[A, 6, 5]`` on ``net``."""
+  return (op_weights.ndim == 3 and op_weights.shape[1:] == (space.NUM_EDGES, NUM_OPS)
+          and bool(np.all((op_weights == 0) | (op_weights == 1)))
+          and bool(np.all(op_weights.sum(-1) == 1)) and supports(net))
+
+
+def score(net, variables, op_weights, image_size: int, *, chunk_size: int,
+          precision: str) -> np.ndarray:
+  """The fast-path hook: :func:`synflow_nb201` of one-hot ``op_weights`` (see :func:`can_score`)."""
+  return synflow_nb201(net, variables, np.asarray(op_weights).argmax(-1), image_size,
+                       max_block=chunk_size, precision=precision)
 
 
 def synflow_nb201(net, variables, ops, image_size: int, *, max_block: int = 125,
