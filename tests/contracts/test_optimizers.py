@@ -86,3 +86,18 @@ def test_optimizer_on_cell_space(name, space_name):
   other = search(jax.random.key(6), bench)
   assert not np.array_equal(other.arch_id, scanned.arch_id)
   assert len(traces) == 1  # compiled once for all three calls
+
+
+def test_bananas_gcn_takes_the_cells_node_count():
+  # the user cell has 7 edges: its op graph has 9 nodes (NB201's has 8); BANANAS built its GCN
+  # with NB201's 8 nodes, which cannot split a 126-feature graph encoding (a ValueError)
+  import importlib  # pylint: disable=import-outside-toplevel
+  bananas = importlib.import_module("jaxnas.optimizers.blackbox.bananas")
+  from jaxnas import predictors  # pylint: disable=import-outside-toplevel
+  assert predictors.encoding_size("graph", USER) == 9 * 9 + 9 * 5
+  p = bananas.build_predictor("gcn_ensemble", "graph", num_ensemble=2, space=USER)
+  x = predictors.encode(USER.sample(jax.random.key(0), (6,)), "graph", USER)
+  state = p.fit(jax.random.key(1), x, jnp.arange(6.0))
+  pred = p.predict(state, x)
+  mean = pred[0] if isinstance(pred, tuple) else pred  # (mean, std) for ensembles
+  assert mean.shape == (6,) and np.isfinite(np.asarray(mean)).all()

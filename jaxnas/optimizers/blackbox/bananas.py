@@ -69,14 +69,16 @@ def build_predictor(name: str, encoding_type: str, num_ensemble: int = 3,
   check_positive(num_ensemble=num_ensemble)
   d = pred_lib.encoding_size(encoding_type, space)
   factory = pred_lib.PREDICTORS[name]
+  # the GCN's node count depends on the cell (8 for NB201's 6 edges; another for a user cell)
+  extra = pred_lib.predictor_kwargs(name, space, encoding_type) if space is not None else {}
   if name == "mlp_ensemble":
     p = factory(d, num_members=num_ensemble, **BANANAS_MLP)
   elif name == "gcn_ensemble":
-    p = factory(d, num_members=num_ensemble)
+    p = factory(d, num_members=num_ensemble, **extra)
   elif name == "mlp":
     p = factory(d, **BANANAS_MLP)
   else:
-    p = factory(d)
+    p = factory(d, **extra)
   if target_transform not in pred_lib.TARGET_TRANSFORMS:
     raise ValueError(f"unknown target_transform {target_transform!r}; valid: "
                      f"{', '.join(pred_lib.TARGET_TRANSFORMS)}")
