@@ -273,7 +273,7 @@ class Benchmark(_Declared):
 
   def official_order(self):
     """The source's official index order, when the table was built with it: the registry's
-    ``official_order`` class for this benchmark (NB201: ``nb201.OfficialOrder``), else the
+    ``official_order`` class for this benchmark (NB201's ``OfficialOrder``), else the
     generic :class:`OfficialOrder`; None without one."""
     if self.official_to_id is None:
       return None

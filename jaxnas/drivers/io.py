@@ -123,3 +123,21 @@ def save_figure(fig, path, dpi: int = 120) -> None:
   """Writes ``fig`` (tight layout) to ``path``; the format follows the suffix."""
   fig.tight_layout()
   fig.savefig(path, dpi=dpi)
+
+
+def optional_benchmark(config, space):
+  """The table of ``config.benchmark`` (``name`` ``""``: the space's own; ``path`` ``""``: the
+  embedded file) checked to index ``space`` (a one-line ValueError otherwise); None when that
+  benchmark has no embedded table and no path is given (drivers then run without lookups)."""
+  from jaxnas import benchmarks as bm  # pylint: disable=import-outside-toplevel
+  from jaxnas import loops  # pylint: disable=import-outside-toplevel
+
+  name = config.benchmark.get("name") or space.name
+  path = config.benchmark.get("path") or None
+  if name not in bm.BENCHMARKS:
+    raise ValueError(f"unknown benchmark {name!r}; valid: {', '.join(bm.BENCHMARKS)}")
+  if path is None and bm.BENCHMARKS[name]["embedded"] is None:
+    return None
+  bench = bm.load(name, path)
+  loops.check_space(bench, space)
+  return bench

@@ -244,7 +244,7 @@ def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | Non
   check_common(config)
   space = spaces.get_space(config.get("search_space", DEFAULT_SPACE))
   net_kw = dict(network_kwargs(config))
-  bench = _benchmark(config, space)
+  bench = io.optional_benchmark(config, space)
   bench_ds = _benchmark_dataset(config, bench)
   has_test = bench is not None and bench.has("test_accuracy")
   epochs, batch = int(config.epochs), int(config.batch_size)
@@ -383,22 +383,6 @@ def _checkpoint_hash(config) -> str:
   NB201 configs keep the folder they had before the key existed (and resume from it)."""
   at_default = config.get("search_space", DEFAULT_SPACE) == DEFAULT_SPACE
   return config_hash(config, drop=("search_space",) if at_default else ())
-
-
-def _benchmark(config, space):
-  """The table of ``config.benchmark`` (name ``""``: the space's own), checked to index
-  ``space``; None when it has no embedded table and no path is given."""
-  name = config.benchmark.get("name") or space.name
-  path = config.benchmark.get("path") or None
-  if name not in bm.BENCHMARKS:
-    raise ValueError(f"unknown benchmark {name!r}; valid: {', '.join(bm.BENCHMARKS)}")
-  if path is None and bm.BENCHMARKS[name]["embedded"] is None:
-    return None
-  bench = bm.load(name, path)
-  if bench.space_name != space.name:
-    raise ValueError(f"benchmark {name} indexes search space {bench.space_name!r}, not "
-                     f"{space.name!r} (config.search_space)")
-  return bench
 
 
 def _benchmark_dataset(config, bench) -> str | None:

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnas import benchmarks as bm
-from jaxnas import loops, spaces
+from jaxnas import spaces
 from jaxnas import nn as jnn
 from jaxnas.drivers import io
 from jaxnas.evaluate import zero_cost as zce
@@ -163,20 +163,6 @@ def load_batch(config, dataset: str, needed: bool):
   return (jnp.asarray(np.asarray(ds.images)[idx]), jnp.asarray(labels, jnp.int32)), config.data.name
 
 
-def _benchmark(config, space):
-  """The benchmark of ``config.benchmark`` (name ``""``: the space's own), or None when it has no
-  embedded table and no path is given (the cells are then scored without correlations)."""
-  name = config.benchmark.get("name") or space.name
-  path = config.benchmark.get("path") or None
-  if name not in bm.BENCHMARKS:
-    raise ValueError(f"unknown benchmark {name!r}; valid: {', '.join(bm.BENCHMARKS)}")
-  if path is None and bm.BENCHMARKS[name]["embedded"] is None:
-    return None
-  bench = bm.load(name, path)
-  loops.check_space(bench, space)
-  return bench
-
-
 def setup(config):
   """Validates a zero-cost config on the host: ``(space, bench or None, dataset, proxy names,
   archs, ids or None)``. Every bad input is a one-line error before any data is read or anything
@@ -186,7 +172,7 @@ def setup(config):
   jnn.network_kwargs(space, dict(config.network), discrete=False)  # bad keys: one-line error
   names = zce.parse_proxies(config.proxies)
   names = [n for n in STATS if n not in names] + names
-  bench = _benchmark(config, space)
+  bench = io.optional_benchmark(config, space)
   dataset = config.dataset
   if bench is not None:
     dataset = bench.datasets[bench.dataset_index(dataset)]

@@ -125,8 +125,8 @@ def test_bench_bbo_on_tnb_micro(table, tmp_path):
 
 
 def test_predictor_evaluator_on_tnb_micro(table, tmp_path):
-  """The predictor evaluator encodes the benchmark's own space (the cell's encodings); NB201's
-  GCN graph encoding is refused by name."""
+  """The predictor evaluator encodes the benchmark's own space (the cell's encodings); an
+  unknown encoding is refused by name."""
   import ml_collections  # pylint: disable=import-outside-toplevel
 
   from jaxnas.evaluate import predictors as ev  # pylint: disable=import-outside-toplevel
@@ -138,6 +138,10 @@ def test_predictor_evaluator_on_tnb_micro(table, tmp_path):
       pad_buffer=True, plot=False, hparams={"blr": {"num_steps": 20}}))
   res = ev.run(c, tmp_path, quiet=True)
   assert res["blr"]["100"]["kendall_tau"] > 0.3
-  c.predictors = "gcn"
-  with pytest.raises(ValueError, match="unknown encoding 'graph' for search space transnas101_micro"):
+  # the GCN's graph encoding is derived from any cell's edges and ops now (NB201 only before); the
+  # GCN itself runs through this evaluator on TNB micro in tests/evaluate/test_predictor_evaluator_spaces.py
+  from jaxnas import predictors, spaces  # pylint: disable=import-outside-toplevel
+  assert "graph" in predictors.encodings_for(spaces.get_space("transnas101_micro"))
+  c.encoding = "nope"
+  with pytest.raises(ValueError, match="unknown encoding 'nope'"):
     ev.run(c, tmp_path, quiet=True)

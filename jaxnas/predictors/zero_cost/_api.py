@@ -80,7 +80,7 @@ def score_many(name: str, key: jax.Array, net_fn, variables, op_weights, batch, 
   The network takes its architecture as an input: ``net_fn(variables, x, op_weights, *, train,
   mutable)`` (a Flax ``module.apply`` whose ``__call__`` takes ``op_weights``), with parameters
   shared by all architectures. An op with weight 0 must enter with that weight before its
-  parameters act (``conv(x, w * kernel)``, as ``jaxnas.nn.nb201.MixedOp(mode="select")``), so that
+  parameters act (``conv(x, w * kernel)``, as NB201's ``MixedOp(mode="select")``), so that
   ``params``/``flops``/``l2_norm``/``nwot``/``zen`` see it as absent (``_common.usage``); the
   gradient and Jacobian proxies only need its output to be multiplied by 0. Each chunk of
   ``chunk_size`` architectures is one ``vmap`` and the chunks run sequentially under ``lax.map``,

@@ -169,7 +169,7 @@ def neutral_stats(variables) -> dict:
   Evaluated with ``train=False``, a BatchNorm is then the affine map ``x * scale / sqrt(1 + eps) +
   bias``: at initialisation (scale 1, bias 0) the identity up to ``(1 + eps)^-1/2``. This works
   for any BatchNorm that reads ``batch_stats`` ``mean``/``var`` in eval mode, including one
-  computed inline by a supernet (``jaxnas.nn.nb201.MixedOp``), where no module call could be
+  computed inline by a supernet (NB201's ``MixedOp``), where no module call could be
   intercepted.
   """
   if "batch_stats" not in variables:
@@ -224,7 +224,7 @@ def usage(apply_fn: ApplyFn, variables, image_shape: tuple[int, ...]) -> tuple[d
   This is what makes ``params``, ``flops``, ``l2_norm`` and ``nwot`` depend on the architecture of
   a supernet whose op choice is an input (shared params for every op; an op that is not chosen
   must enter with a zero weight *before* its parameters act, e.g. ``conv(x, w * kernel)`` as in
-  ``jaxnas.nn.nb201.MixedOp(mode="select")``), while a discrete network counts in full, like
+  NB201's ``MixedOp(mode="select")``), while a discrete network counts in full, like
   NB201/NASLib count its modules (also an op whose node never reaches the output, and the cells
   after an all-``none`` cell).
 
