@@ -53,6 +53,14 @@ def test_one_rung_is_full_budget_and_bohb_is_tpe():
   q_hb, q_bohb = np.asarray(outs["hb"].arch_id), np.asarray(outs["bohb"].arch_id)
   np.testing.assert_array_equal(q_bohb[:, :3], q_hb[:, :3])  # random until the model has 3 points
   assert (q_bohb[:, 3:] != q_hb[:, 3:]).any()
+  # deduplicate=True: the model never re-proposes a cell it has seen, so the only repeats left
+  # would be random draws (1 in 15,625 each); without it the concentrated TPE densities repeat cells
+  dedup = optimizers.make("bohb", SPACE, fidelities=(200,), deduplicate=True, **TINY_BOHB)
+  q_dedup = np.asarray(_run(dedup, bench).arch_id)[..., 0]
+  distinct = lambda q: [len(set(row)) for row in q]  # noqa: E731
+  assert distinct(q_dedup) == [32, 32, 32], distinct(q_dedup)
+  assert min(distinct(q_bohb[..., 0])) < 32, distinct(q_bohb[..., 0])
+  np.testing.assert_array_equal(q_dedup[:, :3], q_hb[:, :3, 0])  # the same random start
 
 
 def test_fidelity_checks():
