@@ -236,11 +236,7 @@ def run_blackbox(config, workdir=None, quiet: bool = False, bench=None) -> dict:
   compiled, compile_s, run_s = None, 0.0, 0.0
   parts = []
   starts = list(range(0, num_seeds, chunk))
-  try:
-    from tqdm import tqdm  # pylint: disable=import-outside-toplevel
-    it = tqdm(starts, desc="seed chunks", unit="chunk", disable=quiet or len(starts) == 1)
-  except ImportError:
-    it = starts
+  it = io.progress(starts, "seed chunks", "chunk", quiet or len(starts) == 1, leave=True)
   for s in it:
     path = chunk_dir / f"seeds_{s:06d}_{chunk}.npz" if chunk_dir else None
     if path and path.is_file():

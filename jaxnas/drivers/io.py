@@ -141,3 +141,34 @@ def optional_benchmark(config, space):
   bench = bm.load(name, path)
   loops.check_space(bench, space)
   return bench
+
+
+class _Silent:
+  """What :func:`progress` returns without tqdm or when quiet: iterates, ignores the bar calls."""
+
+  disable = True
+
+  def __init__(self, items):
+    self._items = items
+
+  def __iter__(self):
+    return iter(self._items)
+
+  def set_postfix(self, **kwargs):
+    del kwargs
+
+  def close(self):
+    pass
+
+
+def progress(items, desc: str, unit: str, quiet: bool = False, leave: bool = False):
+  """A tqdm progress bar over ``items`` (kept on screen after it ends when ``leave``), or a silent stand-in when ``quiet`` or tqdm
+  is missing. Both have ``disable`` (True when nothing is shown: skip work done only for the bar,
+  such as reading a loss off the device), ``set_postfix`` and ``close``."""
+  if quiet:
+    return _Silent(items)
+  try:
+    from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+  except ImportError:  # pragma: no cover
+    return _Silent(items)
+  return tqdm(items, desc=desc, unit=unit, leave=leave)

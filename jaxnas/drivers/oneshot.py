@@ -295,18 +295,13 @@ def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | Non
   first = True
   plan_fn = jax.jit(data_lib.epoch_batches, static_argnums=(1, 2))
 
-  try:
-    from tqdm import tqdm  # pylint: disable=import-outside-toplevel
-  except ImportError:  # pragma: no cover
-    tqdm = None
   last = epochs if stop_after is None else min(epochs, int(stop_after))
   for epoch in range(start, last):
     t_epoch = time.perf_counter()
     plan_t = plan_fn(jax.random.fold_in(k_data, 2 * epoch), len(train), batch)
     plan_v = plan_fn(jax.random.fold_in(k_data, 2 * epoch + 1), len(valid), batch)
     k_epoch = jax.random.fold_in(k_train, epoch)
-    bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{epochs}", unit="step", leave=False,
-               disable=quiet) if tqdm else range(steps)
+    bar = io.progress(range(steps), f"epoch {epoch + 1}/{epochs}", "step", quiet)
     ms = []
     for s in bar:
       t0 = time.perf_counter()
@@ -317,10 +312,9 @@ def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | Non
         jax.block_until_ready(m)
         compile_s, first = time.perf_counter() - t0, False
         _say(f"first {name} step (compilation included) took {compile_s:.1f} s", quiet)
-      if tqdm and not quiet and (s % 10 == 9 or s == steps - 1):
+      if not bar.disable and (s % 10 == 9 or s == steps - 1):
         bar.set_postfix(loss=f"{float(m.train_loss):.3f}", val_acc=f"{float(m.valid_accuracy):.3f}")
-    if tqdm and not quiet:
-      bar.close()
+    bar.close()
     mean = _mean_metrics(ms)
     if opt.name in ("rsws", "oneshot"):
       state, top = _select(opt, score_fn, state, valid_dev, jax.random.fold_in(k_score, epoch),

@@ -220,27 +220,21 @@ def run_train(config, workdir=None, quiet: bool = False, stop_after: int | None 
   pad_value = jax.device_put(jnp.asarray(train.black), rep)
   plan_fn = jax.jit(data_lib.epoch_batches, static_argnums=(1, 2))
   eval_every = max(1, int(config.get("eval_every", 1)))
-  try:
-    from tqdm import tqdm  # pylint: disable=import-outside-toplevel
-  except ImportError:  # pragma: no cover
-    tqdm = None
   last = epochs if stop_after is None else min(epochs, int(stop_after))
   for epoch in range(start, last):
     t0 = time.perf_counter()
     plan = plan_fn(jax.random.fold_in(k_data, epoch), len(train), batch)
     k_epoch = jax.random.fold_in(k_train, epoch)
-    bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{epochs}", unit="step", leave=False,
-               disable=quiet) if tqdm else range(steps)
+    bar = io.progress(range(steps), f"epoch {epoch + 1}/{epochs}", "step", quiet)
     losses, accs = [], []
     for s in bar:
       state, (loss, acc) = train_step(state, jax.random.fold_in(k_epoch, s), train_dev, plan[s],
                                       pad_value)
       losses.append(loss)
       accs.append(acc)
-      if tqdm and not quiet and (s % 10 == 9 or s == steps - 1):
+      if not bar.disable and (s % 10 == 9 or s == steps - 1):
         bar.set_postfix(loss=f"{float(loss):.3f}")
-    if tqdm and not quiet:
-      bar.close()
+    bar.close()
     rec = {"epoch": epoch + 1, "train_loss": float(np.mean(jax.device_get(losses))),
            "train_accuracy": float(np.mean(jax.device_get(accs)))}
     if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs:
