@@ -20,6 +20,7 @@ SUITES = {
     "zc": ("jaxnas.bench_suites.zc", "run"),
     "predictors": ("jaxnas.evaluate.predictors", "bench"),
     "supernet": ("jaxnas.optimizers.oneshot.bench", "bench_supernet"),
+    "device": ("jaxnas.bench_suites.device", "run"),
 }
 
 
@@ -49,7 +50,8 @@ def main(argv=None) -> int:
                  help="bbo-report: only the 12,000 s budget, not NATS-Bench's per-dataset ones")
   p.add_argument("--parts", default=None,
                  help="bbo-report: comma-separated tables to (re)run: query, budget, sweep "
-                      "(default all; the others are kept from an existing --json file)")
+                      "(default all; the others are kept from an existing --json file); device: "
+                      "comma-separated parts (re, synflow, jacov, darts, gdas, bananas)")
   p.add_argument("--benchmark-path", default=None,
                  help="bbo-report: a table built with --test-accuracy-csv and --hp12-csv "
                       "(default: assembled from the shared data); bbo: the --space's table")
@@ -84,6 +86,12 @@ def main(argv=None) -> int:
       kwargs["parts"] = tuple(x.strip() for x in args.parts.split(",") if x.strip())
     if args.optimizers:
       kwargs["names"] = [o.strip() for o in args.optimizers.split(",") if o.strip()]
+  elif args.suite == "device":  # accelerator benchmark: fixed sizes (--quick: tiny, on CPU)
+    kwargs["quick"] = args.quick
+    if args.parts:
+      kwargs["parts"] = tuple(x.strip() for x in args.parts.split(",") if x.strip())
+    sizes = {"re_seeds": args.num_seeds, "re_queries": args.num_queries}
+    kwargs["sizes"] = {k: v for k, v in sizes.items() if v}
   else:
     if args.quick:
       kwargs["quick"] = True

@@ -2,7 +2,8 @@
 
 ``step`` composes one ``ask -> query -> tell`` round; ``search`` runs ``num_queries`` of them under
 ``lax.scan`` for one seed; ``run`` runs many seeds as ONE compiled program, ``jit(vmap(scan))``,
-sharding the seed axis over all local devices when there are several.
+sharding the seed axis over all local devices when there are several (over all devices of all
+processes in a ``jax.distributed`` run, see :mod:`jaxnas.distributed`).
 
 Budgets. A search is bounded by ``num_queries`` and, optionally, by a simulated training-time
 budget ``time_budget`` (seconds of the benchmark's training time, as in the NAS-Bench-201 paper's
@@ -315,6 +316,17 @@ def compiled_search(optimizer: BlackBoxOptimizer, space, objective: Objective, n
 
 
 def _shard_keys(keys: jax.Array) -> jax.Array:
+  """Seed keys sharded over the devices: over every device of every process when several
+  processes run (``jax.distributed``; the number of keys must then be a multiple of
+  ``jax.device_count()``, see :func:`jaxnas.distributed.padded_size`), else over the local devices
+  when their number divides it (one process: unchanged)."""
+  if jax.process_count() > 1:
+    from jaxnas import distributed  # pylint: disable=import-outside-toplevel
+    if keys.shape[0] % jax.device_count():
+      raise ValueError(f"{keys.shape[0]} seeds cannot be sharded over {jax.device_count()} "
+                       "devices; pad to a multiple (jaxnas.distributed.padded_size)")
+    data = distributed.global_array(np.asarray(jax.random.key_data(keys)))
+    return jax.random.wrap_key_data(data, impl=jax.random.key_impl(keys))
   devices = jax.local_devices()
   if len(devices) == 1 or keys.shape[0] % len(devices):
     return keys
@@ -347,7 +359,9 @@ def run(bench: bm.Benchmark, *, optimizer: BlackBoxOptimizer, space, objective: 
   """Runs ``num_seeds`` independent searches as one compiled program.
 
   The seed axis is sharded over all local devices when ``num_seeds`` is a multiple of their number
-  (each seed's search is independent, so results do not depend on the device count).
+  (each seed's search is independent, so results do not depend on the device count); in a
+  multi-process run (:mod:`jaxnas.distributed`) over every device of every process, the outputs
+  gathered back to every process.
 
   Args:
     time_budget: None, or a simulated training-time budget in seconds (``num_queries`` then caps
@@ -362,12 +376,19 @@ def run(bench: bm.Benchmark, *, optimizer: BlackBoxOptimizer, space, objective: 
   if num_queries < optimizer.num_ask or num_seeds < 1:
     raise ValueError(f"need num_queries >= {optimizer.num_ask} and num_seeds >= 1, got "
                      f"{num_queries} and {num_seeds}")
-  keys = _shard_keys(seed_keys(seed, num_seeds))
+  multi = jax.process_count() > 1
+  # several processes (jax.distributed): the seeds are padded to a multiple of all devices and
+  # sharded over them; each seed's search is independent, so the padding changes nothing
+  padded = -(-num_seeds // jax.device_count()) * jax.device_count() if multi else num_seeds
+  keys = _shard_keys(seed_keys(seed, padded))
   fn = compiled_search(optimizer, space, objective, num_queries, time_budget)
   t0 = time.perf_counter()
   compiled = fn.lower(keys, bench).compile()
   t1 = time.perf_counter()
   outs = jax.block_until_ready(compiled(keys, bench))
   t2 = time.perf_counter()
+  if multi:
+    from jaxnas import distributed  # pylint: disable=import-outside-toplevel
+    outs = jax.tree.map(lambda x: x[:num_seeds], distributed.gather(outs))
   return RunResult(outputs=jax.tree.map(np.asarray, outs), compile_seconds=t1 - t0,
                    run_seconds=t2 - t1)

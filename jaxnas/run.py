@@ -3,6 +3,11 @@
 
 Kept thin: it parses the config and calls the library driver that the notebooks use too. The
 config's ``task`` field picks the driver (``blackbox`` by default).
+
+Multi-process runs (``jax.distributed``): ``--config.distributed.coordinator_address=HOST:PORT
+--config.distributed.num_processes=N --config.distributed.process_id=I`` (or
+``--config.distributed.auto=True`` for JAX's Slurm / Open MPI / TPU auto-detection, or the
+``JAXNAS_*`` variables that ``python -m jaxnas.launch`` sets); see :mod:`jaxnas.distributed`.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import pathlib
 import sys
 
 from jaxnas import config as config_lib
+from jaxnas import distributed
 from jaxnas.drivers import TASKS  # config.task -> (module, driver)
 
 
@@ -26,6 +32,17 @@ def _driver(task: str):
   if "quiet" not in inspect.signature(driver).parameters:
     return lambda cfg, wd, quiet=False: driver(cfg, wd)
   return driver
+
+
+def _value(v: str):
+  """A ``--config.distributed.*`` value: int or bool where it reads as one, else the string."""
+  low = v.strip().lower()
+  if low in ("true", "false"):
+    return low == "true"
+  try:
+    return int(v)
+  except ValueError:
+    return v
 
 
 def parse(argv):
@@ -48,8 +65,13 @@ def main(argv=None) -> int:
   args, overrides = parse(sys.argv[1:] if argv is None else argv)
   try:
     cfg = config_lib.load_config(args.config)
+    dist = {}  # --config.distributed.* need no key in the config file
     for k, v in overrides:
+      if k.startswith("distributed.") and "distributed" not in cfg:
+        dist[k.split(".", 1)[1]] = _value(v)
+        continue
       config_lib.override(cfg, k, v)
+    distributed.initialize({"distributed": dict(cfg.get("distributed", None) or {}, **dist)})
     driver = _driver(cfg.get("task", "blackbox"))
     workdir = args.workdir
     if workdir is None:

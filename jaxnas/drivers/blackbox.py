@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 from jaxnas import benchmarks as bm
-from jaxnas import loops, optimizers, spaces
+from jaxnas import distributed, loops, optimizers, spaces
 from jaxnas.config import to_dict
 from jaxnas.drivers import io
 
@@ -151,7 +151,7 @@ def _resolved(config, name: str, hparams: dict, bench_name: str):
 PLOT_X = ("queries", "train_time")
 
 
-_say = io.say
+_say = distributed.say  # io.say, with the process id in a multi-process run
 
 
 def blackbox_setup(config, resolved: bool = False, quiet: bool = True, bench=None):
@@ -198,7 +198,10 @@ def blackbox_setup(config, resolved: bool = False, quiet: bool = True, bench=Non
 
 def _config_hash(config) -> str:
   # budget keys at their defaults do not change results: keep hashes of older configs valid
-  drop = ("chunk_seeds", "plot_x") + (() if config.get("time_budget") else ("time_budget",))
+  # ``distributed`` (where a config has it) says where a run executes, not what it computes:
+  # chunks saved by a run on two processes are resumed by one on one process
+  drop = ("chunk_seeds", "plot_x", "distributed") + (() if config.get("time_budget") else
+                                                     ("time_budget",))
   return io.config_hash(config, drop=drop)
 
 
@@ -209,7 +212,10 @@ def run_blackbox(config, workdir=None, quiet: bool = False, bench=None) -> dict:
     config: a ConfigDict like ``configs/nb201_re.py`` or ``configs/blackbox.py`` (hyperparameters
       left ``None`` take the named optimizer's defaults, see :func:`resolve_optimizer`).
     workdir: where to write results (None: write nothing). Chunks of seeds are saved under
-      ``workdir/chunks`` as they finish; rerunning the same config resumes from them.
+      ``workdir/chunks`` as they finish; rerunning the same config resumes from them, on any
+      number of processes and devices. In a multi-process run (:mod:`jaxnas.distributed`) the
+      seeds of a chunk are sharded over every device of every process, every process gets the
+      gathered outputs and returns the same dict, and only process 0 writes.
     quiet: no progress output.
     bench: a benchmark object of any kind to search instead of loading ``config.benchmark`` (a
       surrogate, a partial table made in memory); its name is recorded as ``benchmark.name``.
@@ -220,10 +226,13 @@ def run_blackbox(config, workdir=None, quiet: bool = False, bench=None) -> dict:
   chunk = int(config.get("chunk_seeds", 0) or num_seeds)
   chunk = max(1, min(chunk, num_seeds))
   wd = pathlib.Path(workdir) if workdir else None
+  writer = distributed.is_writer()
+  multi = distributed.process_count() > 1
   chunk_dir = None
   if wd:
     chunk_dir = wd / "chunks" / _config_hash(config)
-    chunk_dir.mkdir(parents=True, exist_ok=True)
+    if writer:
+      chunk_dir.mkdir(parents=True, exist_ok=True)
   _say(f"{optimizer.name} on {space.name}/{objective.dataset}: {num_seeds} seeds x "
        f"{num_queries} queries, {objective.metric}"
        + (f" @ epoch {objective.epoch}" if objective.epoch else "")
@@ -236,17 +245,23 @@ def run_blackbox(config, workdir=None, quiet: bool = False, bench=None) -> dict:
   compiled, compile_s, run_s = None, 0.0, 0.0
   parts = []
   starts = list(range(0, num_seeds, chunk))
-  it = io.progress(starts, "seed chunks", "chunk", quiet or len(starts) == 1, leave=True)
-  for s in it:
-    path = chunk_dir / f"seeds_{s:06d}_{chunk}.npz" if chunk_dir else None
-    if path and path.is_file():
+  paths = [chunk_dir / f"seeds_{s:06d}_{chunk}.npz" if chunk_dir else None for s in starts]
+  # which chunks are done, as process 0 sees them (every process must run the same chunks)
+  done = distributed.agree(np.array([bool(p and p.is_file()) for p in paths]))
+  # several processes: a chunk's seeds are padded to a multiple of all devices (independent
+  # searches: the padding changes no seed's result)
+  width = distributed.padded_size(chunk) if multi else chunk
+  it = io.progress(list(zip(starts, paths, done)), "seed chunks", "chunk",
+                   quiet or len(starts) == 1 or not writer, leave=True)
+  for s, path, is_done in it:
+    if is_done:
       with np.load(path) as z:
         parts.append({k: z[k] for k in z.files})
       continue
     kd = keys_all[s:s + chunk]
     n = kd.shape[0]
-    if n < chunk:  # pad the last chunk so the compiled shape is reused
-      kd = np.concatenate([kd, np.repeat(kd[-1:], chunk - n, 0)])
+    if n < width:  # pad the last chunk so the compiled shape is reused
+      kd = np.concatenate([kd, np.repeat(kd[-1:], width - n, 0)])
     keys = loops._shard_keys(jax.random.wrap_key_data(kd))
     if compiled is None:
       t0 = time.perf_counter()
@@ -256,8 +271,10 @@ def run_blackbox(config, workdir=None, quiet: bool = False, bench=None) -> dict:
     t0 = time.perf_counter()
     out = jax.block_until_ready(compiled(keys, bench))
     run_s += time.perf_counter() - t0
+    if multi:  # the global outputs, gathered to every process
+      out = distributed.gather(out)
     part = {k: v[:n] for k, v in flat_outputs(out).items()}
-    if path:
+    if path and writer:
       tmp = path.with_suffix(".tmp.npz")
       np.savez(tmp, **part)
       os.replace(tmp, path)
@@ -269,9 +286,10 @@ def run_blackbox(config, workdir=None, quiet: bool = False, bench=None) -> dict:
        f"+- {results['summary']['stderr_best_val_accuracy']:.3f}"
        + ("" if results["summary"]["mean_best_test_accuracy"] is None else
           f", test {results['summary']['mean_best_test_accuracy']:.3f}"), quiet)
-  if wd:
+  if wd and writer:
     write_blackbox_outputs(wd, config, results, outs, bench, objective, space)
     _say(f"wrote {wd / 'results.json'}, errors.json, trajectory.png", quiet)
+  distributed.sync("blackbox outputs written")  # no process exits before process 0 has written
   return results
 
 

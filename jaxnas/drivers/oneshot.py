@@ -4,8 +4,8 @@ notebooks.
 ``run_oneshot(config, workdir)`` validates the config on the host (optimizer, hyperparameters,
 dataset, batch size vs devices) before anything is compiled, loads the two search halves of the
 training set, trains the supernet with the chosen one-shot optimizer for ``config.epochs`` epochs
-(one jitted step per batch; the batch is gathered, augmented and sharded over the local devices
-inside it), and after every epoch discretizes the architecture, looks it up in the space's table
+(one jitted step per batch; the batch is gathered, augmented and sharded over the devices inside
+it), and after every epoch discretizes the architecture, looks it up in the space's table
 (when there is one), saves a checkpoint (msgpack of the whole state) and rewrites ``results.json``
 and ``alphas.png``. Rerunning the same config with the same workdir resumes from the last
 checkpoint.
@@ -16,6 +16,13 @@ micro, ...): the supernet comes from ``jaxnas.nn.compile(space, None, ...)`` wit
 stages of cells, other keys such as TransNAS' ``skeleton`` by name), the one-shot optimizer reads
 the supernet's :class:`~jaxnas.nn.cell.SupernetSpec`, architectures are written in the space's
 string form. ``oneshot_config(name, search_space=...)`` gives the defaults for a space.
+
+Data parallelism: the mesh (``io.mesh``) spans every device of every process, so in a
+``jax.distributed`` run (``python -m jaxnas.launch``, Slurm, a TPU slice; see
+``jaxnas.distributed``) the batch is sharded over all of them, the weights and datasets are
+replicated, and XLA averages the gradient (one ``jit``, no ``pmap``); BN sees the whole batch, as
+on one device. Process 0 writes the checkpoints and outputs; a checkpoint holds host arrays, so it
+restores on any device or process count (the workdir must be on storage every process reads).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import numpy as np
 
 from jaxnas import benchmarks as bm
 from jaxnas import data as data_lib
+from jaxnas import distributed
 from jaxnas import nn as jnn
 from jaxnas import spaces
 from jaxnas.config import to_dict
@@ -119,7 +127,7 @@ def network_kwargs(config, discrete: bool = False) -> tuple:
   return tuple(sorted(jnn.network_kwargs(space_name, to_dict(config.network), discrete).items()))
 
 
-_say = io.say
+_say = distributed.say  # io.say, with the process id in a multi-process run
 
 
 def _device_count() -> int:
@@ -342,7 +350,7 @@ def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | Non
          + f" | {arch_s}" + ("" if val is None else f": {bench_ds} val {val:.2f}")
          + ("" if test is None else f" test {test:.2f}")
          + f" ({record['seconds']:.1f} s)", quiet)
-    if wd:
+    if wd and distributed.is_writer():  # process 0 writes (the state is replicated)
       save_checkpoint(ckpt_dir, epoch + 1, state, {"history": history,
                                                     "compile_seconds": compile_s})
       results = _results(config, name, train, bench_ds, history, compile_s, epochs, space, bench)

@@ -11,6 +11,11 @@ horizontal flip, optional label smoothing. After each epoch it can evaluate the 
 :class:`TrainState` and rewrites ``results.json``; rerunning with the same workdir resumes, and a
 resumed run computes exactly the same weights as an uninterrupted one (one key per epoch and
 step, folded from the seed; the data order of epoch ``e`` depends only on ``e``).
+
+Data parallel: the mesh spans every device of every process (``jax.distributed``, see
+``jaxnas.distributed``): the batch is sharded over all of them, the weights are replicated and XLA
+averages the gradient; process 0 writes; checkpoints hold host arrays and restore on any device
+count.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 import optax
 
 from jaxnas import data as data_lib
+from jaxnas import distributed
 from jaxnas import nn as jnn
 from jaxnas import spaces
 from jaxnas.config import to_dict
@@ -195,7 +201,7 @@ def run_train(config, workdir=None, quiet: bool = False, stop_after: int | None 
       space.name, arch, train.num_classes, C, N, epochs * steps, float(config.lr),
       float(config.momentum), bool(config.nesterov), float(config.weight_decay),
       float(config.label_smoothing), padding, tuple(sorted(net_kw.items())))
-  _say = functools.partial(io.say, quiet=quiet)
+  _say = functools.partial(distributed.say, quiet=quiet)  # with the process id when several
   _say(f"training {config.arch} on {train.name} ({len(train)} images "
        f"{'x'.join(map(str, train.images.shape[1:]))}, test {len(test)}), C="
        f"{C}" + ("" if N is None else f" N={N}")
@@ -245,7 +251,7 @@ def run_train(config, workdir=None, quiet: bool = False, stop_after: int | None 
          f"{rec['train_accuracy']:.4f}" + (f", test acc {rec['test_accuracy']:.4f}"
                                             if "test_accuracy" in rec else "")
          + f" ({rec['seconds']:.1f} s)")
-    if wd:
+    if wd and distributed.is_writer():  # process 0 writes (the state is replicated)
       io.save_checkpoint(ckpt_dir, epoch + 1, state, {"history": history})
       _write(wd, _results(config, train, test, history, epochs))
   results = _results(config, train, test, history, epochs)

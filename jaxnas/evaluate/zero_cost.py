@@ -11,6 +11,13 @@ chunk of cells, or a space's own fast path registered for its network class in
 cell's own ops only, blocks of 125 cells sharing three edges; all 15,625 cells in minutes on two
 CPU cores). Fast params/FLOPs counters are registered the same way (``jaxnas.nn.FAST_COUNTS``;
 ``nb201_flop_counts`` stays importable from here).
+
+Several devices (or processes, ``jax.distributed``): :func:`score_many_sharded` and
+:func:`synflow_many` (``shard=None``: whenever ``jax.device_count() > 1``) split the architecture
+axis over every device of every process (``jax.shard_map`` over a global one-axis mesh, shared
+weights and batch replicated) and gather the scores back to every process; row ``i`` equals the
+unsharded score. The grouped NB201 SynFlow path is split by process (each process scores its
+contiguous share of the cells on its first local device).
 """
 
 from __future__ import annotations
@@ -91,7 +98,8 @@ def _synflow_program(net, image_size: int, dtype: str, input_scale: float):
 
 
 def synflow_many(net, variables, op_weights, image_size: int, chunk_size: int = 125,
-                 precision: str = "float32", method: str = "auto") -> np.ndarray:
+                 precision: str = "float32", method: str = "auto",
+                 shard: bool | None = None) -> np.ndarray:
   """log SynFlow of many NB201 cells with shared weights; equals ``zero_cost.synflow`` per cell.
 
   SynFlow is ``sum_theta theta * dR/dtheta`` over the Conv/Dense kernels, with every parameter
@@ -135,6 +143,9 @@ def synflow_many(net, variables, op_weights, image_size: int, chunk_size: int = 
       power of 5 not above it, see ``_synflow_nb201.block_edges``).
     precision: ``"float32"`` (scaled input, float64 fallback) or ``"float64"``.
     method: ``"auto"``, ``"grouped"`` or ``"mixed"``.
+    shard: split the cells over every device of every process (None: when there are several
+      devices); ``"mixed"`` chunks go to devices through ``jax.shard_map``, ``"grouped"`` cells
+      to processes. One device: no effect.
 
   Returns:
     ``f32[A]``: natural log of SynFlow; ``SENTINEL`` where it is 0 (output independent of input).
@@ -153,14 +164,19 @@ def synflow_many(net, variables, op_weights, image_size: int, chunk_size: int = 
                      "fast SynFlow path (jaxnas.nn.SYNFLOW_FAST_PATHS: an NB201Supernet without "
                      "partial channels whose BatchNorm keeps running statistics, op_weights "
                      "f32[A, 6, 5])")
+  shard = jax.device_count() > 1 if shard is None else bool(shard)
   if method != "mixed" and can_group:
+    if shard and jax.process_count() > 1:
+      return _by_process(lambda w: fast.score(net, variables, w, image_size,
+                                              chunk_size=chunk_size, precision=precision),
+                         op_weights)
     return fast.score(net, variables, op_weights, image_size, chunk_size=chunk_size,
                       precision=precision)
-  return _synflow_mixed(net, variables, op_weights, image_size, chunk_size, precision)
+  return _synflow_mixed(net, variables, op_weights, image_size, chunk_size, precision, shard)
 
 
 def _synflow_mixed(net, variables, op_weights, image_size: int, chunk_size: int,
-                   precision: str) -> np.ndarray:
+                   precision: str, shard: bool = False) -> np.ndarray:
   """``synflow_many(method="mixed")``: one JVP of the mixed supernet, archs as the batch axis."""
   from jaxnas.predictors.zero_cost import _common as zcc  # pylint: disable=import-outside-toplevel
 
@@ -170,6 +186,8 @@ def _synflow_mixed(net, variables, op_weights, image_size: int, chunk_size: int,
   num = op_weights.shape[0]
   chunk = max(1, min(chunk_size, num))
   n_chunks = -(-num // chunk)
+  if shard:  # every device gets the same number of chunks
+    n_chunks = -(-n_chunks // jax.device_count()) * jax.device_count()
   pad = n_chunks * chunk - num
   w = np.concatenate([op_weights, np.repeat(op_weights[-1:], pad, 0)]) if pad else op_weights
   w = w.reshape(n_chunks, chunk, *op_weights.shape[1:])
@@ -180,7 +198,10 @@ def _synflow_mixed(net, variables, op_weights, image_size: int, chunk_size: int,
     others = {k: cast(x) for k, x in zcc.neutral_stats(v).items() if k != "params"}
     params = cast(v["params"])
     run_chunks = _synflow_program(net, image_size, dtype, scale)
-    out = np.asarray(run_chunks(params, others, jnp.asarray(w)), np.float64)
+    if shard and w.shape[0] % jax.device_count() == 0:
+      out = np.asarray(_sharded_call(run_chunks, (params, others), w), np.float64)
+    else:
+      out = np.asarray(run_chunks(params, others, jnp.asarray(w)), np.float64)
     with np.errstate(divide="ignore"):
       return out, np.log(np.maximum(out, 0.0)) - np.log(scale)  # [n_chunks, chunk]
 
@@ -197,6 +218,86 @@ def _synflow_mixed(net, variables, op_weights, image_size: int, chunk_size: int,
         logs[bad] = compute("float64", 1.0, w[bad])[1]
   out = logs.reshape(-1)[:num].astype(np.float32)
   return np.where(np.isfinite(out), out, zc.SENTINEL).astype(np.float32)
+
+
+def _sharded_call(fn, shared, w):
+  """``fn(*shared, w)`` with ``w``'s leading axis split over every device of every process
+  (``jax.shard_map``; ``shared`` replicated); host numpy result, the same on every process.
+  ``w`` (host numpy, a pytree) must have a leading axis divisible by ``jax.device_count()``."""
+  from jax.sharding import NamedSharding, PartitionSpec as P  # pylint: disable=import-outside-toplevel
+  from jaxnas import distributed  # pylint: disable=import-outside-toplevel
+
+  mesh = distributed.seed_mesh("archs")
+  rep = NamedSharding(mesh, P())
+  shared = jax.device_put(jax.tree.map(np.asarray, shared), rep)
+  w = jax.tree.map(lambda x: distributed.global_array(np.asarray(x), NamedSharding(mesh, P("archs"))),
+                   w)
+  return distributed.gather(_sharded_program(fn, mesh)(shared, w))
+
+
+@functools.lru_cache(maxsize=16)
+def _sharded_program(fn, mesh):
+  """``jit(shard_map(fn))`` over ``mesh`` (cached per function: a second call does not compile)."""
+  from jax.sharding import PartitionSpec as P  # pylint: disable=import-outside-toplevel
+  return jax.jit(jax.shard_map(lambda s, w: fn(*s, w), mesh=mesh, in_specs=(P(), P("archs")),
+                               out_specs=P("archs"), check_vma=False))
+
+
+def _by_process(fn, op_weights: np.ndarray) -> np.ndarray:
+  """``fn(op_weights)`` (a host function, ``f32[A]``) with the rows split into contiguous
+  per-process shares, each scored by its own process, gathered back to every process."""
+  from jax.experimental import multihost_utils  # pylint: disable=import-outside-toplevel
+
+  n, p = op_weights.shape[0], jax.process_count()
+  per = -(-n // p)
+  lo = min(n, jax.process_index() * per)
+  mine = op_weights[lo:lo + per]
+  out = np.full((per,), np.nan, np.float32)
+  if len(mine):
+    out[:len(mine)] = fn(mine)
+  return np.asarray(multihost_utils.process_allgather(out)).reshape(-1)[:n]  # [P, per] -> [A]
+
+
+def score_many_sharded(name: str, key: jax.Array, net_fn, variables, op_weights, batch, *,
+                       chunk_size: int = 16) -> np.ndarray:
+  """:func:`jaxnas.predictors.zero_cost.score_many` with the architecture axis split over every
+  device of every process (``jax.shard_map`` over a global mesh; the shared variables, the batch
+  and the key replicated). Row ``i`` equals ``score_many``'s row ``i`` (the same key for every
+  architecture, as there). One device: ``score_many`` itself.
+
+  Args:
+    name, key, net_fn, variables, op_weights, batch, chunk_size: as ``score_many`` (chunks of
+      ``chunk_size`` architectures per device, run sequentially under ``lax.map``).
+
+  Returns:
+    ``f32[A]`` host numpy, identical on every process.
+  """
+  leaves = jax.tree.leaves(op_weights)
+  num = int(np.shape(leaves[0])[0]) if leaves else 0
+  d = jax.device_count()
+  if d == 1 or num == 0:
+    return np.asarray(zc.score_many(name, key, net_fn, variables, op_weights, batch,
+                                    chunk_size=chunk_size))
+  per = -(-num // d)
+  pad = per * d - num
+  w = jax.tree.map(lambda x: np.concatenate([np.asarray(x), np.repeat(np.asarray(x)[-1:], pad, 0)])
+                   if pad else np.asarray(x), op_weights)
+  kd = np.asarray(jax.random.key_data(key))
+  local = _score_many_local(name, net_fn, str(jax.random.key_impl(key)), min(chunk_size, per))
+  x, y = batch
+  out = _sharded_call(local, (kd, variables, np.asarray(x), np.asarray(y)), w)
+  return out[:num]
+
+
+@functools.lru_cache(maxsize=16)
+def _score_many_local(name: str, net_fn, impl: str, chunk: int):
+  """One device's share of :func:`score_many_sharded` (cached, so its program compiles once)."""
+
+  def local(kd, variables, x, y, w):
+    k = jax.random.wrap_key_data(kd, impl=impl)
+    return zc.score_many(name, k, net_fn, variables, w, (x, y), chunk_size=chunk)
+
+  return local
 
 
 # The driver's names, moved to jaxnas.drivers.zero_cost, stay importable from here (lazily: that
