@@ -31,6 +31,8 @@ def main(argv=None) -> int:
   p.add_argument("--quick", action="store_true", help="small sizes (a smoke test, not a measurement)")
   p.add_argument("--num-seeds", type=int, default=None)
   p.add_argument("--num-queries", type=int, default=None)
+  p.add_argument("--repeats", type=int, default=None,
+                 help="device: timed supernet steps per optimizer (default 10, --quick 2)")
   p.add_argument("--no-model-based", action="store_true",
                  help="bbo: skip BANANAS/NPENAS/BP/GP-BO (they compile for minutes)")
   p.add_argument("--space", default=None,
@@ -90,7 +92,8 @@ def main(argv=None) -> int:
     kwargs["quick"] = args.quick
     if args.parts:
       kwargs["parts"] = tuple(x.strip() for x in args.parts.split(",") if x.strip())
-    sizes = {"re_seeds": args.num_seeds, "re_queries": args.num_queries}
+    sizes = {"re_seeds": args.num_seeds, "re_queries": args.num_queries,
+             "supernet_repeats": args.repeats}
     kwargs["sizes"] = {k: v for k, v in sizes.items() if v}
   else:
     if args.quick:

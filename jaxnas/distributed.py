@@ -187,6 +187,20 @@ def sync(name: str) -> None:
     multihost_utils.sync_global_devices(name)
 
 
+def unshared_message(path) -> str:
+  """The one-line error of a process that cannot read what process 0 wrote."""
+  return (f"{path}: process 0 resumes from it but process {jax.process_index()} cannot read it; "
+          "a multi-process run needs its workdir on storage every process reads (NFS, Lustre, "
+          "a GCS FUSE mount)")
+
+
+def check_same_start(start: int, path) -> None:
+  """Raises the one-line :func:`unshared_message` error when this process would resume from
+  another epoch than process 0 (it does not see the same checkpoints)."""
+  if jax.process_count() > 1 and int(agree(np.int32(start))) != start:
+    raise FileNotFoundError(unshared_message(path))
+
+
 def padded_size(n: int) -> int:
   """``n`` rounded up to a multiple of the global device count (what a sharded axis needs)."""
   d = jax.device_count()

@@ -255,6 +255,8 @@ def run_blackbox(config, workdir=None, quiet: bool = False, bench=None) -> dict:
                    quiet or len(starts) == 1 or not writer, leave=True)
   for s, path, is_done in it:
     if is_done:
+      if not path.is_file():  # process 0 has it, this process does not see it
+        raise FileNotFoundError(distributed.unshared_message(path))
       with np.load(path) as z:
         parts.append({k: z[k] for k in z.files})
       continue

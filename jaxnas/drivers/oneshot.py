@@ -287,6 +287,7 @@ def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | Non
   ckpt_dir = wd / "checkpoints" / _checkpoint_hash(config) if wd else None
   template = jax.eval_shape(opt.init, k_init, example)
   start, state, meta = load_checkpoint(ckpt_dir, template)
+  distributed.check_same_start(start, ckpt_dir)  # every process resumes from process 0's epoch
   history = meta["history"] if meta else []
   if state is None:
     t0 = time.perf_counter()

@@ -215,6 +215,7 @@ def run_train(config, workdir=None, quiet: bool = False, stop_after: int | None 
   wd = pathlib.Path(workdir) if workdir else None
   ckpt_dir = wd / "checkpoints" / io.config_hash(config, drop=("eval_every",)) if wd else None
   start, state, meta = io.load_checkpoint(ckpt_dir, jax.eval_shape(init, k_init, example))
+  distributed.check_same_start(start, ckpt_dir)  # every process resumes from process 0's epoch
   history = meta["history"] if meta else []
   if state is None:
     state = init(k_init, example)
