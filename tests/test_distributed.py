@@ -161,6 +161,8 @@ def test_bench_device_quick(tmp_path):
   for part in ("synflow", "jacov"):
     assert r["results"][part]["finite"] == r["results"][part]["num_archs"]
     assert r["results"][part]["archs_per_s"] > 0
+  # jacov with the cells sharded over the 2 devices == score_many on one (float rounding)
+  assert r["results"]["jacov"]["max_abs_diff_vs_unsharded"] < 1e-4
   for part in ("darts", "gdas"):
     x = r["results"][part]
     assert x["step_ms"] > 0 and x["epoch_s"] == pytest.approx(x["steps_per_epoch"] * x["step_ms"] / 1e3)

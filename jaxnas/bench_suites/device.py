@@ -9,7 +9,8 @@ the same code at :data:`QUICK` sizes, a CPU smoke test):
   network at 32x32, through ``synflow_many`` (grouped fast path; sharded when several devices);
 * ``jacov``: the data-dependent ``jacov`` proxy over ``jacov_archs`` cells (all 15,625) with
   ``score_many`` (``evaluate.zero_cost.score_many_sharded``: chunks of ``jacov_chunk`` cells per
-  vmapped call, batch ``jacov_batch`` of random 32x32 images);
+  vmapped call, batch ``jacov_batch`` of random 32x32 images); ``--quick`` on several devices
+  also scores the cells unsharded and reports the largest difference;
 * ``darts`` / ``gdas``: the full-size NB201 supernet (C=16, N=5, search-cell BN without affine)
   step time at batch 64 of random 32x32 images (train and validation batches: 128 images per
   step), and the epoch time of NB201's 25,000-image search half (391 steps);
@@ -116,7 +117,7 @@ def _synflow(s: dict, zc_nets) -> dict:
           "archs_per_s": n / dt, "finite": int(np.isfinite(scores).sum())}
 
 
-def _jacov(s: dict, zc_nets) -> dict:
+def _jacov(s: dict, zc_nets, check: bool = False) -> dict:
   from jaxnas.evaluate import zero_cost as zcd  # pylint: disable=import-outside-toplevel
   select, _, v = zc_nets
   n, B, H, chunk = s["jacov_archs"], s["jacov_batch"], s["zc_image"], s["jacov_chunk"]
@@ -136,8 +137,13 @@ def _jacov(s: dict, zc_nets) -> dict:
   t0 = time.perf_counter()
   scores = zcd.score_many_sharded("jacov", key, net_fn, v, w, (x, y), chunk_size=chunk)
   dt = time.perf_counter() - t0
-  return {"num_archs": n, "batch": B, "chunk": chunk, "first_call_s": first, "run_s": dt,
-          "archs_per_s": n / dt, "finite": int(np.isfinite(scores).sum())}
+  out = {"num_archs": n, "batch": B, "chunk": chunk, "first_call_s": first, "run_s": dt,
+         "archs_per_s": n / dt, "finite": int(np.isfinite(scores).sum())}
+  if check and jax.device_count() > 1:  # the sharded scores equal one device's score_many
+    from jaxnas.predictors import zero_cost as zc  # pylint: disable=import-outside-toplevel
+    single = np.asarray(zc.score_many("jacov", key, net_fn, v, w, (x, y), chunk_size=chunk))
+    out["max_abs_diff_vs_unsharded"] = float(np.max(np.abs(single - scores)))
+  return out
 
 
 def _supernet(name: str, s: dict) -> dict:
@@ -218,7 +224,7 @@ def run(json_out=None, quick: bool = False, parts=None, sizes=None) -> dict:
       r = _blackbox("bananas", s["bananas_seeds"], s["bananas_queries"])
     elif part in ("synflow", "jacov"):
       zc_nets = zc_nets or _zc_setup(s)
-      r = (_synflow if part == "synflow" else _jacov)(s, zc_nets)
+      r = _synflow(s, zc_nets) if part == "synflow" else _jacov(s, zc_nets, check=quick)
     else:
       r = _supernet(part, s)
     r["total_s"] = time.perf_counter() - t0
