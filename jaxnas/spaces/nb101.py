@@ -538,24 +538,46 @@ def from_categorical(x) -> Arch:
 # ----------------------------------------------------------------------------- search operators
 
 
+# [21, 7, 7] one-hot of each upper-triangular slot: bits -> matrix without a scatter
+_EDGE_BASIS = np.zeros((NUM_EDGE_SLOTS, NUM_VERTICES, NUM_VERTICES), np.int32)
+_EDGE_BASIS[np.arange(NUM_EDGE_SLOTS), _ROWS, _COLS] = 1
+# an invalid spec (no edge: the input does not reach the output), the start of redraw loops
+_NO_EDGES = np.zeros((NUM_VERTICES, NUM_VERTICES), np.int32)
+
+
+def _bits_to_matrix(bits):
+  """``int32[..., 21]`` upper-triangular bits -> ``int32[..., 7, 7]``."""
+  return jnp.sum(bits[..., :, None, None] * jnp.asarray(_EDGE_BASIS), axis=-3)
+
+
 def _draw_raw(key) -> Arch:
   """One raw spec: 21 fair edge bits, uniform interior ops."""
   w = rng.words(key, NUM_EDGE_SLOTS + OP_SPOTS)
-  bits = (w[:NUM_EDGE_SLOTS] >> 7) & 1
+  bits = ((w[:NUM_EDGE_SLOTS] >> 7) & 1).astype(jnp.int32)
   interior = (w[NUM_EDGE_SLOTS:] % 3).astype(jnp.int32) + 1
-  m = jnp.zeros((7, 7), jnp.int32).at[_ROWS, _COLS].set(bits.astype(jnp.int32))
   ops = jnp.concatenate([jnp.array([INPUT], jnp.int32), interior, jnp.array([OUTPUT], jnp.int32)])
-  return Arch(matrix=m, ops=ops)
+  return Arch(matrix=_bits_to_matrix(bits), ops=ops)
+
+
+def _redraw(key, draw, start: Arch, max_tries: int | None = None):
+  """``draw(fold_in(key, t))`` for t = 0, 1, ... until valid (or ``max_tries``):
+  ``(arch, ok)``. One copy of ``draw`` and ``is_valid`` in the loop body (compile time)."""
+  def cond(c):
+    t, _, ok = c
+    return ~ok if max_tries is None else ~ok & (t < max_tries)
+
+  def body(c):
+    t, _, _ = c
+    a = draw(rng.fold_in(key, t))
+    return t + 1, a, is_valid(a)
+
+  _, a, ok = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), start, jnp.array(False)))
+  return a, ok
 
 
 def _sample_one(key) -> Arch:
-  def body(c):
-    t, _ = c
-    return t + 1, _draw_raw(rng.fold_in(key, t + 1))
-
-  _, a = jax.lax.while_loop(lambda c: ~is_valid(c[1]), body,
-                            (jnp.zeros((), jnp.int32), _draw_raw(rng.fold_in(key, 0))))
-  return a
+  start = Arch(matrix=jnp.asarray(_NO_EDGES), ops=jnp.array([0, 1, 1, 1, 1, 1, 4], jnp.int32))
+  return _redraw(key, _draw_raw, start)[0]
 
 
 def sample(key: jax.Array, shape: tuple[int, ...] = ()) -> Arch:
@@ -572,12 +594,15 @@ def _mutate_draw(key, parent: Arch) -> Arch:
   w = rng.words(key, NUM_EDGE_SLOTS + 2 * OP_SPOTS)
   u = (w >> 8).astype(jnp.float32) / float(1 << 24)  # uniform [0, 1)
   flip = (u[:NUM_EDGE_SLOTS] < EDGE_MUTATION_PROB).astype(jnp.int32)
-  m = parent.matrix.at[_ROWS, _COLS].set(parent.matrix[_ROWS, _COLS] ^ flip)
+  m = parent.matrix ^ _bits_to_matrix(flip)
   change = u[NUM_EDGE_SLOTS:NUM_EDGE_SLOTS + OP_SPOTS] < OP_MUTATION_PROB
   shift = (w[NUM_EDGE_SLOTS + OP_SPOTS:] % 2).astype(jnp.int32) + 1  # one of the two others
   old = parent.ops[1:-1]
   new = jnp.where(change, (old - 1 + shift) % 3 + 1, old)
-  return Arch(matrix=m, ops=parent.ops.at[1:-1].set(new))
+  return Arch(matrix=m, ops=jnp.concatenate([parent.ops[:1], new, parent.ops[-1:]]))
+
+
+MUTATE_TRIES = 1000  # redraws before mutate gives up and returns the parent (never seen)
 
 
 def mutate(key: jax.Array, arch) -> Arch:
@@ -587,14 +612,8 @@ def mutate(key: jax.Array, arch) -> Arch:
   architecture (``vmap`` for a batch)."""
   a = _as_arch(arch)
   parent = Arch(matrix=jnp.asarray(a.matrix, jnp.int32), ops=jnp.asarray(a.ops, jnp.int32))
-
-  def body(c):
-    t, _ = c
-    return t + 1, _mutate_draw(rng.fold_in(key, t + 1), parent)
-
-  _, child = jax.lax.while_loop(lambda c: ~is_valid(c[1]) & (c[0] < 1000), body,
-                                (jnp.zeros((), jnp.int32), _mutate_draw(rng.fold_in(key, 0), parent)))
-  return jax.tree.map(lambda c, p: jnp.where(is_valid(child), c, p), child, parent)
+  child, ok = _redraw(key, lambda k: _mutate_draw(k, parent), parent, MUTATE_TRIES)
+  return jax.tree.map(lambda c, p: jnp.where(ok, c, p), child, parent)
 
 
 # neighbour k: k < 10 -> vertex 1 + k // 2 gets op shift 1 + k % 2; else edge EDGES[k - 10] flips
