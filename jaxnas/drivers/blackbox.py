@@ -313,10 +313,17 @@ def absent_counts(space, bench, outs: dict):
   architecture."""
   if getattr(bench, "kind", "table") == "surrogate" or not getattr(bench, "partial", False):
     return None
-  archs = archs_from_outputs(space, outs, "arch")  # Arch[seeds, steps, num_ask]
-  present = np.asarray(jax.jit(lambda b, a: bm.contains(b, space, a))(bench, archs))
-  counted = outs["counted"] if "counted" in outs else np.ones(present.shape[:2], bool)
-  return ((~present) & np.asarray(counted, bool)[..., None]).sum(axis=(1, 2))
+  fitness = np.asarray(outs["fitness"], float)  # [seeds, steps, num_ask]
+  counted = outs["counted"] if "counted" in outs else np.ones(fitness.shape[:2], bool)
+  # an absent architecture has NaN fitness: only those queries need the (compiled) row search
+  maybe = ~np.isfinite(fitness) & np.asarray(counted, bool)[..., None]
+  absent = np.zeros(fitness.shape[0], np.int64)
+  if maybe.any():
+    idx = np.nonzero(maybe)
+    archs = jax.tree.map(lambda x: np.asarray(x)[idx], archs_from_outputs(space, outs, "arch"))
+    present = np.asarray(jax.jit(lambda b, a: bm.contains(b, space, a))(bench, archs))
+    np.add.at(absent, idx[0], ~present)
+  return absent
 
 
 def _results(config, space, bench, optimizer, objective, outs, compile_s, run_s) -> dict:
