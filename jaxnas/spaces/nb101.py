@@ -31,7 +31,8 @@ axis is allowed everywhere). Conventions:
 Sampling, mutation and the neighbourhood follow NASLib (which follows the NAS-Bench-101 notebook):
 sample = 21 fair edge bits and uniform interior ops, rejected until valid; mutate = flip each edge
 with probability 1/7 and resample each interior op (to one of the two others) with probability
-1/5 (``mutation_rate / OP_SPOTS``), retried until valid; neighbours = each other op of a vertex on
+1/3 (NASLib's ``1 / len(OPS)``; the NAS-Bench-101 notebook's 1/5 is not NASLib's), retried until
+valid; neighbours = each other op of a vertex on
 an input->output path, each edge on such a path removed, each absent edge added that would lie on
 one; only valid ones (``neighbours_masked``: a fixed buffer of K = 31 and a mask).
 
@@ -78,9 +79,10 @@ _FROM_NASLIB = np.array([OPS.index(o) for o in NASLIB_OPS])
 # NAS-Bench-101's hash labels: canonical op order index, input -1, output -2
 _HASH_LABEL = np.array([-1, 0, 1, 2, -2])
 
-# Mutation rates (NASLib / the NAS-Bench-101 notebook with mutation_rate = 1)
+# Mutation rates of NASLib's NB101 ``mutate``: ``1 / NUM_VERTICES`` per edge, ``1 / len(OPS)`` per
+# interior op with its 3 ops (the NAS-Bench-101 notebook uses ``1 / OP_SPOTS`` = 1/5 for ops)
 EDGE_MUTATION_PROB = 1.0 / NUM_VERTICES
-OP_MUTATION_PROB = 1.0 / OP_SPOTS
+OP_MUTATION_PROB = 1.0 / len(INTERIOR_OPS)
 NUM_NEIGHBOURS = 2 * OP_SPOTS + NUM_EDGE_SLOTS  # 31: 2 other ops per interior vertex, 21 edge flips
 
 _ROWS = np.array([i for i, _ in EDGES])
@@ -606,9 +608,9 @@ MUTATE_TRIES = 1000  # redraws before mutate gives up and returns the parent (ne
 
 
 def mutate(key: jax.Array, arch) -> Arch:
-  """NASLib's NB101 ``mutate`` (the NAS-Bench-101 notebook's, mutation_rate 1): flip each of the
+  """NASLib's NB101 ``mutate`` (``edits=1``): flip each of the
   21 edges with probability 1/7 and change each interior op to one of the two others with
-  probability 1/5; redrawn until valid (the child may equal the parent). Jittable; one
+  probability 1/3; redrawn until valid (the child may equal the parent). Jittable; one
   architecture (``vmap`` for a batch)."""
   a = _as_arch(arch)
   parent = Arch(matrix=jnp.asarray(a.matrix, jnp.int32), ops=jnp.asarray(a.ops, jnp.int32))
