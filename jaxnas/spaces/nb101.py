@@ -153,6 +153,16 @@ def is_valid(arch) -> jax.Array:
       or not jnp.issubdtype(ops.dtype, jnp.integer)):
     batch = ops.shape[:-1] if ops.ndim >= 1 else ()
     return jnp.zeros(batch, bool)
+  return _is_valid_arrays(m, ops)
+
+
+@jax.jit
+def _is_valid_arrays(m, ops):
+  """The traced part of :func:`is_valid`. Jitted as one function because host code calls
+  ``is_valid`` eagerly on batches of every shape (checks, tests): op-by-op it costs ~60 primitive
+  compiles (1.6 CPU-s) per new shape, as one function ~0.5 CPU-s; inside a caller's jit it is
+  inlined like any function."""
+  n = NUM_VERTICES
   binary = jnp.all((m == 0) | (m == 1), axis=(-2, -1))
   upper = jnp.all(jnp.where(np.triu(np.ones((n, n), bool), 1), True, m == 0), axis=(-2, -1))
   interior = ops[..., 1:-1]
@@ -623,21 +633,29 @@ _NB_VERTEX = np.array([1 + k // 2 for k in range(2 * OP_SPOTS)])
 _NB_SHIFT = np.array([1 + k % 2 for k in range(2 * OP_SPOTS)])
 
 
+def _neighbour_tables():
+  """Static ``[31, 7]`` op shifts and ``[31, 7, 7]`` edge flips of the K = 31 neighbours."""
+  k_ops = np.zeros((NUM_NEIGHBOURS, 7), np.int32)
+  k_ops[np.arange(2 * OP_SPOTS), _NB_VERTEX] = _NB_SHIFT
+  flip = np.zeros((NUM_NEIGHBOURS, 7, 7), bool)
+  flip[2 * OP_SPOTS + np.arange(NUM_EDGE_SLOTS), _ROWS, _COLS] = True
+  return k_ops, flip
+
+
+_NB_OPS, _NB_FLIP = _neighbour_tables()
+
+
+def _apply_change(m, ops, k_ops, flip) -> Arch:
+  new_ops = jnp.where(k_ops != 0, (ops - 1 + k_ops) % 3 + 1, ops)
+  return Arch(matrix=jnp.where(flip, 1 - m, m).astype(jnp.int32), ops=new_ops.astype(jnp.int32))
+
+
 def neighbour(arch, k) -> Arch:
   """The ``k``-th of :func:`neighbours` (``k`` may be traced). Jittable."""
   a = _as_arch(arch)
   m, ops = jnp.asarray(a.matrix, jnp.int32), jnp.asarray(a.ops, jnp.int32)
   k = jnp.asarray(k, jnp.int32)
-  is_op = k < 2 * OP_SPOTS
-  kv = jnp.clip(k, 0, 2 * OP_SPOTS - 1)
-  vertex = jnp.asarray(_NB_VERTEX)[kv]
-  shift = jnp.asarray(_NB_SHIFT)[kv]
-  hit_v = (jnp.arange(7) == vertex) & is_op
-  new_ops = jnp.where(hit_v, (ops - 1 + shift) % 3 + 1, ops)
-  ke = jnp.clip(k - 2 * OP_SPOTS, 0, NUM_EDGE_SLOTS - 1)
-  hit_e = jnp.zeros((7, 7), bool).at[jnp.asarray(_ROWS)[ke], jnp.asarray(_COLS)[ke]].set(~is_op)
-  new_m = jnp.where(hit_e, 1 - m, m)
-  return Arch(matrix=new_m, ops=new_ops)
+  return _apply_change(m, ops, jnp.asarray(_NB_OPS)[k], jnp.asarray(_NB_FLIP)[k])
 
 
 def neighbours(arch) -> Arch:
@@ -646,16 +664,8 @@ def neighbours(arch) -> Arch:
   :func:`neighbours_masked` for which are NASLib neighbours)."""
   a = _as_arch(arch)
   m, ops = jnp.asarray(a.matrix, jnp.int32), jnp.asarray(a.ops, jnp.int32)
-  k_ops = np.zeros((NUM_NEIGHBOURS, 7), np.int32)
-  k_ops[np.arange(2 * OP_SPOTS), _NB_VERTEX] = _NB_SHIFT
-  is_op = k_ops.any(-1)
-  new_ops = jnp.where(jnp.asarray(k_ops != 0), (ops[..., None, :] - 1 + jnp.asarray(k_ops)) % 3 + 1,
-                      ops[..., None, :])
-  flip = np.zeros((NUM_NEIGHBOURS, 7, 7), bool)
-  flip[2 * OP_SPOTS + np.arange(NUM_EDGE_SLOTS), _ROWS, _COLS] = True
-  new_m = jnp.where(jnp.asarray(flip), 1 - m[..., None, :, :], m[..., None, :, :])
-  del is_op
-  return Arch(matrix=new_m.astype(jnp.int32), ops=new_ops.astype(jnp.int32))
+  return _apply_change(m[..., None, :, :], ops[..., None, :], jnp.asarray(_NB_OPS),
+                       jnp.asarray(_NB_FLIP))
 
 
 def neighbours_masked(arch) -> tuple[Arch, jax.Array]:
