@@ -21,6 +21,7 @@ SUITES = {
     "predictors": ("jaxnas.evaluate.predictors", "bench"),
     "supernet": ("jaxnas.optimizers.oneshot.bench", "bench_supernet"),
     "device": ("jaxnas.bench_suites.device", "run"),
+    "nb101": ("jaxnas.bench_suites.nb101", "run"),
 }
 
 
@@ -102,6 +103,8 @@ def main(argv=None) -> int:
       kwargs["full"] = args.full
       if args.proxies:
         kwargs["proxies"] = [p.strip() for p in args.proxies.split(",") if p.strip()]
+    if args.suite == "nb101" and args.benchmark_path:
+      kwargs["benchmark_path"] = args.benchmark_path
   report = run(None if args.suite == "bbo" else args.json, **kwargs)
   if args.suite == "bbo" and not args.no_model_based:
     # the model-based optimizers, at 100 seeds x 150 queries (their own, smaller default scale)
