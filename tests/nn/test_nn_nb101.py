@@ -1,0 +1,116 @@
+"""The NAS-Bench-101 network (``nn`` registry ``nasbench101``): closed-form parameter and FLOP
+counts equal the published ones (NASLib's 500 labelled cells, the paper's Inception-like cell),
+the Flax variables equal the closed form, and a small network runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+
+import jax
+import numpy as np
+import pytest
+
+from jaxnas.nn import nb101
+
+DATA = pathlib.Path(os.environ.get("JAXNAS_SHARED_DATA",
+                                   pathlib.Path(__file__).resolve().parents[2] / "../shared/data"))
+NASLIB_500 = DATA / "nb101" / "naslib_labeled_500.json"
+# Cheaper XLA CPU compiles (the run time at this size is negligible).
+FAST = dict(xla_backend_optimization_level=0, xla_llvm_disable_expensive_passes=True)
+
+C3, C1, MP = nb101.CONV3X3, nb101.CONV1X1, nb101.MAXPOOL3X3
+# The NAS-Bench-101 README / colab "Inception-like" cell: 2,694,282 trainable parameters.
+INCEPTION = ([[0, 1, 1, 1, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 1],
+              [0, 0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 1],
+              [0, 0, 0, 0, 0, 0, 0]], ["input", C1, C3, C3, C3, MP, "output"])
+# Small cells covering the module rules: input->output projection only; a remainder split with
+# truncation (4 interior vertices feeding the output, a chain 1->2 with 2 < 1 channels); a
+# max-pool vertex fed by the input; an unpruned 7x7 spec with a dead vertex.
+CELLS = [
+    ([[0, 1], [0, 0]], ["input", "output"]),
+    ([[0, 1, 0, 1, 1, 1], [0, 0, 1, 0, 0, 1], [0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 1],
+      [0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0]], ["input", C3, C1, MP, C3, "output"]),
+    INCEPTION,
+    ([[0, 1, 0, 0, 1, 0, 1], [0, 0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0],
+      [0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0]],
+     ["input", MP, C1, C3, C3, C3, "output"]),
+]
+SMALL = dict(C=8, num_stacks=2, N=1)
+
+
+@pytest.fixture(scope="module")
+def naslib_500():
+  if not NASLIB_500.exists():
+    pytest.skip(f"{NASLIB_500} not found (set JAXNAS_SHARED_DATA to the shared data folder)")
+  return json.loads(NASLIB_500.read_text())["data"]["cifar10"]
+
+
+def test_counts_equal_naslib_500_and_the_inception_cell(naslib_500):
+  """``params_mb`` and ``flops_m`` of all 500 NASLib keys (raw 7x7 samples, pruned here), and the
+  paper's Inception-like cell, from the closed form alone (no network is built)."""
+  assert len(naslib_500) == 500
+  for key, row in naslib_500.items():
+    params, flops = nb101.counts(key)
+    assert params == round(row["params_mb"] * 1e6), key
+    assert flops == round(row["flops_m"] * 1e6), key
+  first = next(iter(naslib_500))
+  assert nb101.counts(first) == (4_095_778, 624_558_080)  # SPACES.md section 1's reference
+  assert nb101.count_params(INCEPTION) == 2_694_282
+
+
+def _variables(net, size=8):
+  x = jax.ShapeDtypeStruct((1, size, size, 3), np.float32)
+  return jax.eval_shape(lambda k, x: net.init(k, x, False), jax.random.key(0, impl="unsafe_rbg"),
+                        x)
+
+
+def test_flax_variables_equal_the_closed_form():
+  """The parameters the Flax network declares (abstract init) equal :func:`nb101.count_params`,
+  on small networks and on the full-size Inception-like cell (2,694,282)."""
+  for cell in CELLS:
+    shapes = _variables(nb101.compile_nb101(cell, 10, **SMALL))["params"]
+    got = sum(int(np.prod(s.shape)) for s in jax.tree_util.tree_leaves(shapes))
+    assert got == nb101.count_params(cell, 10, **SMALL), cell
+  shapes = _variables(nb101.compile_nb101(INCEPTION, 10), 32)["params"]
+  assert sum(int(np.prod(s.shape)) for s in jax.tree_util.tree_leaves(shapes)) == 2_694_282
+  # channel rule: 4 interior vertices share 8 channels as 2 each; 5 channels -> 2, 1, 1, 1
+  assert nb101.vertex_channels(4, 5, CELLS[1][0]) == (4, 2, 1, 1, 1, 5)
+
+
+def test_forward_pass_and_registry():
+  """Small networks of two cells in one program: finite logits of the right shape, train mode
+  moves the running statistics; ``jaxnas.nn.compile('nasbench101', ...)`` builds the same
+  network."""
+  from jaxnas import nn as jnn  # pylint: disable=import-outside-toplevel
+  nets = [nb101.compile_nb101(c, 5, **SMALL) for c in (CELLS[1], CELLS[3])]
+  x = jax.random.normal(jax.random.key(1), (2, 8, 8, 3))
+
+  def run(x):
+    out = []
+    for n in nets:
+      v = n.init(jax.random.key(0, impl="unsafe_rbg"), x, False)
+      logits, new = n.apply(v, x, True, mutable=["batch_stats"])
+      moved = jax.tree.map(lambda a, b: jax.numpy.abs(a - b).sum(), v["batch_stats"],
+                           new["batch_stats"])
+      out.append((logits, sum(jax.tree.leaves(moved))))
+    return out
+
+  for logits, moved in jax.jit(run).lower(x).compile(compiler_options=FAST)(x):
+    assert logits.shape == (2, 5) and np.all(np.isfinite(np.asarray(logits)))
+    assert float(moved) > 0
+  net = jnn.compile("nasbench101", CELLS[1], 5, **SMALL)
+  assert net == nets[0]
+
+
+def test_invalid_cells_are_one_line_errors():
+  with pytest.raises(ValueError, match="input does not reach the output"):
+    nb101.spec(([[0, 0], [0, 0]], ["input", "output"]))
+  with pytest.raises(ValueError, match="strictly upper-triangular"):
+    nb101.spec(([[0, 1], [1, 0]], ["input", "output"]))
+  full = np.triu(np.ones((7, 7), int), 1)
+  with pytest.raises(ValueError, match="21 edges after pruning"):
+    nb101.spec((full, ["input"] + [C3] * 5 + ["output"]))
+  with pytest.raises(ValueError, match="NASLib 56-int tuple"):
+    nb101.spec("(0, 1, 2)")
