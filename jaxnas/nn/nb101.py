@@ -122,6 +122,9 @@ def _raw_spec(arch) -> tuple[np.ndarray, tuple[str, ...]]:
   flat = np.asarray(arch).reshape(-1)
   if flat.size == 56:
     return _from_naslib(flat)
+  if flat.size == 31:  # the space's categorical view (how the train driver passes an arch)
+    from jaxnas.spaces import nb101 as space  # pylint: disable=import-outside-toplevel
+    return _raw_spec(space.from_categorical(flat.astype(np.int32)))
   raise ValueError("a NAS-Bench-101 architecture is a (matrix, ops) pair, a {'matrix', 'ops'} "
                    "dict, a NASLib 56-int tuple (or its string) or the space's Arch; got "
                    f"{type(arch).__name__}")
@@ -157,6 +160,16 @@ def spec(arch) -> tuple[tuple[tuple[int, ...], ...], tuple[str, ...]]:
     raise ValueError(f"invalid NAS-Bench-101 labels {labels}: first 'input', last 'output', "
                      f"interior ones of {', '.join(MODULE_OPS)}")
   return tuple(tuple(int(x) for x in row) for row in m), labels
+
+
+def check_channels(arch, C: int = STEM_CHANNELS) -> None:
+  """One-line ValueError when the stem width ``C`` leaves a vertex of ``arch``'s first module
+  without channels (more vertices feed the output than ``C``)."""
+  matrix, _ = spec(arch)
+  if min(vertex_channels(C, C, matrix)) < 1:
+    k = sum(r[-1] for r in matrix[1:])
+    raise ValueError(f"NB101 network with C={C}: {k} vertices share the module output, so C must "
+                     f"be at least {k}")
 
 
 def vertex_channels(c_in: int, c_out: int, matrix) -> tuple[int, ...]:
@@ -375,6 +388,7 @@ def compile_nb101(arch, num_classes: int, C: int = STEM_CHANNELS, *, num_stacks:
     raise ValueError(f"NB101 network needs num_classes, C, num_stacks, N >= 1; got "
                      f"{num_classes}, {C}, {num_stacks}, {N}")
   matrix, ops = spec(arch)
+  check_channels((matrix, ops), C)
   return NB101Network(matrix, ops, int(num_classes), int(C), int(num_stacks), int(N), bn)
 
 
@@ -404,4 +418,4 @@ def fast_counts():
 
 __all__ = ["CONV1X1", "CONV3X3", "INPUT", "MAXPOOL3X3", "MODULE_OPS", "NASLIB_OPS", "NB101_BN",
            "NB101Network", "OUTPUT", "compile_nb101", "count_flops", "count_params", "counts",
-           "fast_counts", "plan", "prune", "spec", "vertex_channels"]
+           "check_channels", "fast_counts", "plan", "prune", "spec", "vertex_channels"]

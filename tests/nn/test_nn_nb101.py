@@ -60,6 +60,29 @@ def test_counts_equal_naslib_500_and_the_inception_cell(naslib_500):
   assert nb101.count_params(INCEPTION) == 2_694_282
 
 
+def test_counts_equal_ec_nas_trainable_parameters():
+  """TF ``trainable_parameters`` (protobuf field 2) of all 3,988 EC-NAS records (2,532 distinct
+  cells, pruned V x V specs) from the closed form; records read with the TensorFlow-free reader."""
+  import base64  # pylint: disable=import-outside-toplevel
+  tr = pytest.importorskip("jaxnas.benchmarks.tfrecord")
+  files = sorted((DATA / "nb101" / "ec_nas").glob("*.tfrecord"))
+  if not files:
+    pytest.skip(f"{DATA / 'nb101' / 'ec_nas'} has no tfrecord files (set JAXNAS_SHARED_DATA)")
+  seen, total = {}, 0
+  for path in files:
+    for _, payload in tr.read_records(path):
+      _, _, bits, ops, metrics = json.loads(payload)
+      stored = [v for f, w, v in tr.decode_message(base64.b64decode(metrics)) if (f, w) == (2, 0)]
+      v = int(round(len(bits) ** 0.5))
+      cell = (tuple(tuple(int(b) for b in bits[i * v:(i + 1) * v]) for i in range(v)),
+              tuple(ops.split(",")))
+      if cell not in seen:
+        seen[cell] = nb101.count_params(cell)
+      assert stored == [seen[cell]], (path.name, bits, ops)
+      total += 1
+  assert total == 3988 and len(seen) == 2532
+
+
 def _variables(net, size=8):
   x = jax.ShapeDtypeStruct((1, size, size, 3), np.float32)
   return jax.eval_shape(lambda k, x: net.init(k, x, False), jax.random.key(0, impl="unsafe_rbg"),
