@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 
 from jaxnas.spaces import cell, nb201, transnas_micro
+from jaxnas.spaces import nb101
 from jaxnas.spaces.base import SearchSpace
 
 NASBENCH201 = nb201.SPACE.as_search_space()  # naslib_valid=True: NASLib's sampler
@@ -21,6 +22,8 @@ TRANSNAS101_MICRO = transnas_micro.SPACE.as_search_space()
 
 # name -> the space with its default options (get_space(name, **options) for others)
 SPACES: dict[str, SearchSpace] = {"nasbench201": NASBENCH201, "transnas101_micro": TRANSNAS101_MICRO}
+NASBENCH101 = nb101.SPACE  # NAS-Bench-101: not a cell_space (node-op DAG, fingerprint = module hash)
+SPACES["nasbench101"] = NASBENCH101
 
 
 def get_space(name: str, **options) -> SearchSpace:
@@ -103,3 +106,4 @@ def arch_from_string(space: SearchSpace | str, text) -> object:
 __all__ = ["NASBENCH201", "SPACES", "SearchSpace", "TRANSNAS101_MICRO", "arch_from_string", "cell",
            "get_space", "nb201",
            "transnas_micro"]
+__all__ += ["NASBENCH101", "nb101"]
