@@ -20,6 +20,7 @@ SUITES = {
     "zc": ("jaxnas.bench_suites.zc", "run"),
     "predictors": ("jaxnas.evaluate.predictors", "bench"),
     "supernet": ("jaxnas.optimizers.oneshot.bench", "bench_supernet"),
+    "nb101-predictors": ("jaxnas.bench_suites.nb101_predictors", "run"),
 }
 
 
