@@ -212,7 +212,9 @@ def _counts(space, stat: str, archs, ids, network: dict | None = None, **kw) -> 
   # NB201's fast FLOPs need dense ids; a space that has no ids (NB101) registers counters that
   # do not
   if fast is not None and (ids is not None or stat == "params" or not space.num_archs):
-    return np.asarray(fast[STATS.index(stat)](archs, ids, **kw))
+    # the network's other arguments (NB101's num_stacks) go to the counter by name
+    extra = {k: v for k, v in network.items() if k not in ("C", "N")}
+    return np.asarray(fast[STATS.index(stat)](archs, ids, **kw, **extra))
   count = jnn.count_params if stat == "params" else jnn.count_flops
   size = kw.pop("image_size")
   n = jax.tree.leaves(archs)[0].shape[0]

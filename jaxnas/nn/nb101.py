@@ -394,24 +394,25 @@ def compile_nb101(arch, num_classes: int, C: int = STEM_CHANNELS, *, num_stacks:
 
 def fast_counts():
   """``(params, flops)`` counters of many NB101 cells, each ``(archs, ids, *, num_classes, C, N,
-  image_size) -> int[A]`` (registered in ``jaxnas.nn.FAST_COUNTS``); ``N`` is modules per stack.
+  image_size, num_stacks=3) -> int[A]`` (registered in ``jaxnas.nn.FAST_COUNTS``); ``N`` is
+  modules per stack.
   Closed forms, no network is built."""
 
-  def _each(archs, which, num_classes, C, N, image_size):
+  def _each(archs, which, num_classes, C, N, image_size, num_stacks=3):
     leaves = jax.tree.leaves(archs)
     n = leaves[0].shape[0]
     kw = {"C": C if C is not None else STEM_CHANNELS, "N": N if N is not None else 3,
-          "image_size": image_size}
+          "image_size": image_size, "num_stacks": num_stacks}
     return np.asarray([counts(jax.tree.map(lambda x: np.asarray(x)[i], archs), num_classes,
                               **kw)[which] for i in range(n)], np.int64)
 
-  def params(archs, ids, *, num_classes, C, N, image_size):
+  def params(archs, ids, *, num_classes, C, N, image_size, num_stacks=3):
     del ids
-    return _each(archs, 0, num_classes, C, N, image_size)
+    return _each(archs, 0, num_classes, C, N, image_size, num_stacks)
 
-  def flops(archs, ids, *, num_classes, C, N, image_size):
+  def flops(archs, ids, *, num_classes, C, N, image_size, num_stacks=3):
     del ids
-    return _each(archs, 1, num_classes, C, N, image_size)
+    return _each(archs, 1, num_classes, C, N, image_size, num_stacks)
 
   return params, flops
 

@@ -12,28 +12,30 @@ import jax
 import numpy as np
 import pytest
 
-from jaxnas import run
+from jaxnas import run, spaces
 from jaxnas.config import load_config
 from jaxnas.drivers import train as tr
 from jaxnas.nn import nb101
 from jaxnas.paths import REPO_ROOT
 
 CONFIGS = REPO_ROOT / "configs"
-# two NASLib keys of nb101/naslib_labeled_500.json (raw 7x7 samples; the second prunes to 5
-# vertices)
+# two NASLib 56-int tuples in NASLib's padded 7x7 form (unused vertices labelled conv3x3, no
+# edges): input -> conv3x3 -> output; and a max-pool and a conv1x1 vertex fed by projections of
+# the input, concatenated, plus the input->output projection (small cells: each compiles its own
+# program; the shapes of larger cells are traced in tests/nn/test_nn_nb101.py)
 NASLIB = [
-    (0, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0,
-     0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 4, 4, 4, 1),
-    (0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0,
-     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 4, 2, 2, 1),
+    (0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 1),
+    (0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 4, 4, 4, 1),
 ]
 
 
 def _smoke_train(shared_data):
   c = load_config(str(CONFIGS / "nb101_train.py") + ":smoke")
   c.data.path = str(shared_data / "images" / "fashion_mnist")
-  # a 4-vertex cell and one stack keep the compiles small (the default is the Inception-like cell)
-  c.arch = "0110001100010000:input,conv1x1-bn-relu,maxpool3x3,output"
+  # a 3-vertex cell and one stack keep the compiles small (the default is the Inception-like cell)
+  c.arch = "010001000:input,conv3x3-bn-relu,output"
   c.network.num_stacks = 1
   return c
 
@@ -78,6 +80,9 @@ def test_zero_cost_scores_naslib_tuples(shared_data, tmp_path):
   assert code == 0
   rows = list(csv.DictReader(open(wd / "zc_scores.csv")))
   assert len(rows) == 2 and set(rows[0]) == {"index", "arch", "params", "flops", "nwot"}
+  space = spaces.get_space("nasbench101")
+  assert [r["arch"] for r in rows] == [space.to_string(spaces.arch_from_string(space, str(t)))
+                                       for t in NASLIB]  # the space's string form, file order
   for r, t in zip(rows, NASLIB):
     kw = dict(C=8, N=1, num_stacks=1)  # the smoke network, cifar10 settings (10 classes, 32x32)
     assert float(r["params"]) == pytest.approx(nb101.count_params(t, 10, **kw) / 1e6)

@@ -1,6 +1,7 @@
 """The NAS-Bench-101 network (``nn`` registry ``nasbench101``): closed-form parameter and FLOP
-counts equal the published ones (NASLib's 500 labelled cells, the paper's Inception-like cell),
-the Flax variables equal the closed form, and a small network runs."""
+counts equal the published ones (NASLib's 500 labelled cells, the EC-NAS records, the paper's
+Inception-like cell) and the Flax variables equal the closed form. Small networks run in
+tests/drivers/test_nb101_configs.py (zero-cost and training configs)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,6 @@ from jaxnas.nn import nb101
 DATA = pathlib.Path(os.environ.get("JAXNAS_SHARED_DATA",
                                    pathlib.Path(__file__).resolve().parents[2] / "../shared/data"))
 NASLIB_500 = DATA / "nb101" / "naslib_labeled_500.json"
-# Cheaper XLA CPU compiles (the run time at this size is negligible).
-FAST = dict(xla_backend_optimization_level=0, xla_llvm_disable_expensive_passes=True)
 
 C3, C1, MP = nb101.CONV3X3, nb101.CONV1X1, nb101.MAXPOOL3X3
 # The NAS-Bench-101 README / colab "Inception-like" cell: 2,694,282 trainable parameters.
@@ -102,30 +101,24 @@ def test_flax_variables_equal_the_closed_form():
   assert nb101.vertex_channels(4, 5, CELLS[1][0]) == (4, 2, 1, 1, 1, 5)
 
 
-def test_forward_pass_and_registry():
-  """A small network (the cell with remainders, truncation, a max-pool vertex and projections):
-  finite logits of the right shape, train mode moves the running statistics;
-  ``jaxnas.nn.compile('nasbench101', ...)`` builds the same network. (The training smoke test in
-  tests/drivers/test_nb101_configs.py runs another cell forward and backward.)"""
+def test_registry_and_example_args():
+  """``jaxnas.nn.compile('nasbench101', ...)`` builds the same network as :func:`compile_nb101`, for
+  a spec and for the space's ``Arch``. (The forward pass of every cell above is traced by the
+  abstract init of the variables test; small networks run forward and backward in
+  tests/drivers/test_nb101_configs.py: the zero-cost config's NWOT pass and the training smoke
+  run.)"""
   from jaxnas import nn as jnn  # pylint: disable=import-outside-toplevel
-  nets = [nb101.compile_nb101(CELLS[1], 5, **SMALL)]
-  x = jax.random.normal(jax.random.key(1), (2, 8, 8, 3))
-
-  def run(x):
-    out = []
-    for n in nets:
-      v = n.init(jax.random.key(0, impl="unsafe_rbg"), x, False)
-      logits, new = n.apply(v, x, True, mutable=["batch_stats"])
-      moved = jax.tree.map(lambda a, b: jax.numpy.abs(a - b).sum(), v["batch_stats"],
-                           new["batch_stats"])
-      out.append((logits, sum(jax.tree.leaves(moved))))
-    return out
-
-  for logits, moved in jax.jit(run).lower(x).compile(compiler_options=FAST)(x):
-    assert logits.shape == (2, 5) and np.all(np.isfinite(np.asarray(logits)))
-    assert float(moved) > 0
-  net = jnn.compile("nasbench101", CELLS[1], 5, **SMALL)
-  assert net == nets[0]
+  from jaxnas import spaces  # pylint: disable=import-outside-toplevel
+  net = nb101.compile_nb101(CELLS[1], 5, **SMALL)
+  assert jnn.compile("nasbench101", CELLS[1], 5, **SMALL) == net
+  space = spaces.get_space("nasbench101")
+  arch = space.from_string("0111010000000100000010000100000000100000010000000:input,"
+                           "conv1x1-bn-relu,conv3x3-bn-relu,conv3x3-bn-relu,conv3x3-bn-relu,"
+                           "maxpool3x3,output")
+  assert jnn.compile(space, arch, 10) == nb101.compile_nb101(INCEPTION, 10)
+  assert nb101.count_params(arch) == 2_694_282
+  x, train = net.example_args((2, 8, 8, 3))
+  assert x.shape == (2, 8, 8, 3) and train is False
 
 
 def test_invalid_cells_are_one_line_errors():
