@@ -271,6 +271,29 @@ def count_flops(arch, num_classes: int = 10, **kw) -> int:
 # ----------------------------------------------------------------------------- network
 
 
+def max_pool(x: Array, k: int, stride: int) -> Array:
+  """TF's ``max_pool`` with 'same' padding (padded cells never win), NHWC, in ``x``'s dtype.
+
+  Written as the maximum of the ``k * k`` strided window offsets of the explicitly padded input:
+  its gradient is plain selects, whereas ``reduce_window_max``'s transpose
+  (``select_and_scatter_add``) lowers its pad value in float32 after SynFlow's scoped float64 has
+  ended and fails on float64 operands (``flax.linen.max_pool`` included)."""
+  outs, pads = [], []
+  for n in x.shape[1:3]:
+    out = -(-n // stride)
+    total = max((out - 1) * stride + k - n, 0)
+    outs.append(out)
+    pads.append((total // 2, total - total // 2))
+  if any(p for pair in pads for p in pair):
+    x = jnp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=jnp.asarray(-jnp.inf, x.dtype))
+  (oh, ow), y = outs, None
+  for di in range(k):
+    for dj in range(k):
+      win = x[:, di:di + stride * (oh - 1) + 1:stride, dj:dj + stride * (ow - 1) + 1:stride, :]
+      y = win if y is None else jnp.maximum(y, win)
+  return y
+
+
 class ConvBNReLU(nn.Module):
   """NB101 ``conv_bn_relu``: conv k x k ('same', no bias) -> BN -> ReLU (a probe point)."""
 
@@ -310,7 +333,7 @@ class Module(nn.Module):
       for a in add[1:]:
         h = h + a
       if self.ops[v] == MAXPOOL3X3:
-        h = nn.max_pool(h, (3, 3), strides=(1, 1), padding="SAME")
+        h = max_pool(h, 3, 1)
       else:
         k = 3 if self.ops[v] == CONV3X3 else 1
         h = ConvBNReLU(c, c, k, self.bn, name=f"vertex_{v}")(h, train)
@@ -355,7 +378,7 @@ class NB101Network(nn.Module):
     h = ConvBNReLU(3, self.C, 3, self.bn, name="stem")(x, train)
     for i, (c_in, c_out, down) in enumerate(plan(self.C, self.num_stacks, self.N)):
       if down:
-        h = nn.max_pool(h, (2, 2), strides=(2, 2), padding="SAME")
+        h = max_pool(h, 2, 2)
       h = Module(self.matrix, self.ops, c_in, c_out, self.bn,
                  name=f"stack{i // self.N}_module{i % self.N}")(h, train)
     h = probes.features(self, h)

@@ -75,7 +75,7 @@ def test_zero_cost_scores_naslib_tuples(shared_data, tmp_path):
   f.write_text(json.dumps([str(t) for t in NASLIB]))
   wd = tmp_path / "wd"
   code = run.main(["--config", str(CONFIGS / "nb101_zc.py") + ":smoke", "--workdir", str(wd),
-                   "--quiet", f"--config.archs_file={f}",
+                   "--quiet", f"--config.archs_file={f}", 
                    f"--config.data.path={shared_data / 'images' / 'fashion_mnist'}"])
   assert code == 0
   rows = list(csv.DictReader(open(wd / "zc_scores.csv")))

@@ -121,6 +121,33 @@ def test_registry_and_example_args():
   assert x.shape == (2, 8, 8, 3) and train is False
 
 
+def test_max_pool_same_padding_and_float64_gradient():
+  """:func:`nb101.max_pool` equals Flax's 'SAME' max-pool (odd and even sizes, both pools of the
+  network) and differentiates under a float64 scope inside ``jit``, as SynFlow runs it (Flax's
+  pool fails there: its gradient lowers a float32 pad value). One compiled program."""
+  import flax.linen as nn  # pylint: disable=import-outside-toplevel
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+
+  def check(x5, x4):
+    out = []
+    for x in (x5, x4):
+      for k, s in ((3, 1), (2, 2)):
+        ours = lambda x, k=k, s=s: nb101.max_pool(x, k, s)
+        ref = lambda x, k=k, s=s: nn.max_pool(x, (k, k), strides=(s, s), padding="SAME")
+        out.append((ours(x), ref(x)))
+    with jax.enable_x64(True):
+      g64 = jax.grad(lambda x: nb101.max_pool(x.astype(jnp.float64), 3, 1).sum())(x5)
+    return out, g64
+
+  k5, k4 = jax.random.split(jax.random.key(0))
+  out, g64 = jax.jit(check)(jax.random.normal(k5, (1, 5, 5, 2)),
+                            jax.random.normal(k4, (1, 4, 4, 2)))
+  for a, b in out:
+    np.testing.assert_array_equal(a, b)
+  # each window of the 5x5x2 output has one maximum: the gradient counts how often each input wins
+  assert float(g64.sum()) == 5 * 5 * 2 and g64.dtype == jnp.float32
+
+
 def test_invalid_cells_are_one_line_errors():
   with pytest.raises(ValueError, match="input does not reach the output"):
     nb101.spec(([[0, 0], [0, 0]], ["input", "output"]))
