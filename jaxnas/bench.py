@@ -20,6 +20,7 @@ SUITES = {
     "zc": ("jaxnas.bench_suites.zc", "run"),
     "predictors": ("jaxnas.evaluate.predictors", "bench"),
     "supernet": ("jaxnas.optimizers.oneshot.bench", "bench_supernet"),
+    "nb101": ("jaxnas.bench_suites.nb101", "run"),
     "nb101-predictors": ("jaxnas.bench_suites.nb101_predictors", "run"),
 }
 
@@ -92,6 +93,8 @@ def main(argv=None) -> int:
       kwargs["full"] = args.full
       if args.proxies:
         kwargs["proxies"] = [p.strip() for p in args.proxies.split(",") if p.strip()]
+    if args.suite == "nb101" and args.benchmark_path:
+      kwargs["benchmark_path"] = args.benchmark_path
   report = run(None if args.suite == "bbo" else args.json, **kwargs)
   if args.suite == "bbo" and not args.no_model_based:
     # the model-based optimizers, at 100 seeds x 150 queries (their own, smaller default scale)

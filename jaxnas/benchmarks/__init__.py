@@ -16,6 +16,7 @@ from __future__ import annotations
 import pathlib
 
 from jaxnas.benchmarks import io, nb201_build, transnas_build
+from jaxnas.benchmarks import nb101_build
 from jaxnas.benchmarks.benchmark import (INDEX_KINDS, METRICS, Benchmark, Metric, OfficialOrder,
                                          best, contains, declarations_json, from_arrays, lookup,
                                          query, resolve, rows)
@@ -49,6 +50,12 @@ BENCHMARKS = {
         "embedded": None,
         "build_hint": transnas_build.BUILD_HINT,
         "space": "transnas101_micro",
+    },
+    "nasbench101": {  # fingerprint-indexed, built from the user's official tfrecords
+        "embedded": None,
+        "build_hint": nb101_build.BUILD_HINT,
+        "space": "nasbench101",
+        "declarations": nb101_build.DECLARATIONS,
     },
 }
 

@@ -2,6 +2,7 @@
 
 ``python -m jaxnas.benchmarks build nasbench201 --out PATH [--test-accuracy-csv CSV] [--hp12-csv CSV]``
 ``python -m jaxnas.benchmarks build transnas101_micro --zip tnb101_micro_zen.zip --out PATH``
+``python -m jaxnas.benchmarks build nasbench101 --tfrecord FILE [--tfrecord FILE ...] --out PATH``
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 import numpy as np
 
 from jaxnas.benchmarks import io, nb201_build, transnas_build
+from jaxnas.benchmarks import nb101_build
 
 
 def main(argv=None) -> int:
@@ -19,7 +21,7 @@ def main(argv=None) -> int:
                               description="Build jaxnas benchmark tables (.npz).")
   sub = p.add_subparsers(dest="cmd", required=True)
   b = sub.add_parser("build", help="build a table")
-  b.add_argument("name", choices=["nasbench201", "transnas101_micro"])
+  b.add_argument("name", choices=["nasbench201", "transnas101_micro", "nasbench101"])
   b.add_argument("--out", required=True, help="output .npz path")
   b.add_argument("--test-accuracy-csv", default=None,
                  help="nats_bench.csv-format file: adds test_accuracy and the official index order")
@@ -27,9 +29,15 @@ def main(argv=None) -> int:
                  help="hp12_accuracy.csv-format file: adds the 12-epoch fidelity")
   b.add_argument("--zip", default=None,
                  help="transnas101_micro: NASLib's tnb101_micro_zen.zip")
+  b.add_argument("--tfrecord", action="append", default=[],
+                 help="nasbench101: an official (or EC-NAS) tfrecord file; repeat for several")
   args = p.parse_args(argv)
   try:
-    if args.name == "transnas101_micro":
+    if args.name == "nasbench101":
+      if not args.tfrecord:
+        raise ValueError(f"--tfrecord is required: {nb101_build.BUILD_HINT}")
+      arrays = nb101_build.build(args.tfrecord, progress=nb101_build.print_progress)
+    elif args.name == "transnas101_micro":
       if not args.zip:
         raise ValueError(f"--zip is required: {transnas_build.BUILD_HINT}")
       arrays = transnas_build.build(args.zip)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from typing import Any, Mapping, Sequence
 
 import flax.struct
@@ -546,8 +547,10 @@ def from_arrays(arrays: Mapping[str, np.ndarray], source: str = "") -> Benchmark
   present = {k.split("@")[0] for k in tables}
   metrics.sort(key=lambda m: m.name not in present)  # present first, stable declaration order
   official = arrays.get("official_to_id")
-  seed_means = {k: jnp.asarray(np.nanmean(np.asarray(v, np.float32), axis=-1))
-                for k, v in arrays.items() if k in tables and np.ndim(v) == 3}
+  with warnings.catch_warnings():  # a row without any seed (partial tables) is NaN, as intended
+    warnings.simplefilter("ignore", RuntimeWarning)
+    seed_means = {k: jnp.asarray(np.nanmean(np.asarray(v, np.float32), axis=-1))
+                  for k, v in arrays.items() if k in tables and np.ndim(v) == 3}
   iso = arrays.get("iso_class")
   if iso is None:  # a partial table: one row per fingerprint, each its own class
     iso = np.arange(np.asarray(arrays["num_seeds"]).shape[-1], dtype=np.int32)

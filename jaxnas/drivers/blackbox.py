@@ -269,6 +269,12 @@ def run_blackbox(config, workdir=None, quiet: bool = False, bench=None) -> dict:
        f"+- {results['summary']['stderr_best_val_accuracy']:.3f}"
        + ("" if results["summary"]["mean_best_test_accuracy"] is None else
           f", test {results['summary']['mean_best_test_accuracy']:.3f}"), quiet)
+  absent = [sd["num_absent"] for sd in results["seeds"] if "num_absent" in sd]
+  if sum(absent):
+    total = results["summary"]["mean_queries"] * len(absent)
+    warnings.warn(f"{sum(absent)} of {total:.0f} queries ({sum(absent) / max(total, 1):.1%}) asked "
+                  f"for architectures absent from partial table {bench.name}: no result (NaN, "
+                  "never best); per seed: num_absent in results.json", stacklevel=2)
   if wd:
     write_blackbox_outputs(wd, config, results, outs, bench, objective, space)
     _say(f"wrote {wd / 'results.json'}, errors.json, trajectory.png", quiet)
@@ -301,6 +307,25 @@ def _take(archs, i):
   return jax.tree.map(lambda x: x[i], archs)
 
 
+def absent_counts(space, bench, outs: dict):
+  """``int[seeds]``: queries (counted ones) whose architecture a partial table does not have
+  (no result: NaN, never best); None for a dense table or a surrogate, which answer for every
+  architecture."""
+  if getattr(bench, "kind", "table") == "surrogate" or not getattr(bench, "partial", False):
+    return None
+  fitness = np.asarray(outs["fitness"], float)  # [seeds, steps, num_ask]
+  counted = outs["counted"] if "counted" in outs else np.ones(fitness.shape[:2], bool)
+  # an absent architecture has NaN fitness: only those queries need the (compiled) row search
+  maybe = ~np.isfinite(fitness) & np.asarray(counted, bool)[..., None]
+  absent = np.zeros(fitness.shape[0], np.int64)
+  if maybe.any():
+    idx = np.nonzero(maybe)
+    archs = jax.tree.map(lambda x: np.asarray(x)[idx], archs_from_outputs(space, outs, "arch"))
+    present = np.asarray(jax.jit(lambda b, a: bm.contains(b, space, a))(bench, archs))
+    np.add.at(absent, idx[0], ~present)
+  return absent
+
+
 def _results(config, space, bench, optimizer, objective, outs, compile_s, run_s) -> dict:
   best_archs = _take(archs_from_outputs(space, outs), (slice(None), -1))  # Arch[seeds]
   best_ids = outs["best_id"][:, -1]
@@ -312,6 +337,7 @@ def _results(config, space, bench, optimizer, objective, outs, compile_s, run_s)
   best_test = (np.where(found, np.asarray(bm.lookup(bench, space, best_archs, "test_accuracy",
                                                     objective.dataset), float), np.nan)
                if has_test else None)
+  absent = absent_counts(space, bench, outs)
   seeds = []
   for i in range(best_val.shape[0]):
     seeds.append({
@@ -324,6 +350,8 @@ def _results(config, space, bench, optimizer, objective, outs, compile_s, run_s)
         "train_time": [float(v) for v in np.cumsum(outs["train_time"][i])],
         "queries": [int(v) for v in np.cumsum(counted[i]) * num_ask],
     })
+    if absent is not None:  # partial table: queried architectures it does not have
+      seeds[-1]["num_absent"] = int(absent[i])
   n = len(best_val)
   return {
       "search_space": space.name,
@@ -344,6 +372,7 @@ def _results(config, space, bench, optimizer, objective, outs, compile_s, run_s)
                                         float(best_test.std(ddof=1) / np.sqrt(n))),
           "mean_queries": float(counted.sum(-1).mean() * num_ask),
           "mean_train_time": float(outs["train_time"].sum(-1).mean()),
+          **({} if absent is None else {"mean_absent_queries": float(absent.mean())}),
       },
       "wall_seconds": float(run_s),
       "compile_seconds": float(compile_s),

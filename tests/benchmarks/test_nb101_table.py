@@ -1,0 +1,120 @@
+"""The NAS-Bench-101 table built from EC-NAS-Bench's tfrecords (``$JAXNAS_SHARED_DATA/nb101/ec_nas``,
+skipped when absent): every record kept (all budgets and repeats, values equal to the records),
+rows indexed by the space's fingerprint, deterministic queries, and RE through the driver with the
+absent-architecture count."""
+
+from __future__ import annotations
+
+import collections
+import os
+import pathlib
+
+import jax
+import numpy as np
+import pytest
+
+from jaxnas import benchmarks as bm
+from jaxnas import spaces
+from jaxnas.benchmarks import nb101_build as nb
+
+DATA = pathlib.Path(os.environ.get("JAXNAS_SHARED_DATA",
+                                   pathlib.Path(__file__).parents[2] / ".." / "shared" / "data"))
+EC_NAS = DATA / "nb101" / "ec_nas"
+FILES = ("energy_4V9E.tfrecord", "energy_4V9E_estimate.tfrecord", "energy_5V9E.tfrecord")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+  if not all((EC_NAS / f).is_file() for f in FILES):
+    pytest.skip(f"EC-NAS NB101 tfrecords not found under {EC_NAS} (set JAXNAS_SHARED_DATA)")
+  from jaxnas.benchmarks.__main__ import main  # pylint: disable=import-outside-toplevel
+
+  out = tmp_path_factory.mktemp("nb101") / "ec_nas.npz"
+  argv = ["build", "nasbench101", "--out", str(out)]
+  for f in FILES:
+    argv += ["--tfrecord", str(EC_NAS / f)]
+  assert main(argv) == 0
+  records = [(i, r) for i, f in enumerate(FILES) for r in nb.read_nb101(EC_NAS / f)]
+  return out, bm.load("nasbench101", out), nb.load_rows(out), records
+
+
+def test_every_record_is_kept(built):
+  path, bench, rows, records = built
+  assert bench.partial and bench.num_rows == 2532 and len(records) == 3988
+  assert int(rows["budget_repeats"].astype(int).sum()) == 3988
+  assert bench.fidelities("val_accuracy") == (4, 12, 36, 108)
+  tables = {k: np.asarray(v) for k, v in bench.tables.items()}  # host copies: fast indexing
+  row = {h: i for i, h in enumerate(rows["hash"])}
+  slot = collections.Counter()
+  for fi, r in records:
+    i, b = row[r.module_hash], nb.BUDGETS.index(r.epochs)
+    s = slot[i, b]
+    slot[i, b] += 1
+    assert rows["repeat_file"][i, b, s] == fi
+    final, half = r.metrics["evaluation_data"][-1], r.metrics["evaluation_data"][1]
+    want = {"val_accuracy": final["validation_accuracy"] * 100,
+            "test_accuracy": final["test_accuracy"] * 100,
+            "train_accuracy": final["train_accuracy"] * 100,
+            "train_time": final["training_time"], "energy": final["energy"],
+            "halfway_val_accuracy": half["validation_accuracy"] * 100,
+            "halfway_epoch": half["current_epoch"], "total_time": r.metrics["total_time"],
+            "total_energy": r.metrics["total_energy"]}
+    for k, v in want.items():
+      key = k if r.epochs == 108 else f"{k}@{r.epochs}"
+      assert tables[key][0, i, s] == np.float32(v), (k, r.epochs, i, s)
+    assert rows["trainable_parameters"][i] == r.metrics["trainable_parameters"]
+  # the 4V cells: 3 + 1 (estimate file) + 1 (5V file) runs at budget 4, 3 + 1 at 12/36/108
+  assert sorted(collections.Counter(slot.values()).items()) == [(1, 2441), (4, 273), (5, 91)]
+  # rows are indexed by the space's fingerprint, and the stored specs hash back to the stored hash
+  space = spaces.get_space("nasbench101")
+  np.testing.assert_array_equal(nb.fingerprints_of(rows["matrix"], rows["ops"]),
+                                rows["fingerprint_index"])
+  from jaxnas.spaces import nb101  # pylint: disable=import-outside-toplevel
+  for i in range(0, 2532, 97):
+    assert nb101.module_hash(rows["matrix"][i], rows["ops"][i]) == rows["hash"][i]
+  np.testing.assert_array_equal(tables["params"][0],
+                                np.float32(rows["trainable_parameters"] / 1e6))
+
+
+def test_deterministic_queries(built):
+  _, bench, rows, _ = built
+  space = spaces.get_space("nasbench101")
+  chain = np.eye(7, k=1, dtype=np.int32)  # a 7-vertex cell: EC-NAS has at most 5, so absent
+  matrix = np.concatenate([rows["matrix"].astype(np.int32), chain[None]])
+  ops = np.concatenate([rows["ops"].astype(np.int32), np.array([[0, 1, 2, 3, 1, 2, 4]], np.int32)])
+  archs = space.arch_type(matrix=matrix, ops=ops)
+
+  @jax.jit  # one compile of the fingerprint lookups
+  def queries(b, a):
+    return (nb.query(b, a, "val_accuracy", epoch=4),
+            nb.query(b, a, "test_accuracy", repeat=1))  # 108 epochs, the second run
+
+  mean, rep1 = (np.asarray(x) for x in queries(bench, archs))
+  t4 = np.asarray(bench.tables["val_accuracy@4"][0])  # [N, S]
+  t108 = np.asarray(bench.tables["test_accuracy"][0])
+  np.testing.assert_allclose(mean[:-1], np.nanmean(t4, -1), rtol=1e-6)  # repeat=None: the mean
+  np.testing.assert_array_equal(rep1[:-1], t108[:, 1])  # a chosen repeat: that run's value
+  # the 5V-only cells have no 108-epoch run: NaN there, not another row's value
+  assert np.isnan(rep1[:-1]).sum() == 2532 - 91 and np.isfinite(rep1).sum() == 91
+  assert np.isfinite(mean[:-1]).all()
+  assert np.isnan([mean[-1], rep1[-1]]).all()  # the absent 7-vertex cell: NaN, never another row
+  with pytest.raises(ValueError, match="repeat 5 is out of range.*valid: 0..4"):
+    nb.query(bench, archs, "val_accuracy", epoch=4, repeat=5)
+  np.testing.assert_array_equal(np.asarray(queries(bench, archs)[0]), mean)  # deterministic
+
+
+def test_re_through_the_driver_counts_absent_queries(built):
+  path = built[0]
+  from jaxnas.drivers.blackbox import generic_blackbox_config, run_blackbox  # pylint: disable=import-outside-toplevel
+
+  c = generic_blackbox_config("re")
+  c.search_space = "nasbench101"
+  c.benchmark.path = str(path)
+  c.epoch = 4  # every cell of the EC-NAS table has the 4-epoch budget
+  c.num_seeds, c.num_queries = 2, 30
+  c.optimizer.population_size, c.optimizer.sample_size = 10, 3
+  with pytest.warns(UserWarning, match="absent from partial table nasbench101"):
+    res = run_blackbox(c, None, quiet=True)
+  for seed in res["seeds"]:
+    assert 0 < seed["num_absent"] <= 30
+  assert res["summary"]["mean_absent_queries"] == np.mean([s["num_absent"] for s in res["seeds"]])
