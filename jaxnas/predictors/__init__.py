@@ -102,11 +102,6 @@ def predictor_kwargs(name: str, space, kind: str | None = None) -> dict:
   """Space-dependent constructor arguments of predictor ``name`` besides ``num_features``: the
   GCN's ``num_nodes`` (its graph size depends on the cell); ``{}`` for the others."""
   if name in ("gcn", "gcn_ensemble") and (kind or DEFAULT_ENCODING.get(name)) == GRAPH_ENCODING:
-    own = dict(space.encoding_dims).get(GRAPH_ENCODING)
-    if own is not None:  # the space's own graph encoding (NB101: 7 vertices x 5 labels, 84)
-      nodes = [v for v in range(1, own + 1) if v * v + v * len(space.ops) == own]
-      if nodes:
-        return {"num_nodes": nodes[0]}
     return {"num_nodes": gcn_kwargs(space)["num_nodes"]}
   return {}
 
