@@ -115,6 +115,9 @@ def test_re_through_the_driver_counts_absent_queries(built):
   c.optimizer.population_size, c.optimizer.sample_size = 10, 3
   with pytest.warns(UserWarning, match="absent from partial table nasbench101"):
     res = run_blackbox(c, None, quiet=True)
+  # random NASLib cells prune to <= 5 vertices ~88% of the time (in this table), so one seed may
+  # query no absent cell: the count is checked per seed, the presence over both
   for seed in res["seeds"]:
-    assert 0 < seed["num_absent"] <= 30
+    assert 0 <= seed["num_absent"] <= 30
+  assert sum(seed["num_absent"] for seed in res["seeds"]) > 0
   assert res["summary"]["mean_absent_queries"] == np.mean([s["num_absent"] for s in res["seeds"]])
