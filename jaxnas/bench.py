@@ -22,6 +22,7 @@ SUITES = {
     "supernet": ("jaxnas.optimizers.oneshot.bench", "bench_supernet"),
     "device": ("jaxnas.bench_suites.device", "run"),
     "nb101": ("jaxnas.bench_suites.nb101", "run"),
+    "nb101-predictors": ("jaxnas.bench_suites.nb101_predictors", "run"),
 }
 
 

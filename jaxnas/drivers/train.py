@@ -86,16 +86,38 @@ def nb201_tx(total_steps: int, lr: float = 0.1, momentum: float = 0.9, nesterov:
                      optax.sgd(schedule, momentum=momentum, nesterov=nesterov))
 
 
+def rmsprop_tx(total_steps: int, lr: float = 0.2, momentum: float = 0.9, weight_decay: float = 1e-4,
+               decay: float = 0.9, eps: float = 1.0) -> optax.GradientTransformation:
+  """NAS-Bench-101's optimizer (Ying et al., ICML 2019, Sec. 2.2; ``tf.train.RMSPropOptimizer(lr,
+  0.9, 0.9, epsilon=1.0)``): L2 decay on every parameter (``wd * sum(l2_loss)`` adds ``wd * w`` to
+  the gradient), then RMSProp (mean-square decay 0.9, epsilon 1.0 inside the square root, the
+  mean square starting at 1 as TF1's slot, momentum 0.9) with the lr cosine-decayed to 0 by
+  step."""
+  schedule = optax.cosine_decay_schedule(lr, max(1, int(total_steps)))
+  return optax.chain(optax.add_decayed_weights(weight_decay),
+                     optax.rmsprop(schedule, decay=decay, eps=eps, initial_scale=1.0,
+                                   eps_in_sqrt=True, momentum=momentum))
+
+
+# config.optimizer (a key only configs that change it have, so existing checkpoint hashes stay)
+OPTIMIZERS = ("sgd", "rmsprop")
+
+
 @functools.lru_cache(maxsize=8)
 def _programs(space: str, arch: tuple, num_classes: int, C: int, N: int | None, total_steps: int,
               lr: float, momentum: float, nesterov: bool, weight_decay: float,
-              label_smoothing: float, padding: int, network: tuple = ()):
+              label_smoothing: float, padding: int, network: tuple = (),
+              optimizer: tuple = ()):
   """The jitted init / train-step / eval-step for one setting (cached: a rerun, e.g. a resume
   in the same process, reuses the compiled programs). ``N`` None: the space's network has no
-  stages of ``N`` cells; ``network``: its other arguments, sorted ``(key, value)`` pairs."""
+  stages of ``N`` cells; ``network``: its other arguments, sorted ``(key, value)`` pairs;
+  ``optimizer``: ``()`` NB201's SGD, or ``("rmsprop", decay, eps)`` (:func:`rmsprop_tx`)."""
   net = jnn.compile(space, arch, num_classes, C=C, **({} if N is None else {"N": N}),
                     **dict(network))
-  tx = nb201_tx(total_steps, lr, momentum, nesterov, weight_decay)
+  if optimizer and optimizer[0] == "rmsprop":
+    tx = rmsprop_tx(total_steps, lr, momentum, weight_decay, *optimizer[1:])
+  else:
+    tx = nb201_tx(total_steps, lr, momentum, nesterov, weight_decay)
   shard = io.mesh_constraint()
 
   @jax.jit
@@ -187,6 +209,12 @@ def run_train(config, workdir=None, quiet: bool = False, stop_after: int | None 
       raise ValueError(f"{k} must be >= 0, got {config[k]}")
   if not 0.0 <= float(config.label_smoothing) < 1.0:
     raise ValueError(f"label_smoothing must be in [0, 1), got {config.label_smoothing}")
+  opt_name = config.get("optimizer", "sgd")
+  if opt_name not in OPTIMIZERS:
+    raise ValueError(f"unknown optimizer {opt_name!r}; valid: {', '.join(OPTIMIZERS)}")
+  optimizer = (() if opt_name == "sgd" else
+               ("rmsprop", float(config.get("rmsprop_decay", 0.9)),
+                float(config.get("rmsprop_eps", 1.0))))
   epochs, batch = int(config.epochs), int(config.batch_size)
   train = drv.load_split(config, "train")
   test_cfg = config.copy_and_resolve_references()
@@ -200,7 +228,7 @@ def run_train(config, workdir=None, quiet: bool = False, stop_after: int | None 
   init, train_step, eval_step = _programs(
       space.name, arch, train.num_classes, C, N, epochs * steps, float(config.lr),
       float(config.momentum), bool(config.nesterov), float(config.weight_decay),
-      float(config.label_smoothing), padding, tuple(sorted(net_kw.items())))
+      float(config.label_smoothing), padding, tuple(sorted(net_kw.items())), optimizer)
   _say = functools.partial(distributed.say, quiet=quiet)  # with the process id when several
   _say(f"training {config.arch} on {train.name} ({len(train)} images "
        f"{'x'.join(map(str, train.images.shape[1:]))}, test {len(test)}), C="

@@ -89,6 +89,12 @@ def network_space(space) -> str:
   return name
 
 
+def has_supernet(space) -> bool:
+  """Whether ``space`` registers an op-choice supernet (NB101 does not: a cell's topology sets its
+  network's shapes, so each cell is scored with its own discrete network)."""
+  return jnn.NETWORKS[network_space(space)][1] is not None
+
+
 def select_archs(num_archs: int, seed: int, total: int) -> np.ndarray:
   """All ids ``0..total-1`` (``num_archs`` 0 or >= ``total``) or a seeded random subset, sorted."""
   if not num_archs or num_archs >= total:
@@ -169,7 +175,8 @@ def setup(config):
   compiles."""
   space = spaces.get_space(config.get("search_space", "nasbench201"))
   network_space(space)
-  jnn.network_kwargs(space, dict(config.network), discrete=False)  # bad keys: one-line error
+  # bad keys: one-line error (a space without a supernet scores each cell's own network)
+  jnn.network_kwargs(space, dict(config.network), discrete=not has_supernet(space))
   names = zce.parse_proxies(config.proxies)
   names = [n for n in STATS if n not in names] + names
   bench = io.optional_benchmark(config, space)
@@ -202,8 +209,12 @@ def _counts(space, stat: str, archs, ids, network: dict | None = None, **kw) -> 
   ``network``: the discrete network's arguments (default ``C``, ``N`` from ``kw``)."""
   network = dict(network) if network is not None else {"C": kw["C"], "N": kw["N"]}
   fast = FAST_COUNTS.get(network_space(space))
-  if fast is not None and (ids is not None or stat == "params"):
-    return np.asarray(fast[STATS.index(stat)](archs, ids, **kw))
+  # NB201's fast FLOPs need dense ids; a space that has no ids (NB101) registers counters that
+  # do not
+  if fast is not None and (ids is not None or stat == "params" or not space.num_archs):
+    # the network's other arguments (NB101's num_stacks) go to the counter by name
+    extra = {k: v for k, v in network.items() if k not in ("C", "N")}
+    return np.asarray(fast[STATS.index(stat)](archs, ids, **kw, **extra))
   count = jnn.count_params if stat == "params" else jnn.count_flops
   size = kw.pop("image_size")
   n = jax.tree.leaves(archs)[0].shape[0]
@@ -221,8 +232,11 @@ def score_proxies(config, quiet: bool = False) -> dict:
   batch, data_name = load_batch(config, dataset, needs_data)
   # config.network as each factory's arguments (channels -> C, cells_per_stage -> N where the
   # network has stages of N cells, other keys such as TransNAS' skeleton by name)
-  sup_kw = jnn.network_kwargs(space, dict(config.network), discrete=False)
   disc_kw = jnn.network_kwargs(space, dict(config.network), discrete=True)
+  if not has_supernet(space):
+    return _score_discrete(config, space, bench, dataset, names, archs, ids, batch, data_name,
+                           disc_kw, quiet)
+  sup_kw = jnn.network_kwargs(space, dict(config.network), discrete=False)
   C, N = sup_kw.get("C"), sup_kw.get("N")
   net = jnn.compile(space, None, NUM_CLASSES[dataset], mode="select", **sup_kw)
   mixed = jnn.compile(space, None, NUM_CLASSES[dataset], mode="mixed", **sup_kw)
@@ -279,6 +293,60 @@ def score_proxies(config, quiet: bool = False) -> dict:
       print(f"[zero_cost] {name:10s} {num} archs in {seconds[name]:.1f} s", flush=True)
   return {"space": space, "archs": archs, "ids": ids, "scores": scores, "seconds": seconds,
           "bench": bench, "dataset": dataset, "data": data_name}
+
+
+def _score_discrete(config, space, bench, dataset, names, archs, ids, batch, data_name, disc_kw,
+                    quiet):
+  """:func:`score_proxies` on a space without a supernet: every cell's own discrete network,
+  initialised from one ``unsafe_rbg`` key (a threefry ``init`` compiles for minutes on a busy
+  CPU, see ``jaxnas.drivers.train.init_key``) and scored by ONE program per cell holding the init
+  and every requested proxy (``jaxnas.predictors.zero_cost.get(name)``, as ``score_each`` does for
+  a supernet); params and flops are the space's closed-form counts."""
+  num = jax.tree.leaves(archs)[0].shape[0]
+  size, classes = IMAGE_SIZE[dataset], NUM_CLASSES[dataset]
+  key = jax.random.key(int(config.seed))
+  _, k_score = jax.random.split(key)
+  k_init = jax.random.key(int(config.seed), impl="unsafe_rbg")
+  C, N = disc_kw.get("C"), disc_kw.get("N")
+  scores, seconds = {}, {}
+  for name in STATS:
+    if name in names:
+      t0 = time.perf_counter()
+      s = _counts(space, name, archs, ids, disc_kw, num_classes=classes, C=C, N=N,
+                  image_size=size)
+      scores[name] = np.asarray(s, np.float64) / 1e6
+      seconds[name] = time.perf_counter() - t0
+  proxies = [n for n in names if n not in STATS]
+  out = {n: np.zeros((num,), np.float32) for n in proxies}
+  t0 = time.perf_counter()
+  if proxies:
+    nets = [jnn.compile(space, jax.tree.map(lambda x, i=i: x[i], archs), classes, **disc_kw)
+            for i in range(num)]  # every cell checked before anything compiles
+    x0 = jnp.zeros((1, size, size, 3), jnp.float32)
+    for i, net in enumerate(nets):
+
+      @jax.jit
+      def one(x, y, net=net):
+        # init and every proxy in ONE program per cell: a separate init program would compile
+        # about as long again (measured ~2 CPU-s per small cell)
+        variables = net.init(k_init, x0, False)
+        # params and batch_stats only: the probes' collections are sized for x0
+        variables = {k: v for k, v in variables.items() if k in ("params", "batch_stats")}
+        apply_fn = lambda v, x, *, train, mutable: net.apply(v, x, train, mutable=mutable)
+        return {n: zc.get(n)(k_score, apply_fn, variables, (x, y)) for n in proxies}
+
+      row = jax.device_get(one(*batch))
+      for n in proxies:
+        out[n][i] = row[n]
+      if not quiet:
+        print(f"[zero_cost] {i + 1}/{num} archs, {time.perf_counter() - t0:.0f} s (incl. "
+              "compile)", flush=True)
+  for n in proxies:
+    scores[n] = out[n]
+    seconds[n] = (time.perf_counter() - t0) / len(proxies)  # one program scored them all
+  return {"space": space, "archs": archs, "ids": ids, "scores": {n: scores[n] for n in names},
+          "seconds": {n: seconds[n] for n in names}, "bench": bench, "dataset": dataset,
+          "data": data_name}
 
 
 def run(config, workdir=None, quiet: bool = False) -> dict:

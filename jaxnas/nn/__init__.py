@@ -17,6 +17,7 @@ from __future__ import annotations
 import types
 
 from jaxnas.nn import cell, layers, nb201, probes, transnas_micro
+from jaxnas.nn import nb101
 from jaxnas.nn.counting import count_flops, count_params
 from jaxnas.nn.layers import DEFAULT_BN, NB201_BN, BNConfig
 from jaxnas.nn.nb201 import (NB201Network, NB201Supernet, compile_nb201, one_hot, restrict,
@@ -27,6 +28,8 @@ from jaxnas.nn.nb201 import param_counts as nb201_param_counts
 NETWORKS = {"nasbench201": (compile_nb201, supernet_nb201),
             "transnas101_micro": (transnas_micro.compile_transnas_micro,
                                   transnas_micro.supernet_transnas_micro)}
+# NAS-Bench-101: each cell's own network (its topology sets the shapes, so no supernet)
+NETWORKS["nasbench101"] = (nb101.compile_nb101, None)
 # registered space name -> the one-shot optimizers' view of its supernet (alpha shape, edge targets,
 # discretisation, one-hot, path sampler)
 SUPERNET_SPECS = {"nasbench201": nb201.SUPERNET_SPEC,
@@ -39,6 +42,7 @@ SYNFLOW_FAST_PATHS = {NB201Supernet: nb201.synflow_fast_path}
 # ``(archs, ids, *, num_classes, C, N, image_size) -> int[A]``; other spaces count each discrete
 # network (exact, slower)
 FAST_COUNTS = {"nasbench201": nb201.fast_counts()}
+FAST_COUNTS["nasbench101"] = nb101.fast_counts()  # closed forms (TF params, tensorwatch FLOPs)
 nb201_flop_counts = nb201.flop_counts
 # other accepted names: a space module's name (``jaxnas.spaces.nb201``) and the short name
 ALIASES = {"nb201": "nasbench201"}
@@ -139,4 +143,5 @@ __all__ = [
     "count_flops", "nb201_param_counts", "BNConfig", "DEFAULT_BN", "NB201_BN", "cell", "layers",
     "nb201",
     "probes", "transnas_micro",
+    "nb101",
 ]
