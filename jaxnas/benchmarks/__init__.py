@@ -16,6 +16,7 @@ from __future__ import annotations
 import pathlib
 
 from jaxnas.benchmarks import io, nb201_build, transnas_build
+from jaxnas.benchmarks import nb_macro_build, transnas_macro_build
 from jaxnas.benchmarks.benchmark import (INDEX_KINDS, METRICS, Benchmark, Metric, OfficialOrder,
                                          best, contains, declarations_json, from_arrays, lookup,
                                          query, resolve, rows)
@@ -49,6 +50,16 @@ BENCHMARKS = {
         "embedded": None,
         "build_hint": transnas_build.BUILD_HINT,
         "space": "transnas101_micro",
+    },
+    "transnas101_macro": {
+        "embedded": None,
+        "build_hint": transnas_macro_build.BUILD_HINT,
+        "space": "transnas101_macro",
+    },
+    "nasbench_macro": {
+        "embedded": None,
+        "build_hint": nb_macro_build.BUILD_HINT,
+        "space": "nasbench_macro",
     },
 }
 

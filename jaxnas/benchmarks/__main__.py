@@ -2,6 +2,8 @@
 
 ``python -m jaxnas.benchmarks build nasbench201 --out PATH [--test-accuracy-csv CSV] [--hp12-csv CSV]``
 ``python -m jaxnas.benchmarks build transnas101_micro --zip tnb101_micro_zen.zip --out PATH``
+``python -m jaxnas.benchmarks build transnas101_macro --zip tnb101_macro_zen.zip --out PATH``
+``python -m jaxnas.benchmarks build nasbench_macro --json nas-bench-macro_cifar10.json --out PATH``
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 import numpy as np
 
 from jaxnas.benchmarks import io, nb201_build, transnas_build
+from jaxnas.benchmarks import nb_macro_build, transnas_macro_build
 
 
 def main(argv=None) -> int:
@@ -19,7 +22,8 @@ def main(argv=None) -> int:
                               description="Build jaxnas benchmark tables (.npz).")
   sub = p.add_subparsers(dest="cmd", required=True)
   b = sub.add_parser("build", help="build a table")
-  b.add_argument("name", choices=["nasbench201", "transnas101_micro"])
+  b.add_argument("name", choices=["nasbench201", "transnas101_micro"]
+                 + ["transnas101_macro", "nasbench_macro"])
   b.add_argument("--out", required=True, help="output .npz path")
   b.add_argument("--test-accuracy-csv", default=None,
                  help="nats_bench.csv-format file: adds test_accuracy and the official index order")
@@ -27,9 +31,19 @@ def main(argv=None) -> int:
                  help="hp12_accuracy.csv-format file: adds the 12-epoch fidelity")
   b.add_argument("--zip", default=None,
                  help="transnas101_micro: NASLib's tnb101_micro_zen.zip")
+  b.add_argument("--json", default=None,
+                 help="nasbench_macro: NAS-Bench-Macro's nas-bench-macro_cifar10.json")
   args = p.parse_args(argv)
   try:
-    if args.name == "transnas101_micro":
+    if args.name == "transnas101_macro":
+      if not args.zip:
+        raise ValueError(f"--zip is required: {transnas_macro_build.BUILD_HINT}")
+      arrays = transnas_macro_build.build(args.zip)
+    elif args.name == "nasbench_macro":
+      if not args.json:
+        raise ValueError(f"--json is required: {nb_macro_build.BUILD_HINT}")
+      arrays = nb_macro_build.build(args.json)
+    elif args.name == "transnas101_micro":
       if not args.zip:
         raise ValueError(f"--zip is required: {transnas_build.BUILD_HINT}")
       arrays = transnas_build.build(args.zip)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 
 from jaxnas.spaces import cell, nb201, transnas_micro
+from jaxnas.spaces import nb_macro, transnas_macro
 from jaxnas.spaces.base import SearchSpace
 
 NASBENCH201 = nb201.SPACE.as_search_space()  # naslib_valid=True: NASLib's sampler
@@ -21,6 +22,10 @@ TRANSNAS101_MICRO = transnas_micro.SPACE.as_search_space()
 
 # name -> the space with its default options (get_space(name, **options) for others)
 SPACES: dict[str, SearchSpace] = {"nasbench201": NASBENCH201, "transnas101_micro": TRANSNAS101_MICRO}
+TRANSNAS101_MACRO = transnas_macro.SPACE  # uniform over the 3,256 skeletons (sampler="naslib": NASLib's)
+NASBENCH_MACRO = nb_macro.SPACE
+SPACES["transnas101_macro"] = TRANSNAS101_MACRO
+SPACES["nasbench_macro"] = NASBENCH_MACRO
 
 
 def get_space(name: str, **options) -> SearchSpace:
@@ -102,4 +107,4 @@ def arch_from_string(space: SearchSpace | str, text) -> object:
 
 __all__ = ["NASBENCH201", "SPACES", "SearchSpace", "TRANSNAS101_MICRO", "arch_from_string", "cell",
            "get_space", "nb201",
-           "transnas_micro"]
+           "transnas_micro", "NASBENCH_MACRO", "TRANSNAS101_MACRO", "nb_macro", "transnas_macro"]
