@@ -17,7 +17,8 @@ Conventions (``../shared/SPACES.md`` section 4):
   6,561 keys -> 3,969 networks (9 x 21 x 21);
 * the **fingerprint** is the canonical key's id: equal iff the same network (what deduplication
   compares); the benchmark's ``iso_class`` is the smallest id of each class;
-* encodings: ``adjacency_one_hot`` (24, one-hot of each layer's choice) and ``op_indices`` (8);
+* encodings: ``adjacency_one_hot`` (24, one-hot of each layer's choice), ``op_indices`` (8) and
+  ``path`` (= ``adjacency_one_hot``: the layers are one path, labelled by their choices);
 * sampling is uniform over the 6,561 keys (as the keys are the benchmark's rows), mutation changes
   one layer to another choice and the neighbourhood is the 8 x 2 = 16 single-layer changes.
   NASLib has no NAS-Bench-Macro space.
@@ -95,11 +96,15 @@ def fingerprint(arch) -> jax.Array:
   return _CELL.to_id(canonical(arch))
 
 
-_ENCODINGS = {"adjacency_one_hot": NUM_LAYERS * NUM_OPS, "op_indices": NUM_LAYERS}
+_ENCODINGS = {"adjacency_one_hot": NUM_LAYERS * NUM_OPS, "op_indices": NUM_LAYERS,
+              "path": NUM_LAYERS * NUM_OPS}
 
 
 def encode(arch, kind: str = "adjacency_one_hot") -> jax.Array:
-  """``f32[..., D]``: ``adjacency_one_hot`` (24) or ``op_indices`` (8)."""
+  """``f32[..., D]``: ``adjacency_one_hot`` (24), ``op_indices`` (8) or ``path`` (24, equal to
+  ``adjacency_one_hot``: the layers form one input-output path, whose labels are the choices)."""
+  if kind == "path":
+    kind = "adjacency_one_hot"
   if kind not in _ENCODINGS:
     raise ValueError(f"unknown encoding {kind!r} for search space {NAME}; valid: "
                      f"{', '.join(_ENCODINGS)}")

@@ -34,8 +34,9 @@ changes with a mask of the valid ones (never empty); ``mutate`` draws uniformly 
 ones.
 
 Encodings: ``adjacency_one_hot`` (30: one-hot over 0-4 of each of the 6 padded digits),
-``op_indices`` (6: the padded digits) and ``counts`` (4: length, #down-samplings, #doublings,
-#keep modules, the (r, p, q) view NASLib's sampler uses).
+``op_indices`` (6: the padded digits), ``counts`` (4: length, #down-samplings, #doublings,
+#keep modules, the (r, p, q) view NASLib's sampler uses) and ``path`` (= ``adjacency_one_hot``: a
+chain has a single input-output path, whose labels are the digits).
 
 Options (fixed when the space is made): ``sampler`` (``"uniform"``, default, or ``"naslib"``) and
 ``naslib_valid`` (accepted for the generic interface: every skeleton is valid, so it changes
@@ -131,6 +132,47 @@ _CELL = cell.cell_space(NAME, [(i, i + 1) for i in range(NUM_SLOTS)], OPS, valid
                         arch_type=Arch, format_string=format_string, parse_string=parse_string)
 
 
+def _rule_np(ops: np.ndarray) -> np.ndarray:
+  """:func:`_valid_fn` in numpy over ``int[..., 6]`` (host-side checks without a device call)."""
+  present = ops != NONE
+  prefix = np.all(present[..., 1:] <= present[..., :-1], -1)
+  down = np.sum((ops == DOWN) | (ops == DOUBLE_DOWN), -1)
+  double = np.sum((ops == DOUBLE) | (ops == DOUBLE_DOWN), -1)
+  return (prefix & (present.sum(-1) >= MIN_MODULES) & (down >= 1) & (down <= 4) & (double >= 1)
+          & (double <= 3))
+
+
+def check(arch) -> np.ndarray:
+  """Host-side validation: the padded digits as ``np.int32[..., 6]``, or a one-line ValueError
+  naming what is valid (wrong class or shape, a digit out of range, not a skeleton of the space)."""
+  if hasattr(arch, "ops") and not isinstance(arch, Arch):
+    _CELL.check(arch)  # raises the generic one-line error naming both classes
+  arr = np.asarray(arch.ops if hasattr(arch, "ops") else arch)
+  if (arr.ndim == 0 or arr.shape[-1] != NUM_SLOTS or not np.issubdtype(arr.dtype, np.integer)
+      or ((arr < 0) | (arr >= NUM_OPS)).any()):
+    return _CELL.check(arr)  # the generic one-line errors (shape, dtype, range)
+  ok = _rule_np(arr)
+  if not ok.all():
+    bad = tuple(int(v) for v in arr.reshape(-1, NUM_SLOTS)[int(np.argmin(ok.reshape(-1)))])
+    raise ValueError(f"{NAME} cell {bad} is rejected by the space's validity predicate: a "
+                     "skeleton is 4-6 module digits 1-4 then 0s, with 1-4 of them 3/4 "
+                     "(down-sampling) and 1-3 of them 2/4 (doubling)")
+  return arr.astype(np.int32)
+
+
+def to_string(arch) -> str | list:
+  """``64-{digits}-basic``; a batch gives a list."""
+  ops = check(arch)
+  if ops.ndim > 1:
+    return [format_string(r) for r in ops.reshape(-1, NUM_SLOTS)]
+  return format_string(ops)
+
+
+def from_string(s: str) -> "Arch":
+  """Inverse of :func:`to_string`; one-line ValueError for other strings."""
+  return Arch(ops=jnp.asarray(parse_string(s), jnp.int32))
+
+
 def _ops(arch) -> jax.Array:
   return _CELL._ops(arch)  # pylint: disable=protected-access  (type check of the arch class)
 
@@ -207,24 +249,29 @@ def from_naslib(op_indices) -> Arch:
   arr = np.asarray(op_indices)
   if arr.ndim == 1 and MIN_MODULES <= arr.shape[0] < NUM_SLOTS:
     arr = np.concatenate([arr, np.zeros(NUM_SLOTS - arr.shape[0], arr.dtype)])
-  return Arch(ops=jnp.asarray(_CELL.check(arr), jnp.int32))
+  return Arch(ops=jnp.asarray(check(arr), jnp.int32))
 
 
 def to_naslib(arch, padded: bool = False) -> tuple | list:
   """NASLib's tuple: unpadded (its zips' ``arch`` field) or zero-padded to 6 (``padded=True``, its
   zero-cost file); a batch gives a list."""
-  ops = _CELL.check(arch)
+  ops = check(arch)
   rows = [tuple(int(v) for v in row if padded or v != NONE) for row in ops.reshape(-1, NUM_SLOTS).tolist()]
   return rows if ops.ndim > 1 else rows[0]
 
 
-_ENCODERS = {"adjacency_one_hot": NUM_SLOTS * NUM_OPS, "op_indices": NUM_SLOTS, "counts": 4}
+_ENCODERS = {"adjacency_one_hot": NUM_SLOTS * NUM_OPS, "op_indices": NUM_SLOTS, "counts": 4,
+             "path": NUM_SLOTS * NUM_OPS}
 
 
 def encode(arch, kind: str = "adjacency_one_hot") -> jax.Array:
-  """``f32[..., D]``: ``adjacency_one_hot`` (30), ``op_indices`` (6) or ``counts`` (4)."""
+  """``f32[..., D]``: ``adjacency_one_hot`` (30), ``op_indices`` (6), ``counts`` (4) or ``path``
+  (30: a chain of modules has one input-output path, so BANANAS' path features reduce to the
+  labels along it, i.e. ``adjacency_one_hot``; declared so BANANAS/NPENAS/BP defaults work)."""
   if kind == "counts":
     return _counts(_ops(arch))
+  if kind == "path":
+    kind = "adjacency_one_hot"
   if kind not in _ENCODERS:
     raise ValueError(f"unknown encoding {kind!r} for search space {NAME}; valid: "
                      f"{', '.join(_ENCODERS)}")
@@ -242,7 +289,8 @@ def _record(naslib_valid: bool, sampler: str) -> SearchSpace:
       sample=sample_uniform if sampler == "uniform" else sample_naslib,
       mutate=mutate, encode=encode, to_id=to_id, from_id=from_id, fingerprint=to_id,
       all_archs=all_archs, encodings=tuple(_ENCODERS), encoding_dims=tuple(_ENCODERS.items()),
-      from_naslib=from_naslib, options=(("naslib_valid", naslib_valid), ("sampler", sampler)),
+      from_naslib=from_naslib, check=check, to_string=to_string, from_string=from_string,
+      options=(("naslib_valid", naslib_valid), ("sampler", sampler)),
       with_options=functools.partial(_with_options, naslib_valid, sampler))
 
 
@@ -269,7 +317,7 @@ def _with_options(current_naslib_valid: bool, current_sampler: str, **options) -
 SPACE = _record(True, "uniform")
 
 neighbours, neighbour, neighbours_masked = SPACE.neighbours, SPACE.neighbour, SPACE.neighbours_masked
-is_valid, check, to_string, from_string = SPACE.is_valid, SPACE.check, SPACE.to_string, SPACE.from_string
+is_valid = SPACE.is_valid
 fingerprint = to_id
 ENCODING_DIMS = SPACE.encoding_dims
 

@@ -22,7 +22,7 @@ def test_keys_ids_and_strings():
   for bad in ("2221222", "22212223", "64-1234-basic"):
     with pytest.raises(ValueError, match="not a nasbench_macro architecture string"):
       SPACE.from_string(bad)
-  assert dict(SPACE.encoding_dims) == {"adjacency_one_hot": 24, "op_indices": 8}
+  assert dict(SPACE.encoding_dims) == {"adjacency_one_hot": 24, "op_indices": 8, "path": 24}
 
 
 def test_canonicalisation_counts_3969():

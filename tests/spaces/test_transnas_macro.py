@@ -52,7 +52,7 @@ def test_naslib_tuples_padded_or_not():
 
 
 def test_samplers():
-  n = 4096
+  n = 2048
   uni = SPACE.sample(jax.random.key(0), (n,))
   nas_space = spaces.get_space("transnas101_macro", sampler="naslib")
   assert dict(nas_space.options) == {"naslib_valid": True, "sampler": "naslib"}
@@ -64,8 +64,8 @@ def test_samplers():
   # uniform over the 3,256: lengths 4/5/6 in proportion 210/750/2296; NASLib's: about 1/3 each
   np.testing.assert_allclose(len_uni, np.array([210, 750, 2296]) / 3256, atol=0.02)
   np.testing.assert_allclose(len_nas, [1 / 3] * 3, atol=0.03)
-  # NASLib's is concentrated: 4,096 draws hit ~825 skeletons (uniform: ~2,350)
-  assert 500 < len(np.unique(np.asarray(SPACE.to_id(nas)))) < len(np.unique(np.asarray(SPACE.to_id(uni))))
+  # NASLib's is concentrated: 2,048 draws hit far fewer skeletons than uniform ones
+  assert 300 < len(np.unique(np.asarray(SPACE.to_id(nas)))) < len(np.unique(np.asarray(SPACE.to_id(uni))))
   with pytest.raises(ValueError, match="option sampler .* must be one of uniform, naslib"):
     spaces.get_space("transnas101_macro", sampler="rpq")
   with pytest.raises(ValueError, match="unknown option 'foo' .* valid: naslib_valid, sampler"):
@@ -90,4 +90,5 @@ def test_encodings():
   a = SPACE.from_string("64-224131-basic")
   np.testing.assert_array_equal(SPACE.encode(a, "counts"), [6, 2, 3, 2])
   assert SPACE.encode(a, "adjacency_one_hot").shape == (30,)
-  assert dict(SPACE.encoding_dims) == {"adjacency_one_hot": 30, "op_indices": 6, "counts": 4}
+  assert dict(SPACE.encoding_dims) == {"adjacency_one_hot": 30, "op_indices": 6, "counts": 4,
+                                           "path": 30}
