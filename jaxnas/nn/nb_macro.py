@@ -140,8 +140,10 @@ class NBMacroNetwork(_Backbone):
 
 class NBMacroSupernet(_Backbone):
   """Every layer runs its 3 choices and sums them weighted by ``op_weights: f32[8, 3]`` (one-hot
-  weights give the discrete network's output, with the same variable names under ``layer{i}``:
-  ``choice{o}``); ``apply(variables, x, op_weights, train)``."""
+  weights give the discrete network's output; choice ``o`` of layer ``i`` holds the variables of
+  the discrete network's ``layer{i}`` under ``layer{i}_choice{o}``); ``apply(variables, x,
+  op_weights, train)``. ``mode`` (``"mixed"``/``"select"``) is accepted for the zero-cost driver
+  and changes nothing: both run every choice."""
 
   mode: str = "mixed"
 
