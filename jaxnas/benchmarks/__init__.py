@@ -17,6 +17,7 @@ import pathlib
 
 from jaxnas.benchmarks import io, nb201_build, transnas_build
 from jaxnas.benchmarks import nb101_build
+from jaxnas.benchmarks import nb_macro_build, transnas_macro_build
 from jaxnas.benchmarks.benchmark import (INDEX_KINDS, METRICS, Benchmark, Metric, OfficialOrder,
                                          best, contains, declarations_json, from_arrays, lookup,
                                          query, resolve, rows)
@@ -56,6 +57,16 @@ BENCHMARKS = {
         "build_hint": nb101_build.BUILD_HINT,
         "space": "nasbench101",
         "declarations": nb101_build.DECLARATIONS,
+    },
+    "transnas101_macro": {
+        "embedded": None,
+        "build_hint": transnas_macro_build.BUILD_HINT,
+        "space": "transnas101_macro",
+    },
+    "nasbench_macro": {
+        "embedded": None,
+        "build_hint": nb_macro_build.BUILD_HINT,
+        "space": "nasbench_macro",
     },
 }
 

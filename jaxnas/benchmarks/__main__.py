@@ -4,6 +4,8 @@
 ``python -m jaxnas.benchmarks build transnas101_micro --zip tnb101_micro_zen.zip --out PATH``
 ``python -m jaxnas.benchmarks build nasbench101 --tfrecord FILE [--tfrecord FILE ...] --out PATH``
 ``python -m jaxnas.benchmarks enumerate nasbench101 --out FILE.npz [--max-vertices 7]``
+``python -m jaxnas.benchmarks build transnas101_macro --zip tnb101_macro_zen.zip --out PATH``
+``python -m jaxnas.benchmarks build nasbench_macro --json nas-bench-macro_cifar10.json --out PATH``
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 from jaxnas.benchmarks import io, nb201_build, transnas_build
 from jaxnas.benchmarks import nb101_build
+from jaxnas.benchmarks import nb_macro_build, transnas_macro_build
 
 
 def main(argv=None) -> int:
@@ -22,7 +25,8 @@ def main(argv=None) -> int:
                               description="Build jaxnas benchmark tables (.npz).")
   sub = p.add_subparsers(dest="cmd", required=True)
   b = sub.add_parser("build", help="build a table")
-  b.add_argument("name", choices=["nasbench201", "transnas101_micro", "nasbench101"])
+  b.add_argument("name", choices=["nasbench201", "transnas101_micro", "nasbench101"]
+                 + ["transnas101_macro", "nasbench_macro"])
   b.add_argument("--out", required=True, help="output .npz path")
   b.add_argument("--test-accuracy-csv", default=None,
                  help="nats_bench.csv-format file: adds test_accuracy and the official index order")
@@ -30,6 +34,8 @@ def main(argv=None) -> int:
                  help="hp12_accuracy.csv-format file: adds the 12-epoch fidelity")
   b.add_argument("--zip", default=None,
                  help="transnas101_micro: NASLib's tnb101_micro_zen.zip")
+  b.add_argument("--json", default=None,
+                 help="nasbench_macro: NAS-Bench-Macro's nas-bench-macro_cifar10.json")
   b.add_argument("--tfrecord", action="append", default=[],
                  help="nasbench101: an official (or EC-NAS) tfrecord file; repeat for several")
   en = sub.add_parser("enumerate", help="list every unique cell of a space (.npz)")
@@ -49,6 +55,14 @@ def main(argv=None) -> int:
       if not args.tfrecord:
         raise ValueError(f"--tfrecord is required: {nb101_build.BUILD_HINT}")
       arrays = nb101_build.build(args.tfrecord, progress=nb101_build.print_progress)
+    elif args.name == "transnas101_macro":
+      if not args.zip:
+        raise ValueError(f"--zip is required: {transnas_macro_build.BUILD_HINT}")
+      arrays = transnas_macro_build.build(args.zip)
+    elif args.name == "nasbench_macro":
+      if not args.json:
+        raise ValueError(f"--json is required: {nb_macro_build.BUILD_HINT}")
+      arrays = nb_macro_build.build(args.json)
     elif args.name == "transnas101_micro":
       if not args.zip:
         raise ValueError(f"--zip is required: {transnas_build.BUILD_HINT}")

@@ -18,6 +18,7 @@ import types
 
 from jaxnas.nn import cell, layers, nb201, probes, transnas_micro
 from jaxnas.nn import nb101
+from jaxnas.nn import nb_macro, transnas_macro
 from jaxnas.nn.counting import count_flops, count_params
 from jaxnas.nn.layers import DEFAULT_BN, NB201_BN, BNConfig
 from jaxnas.nn.nb201 import (NB201Network, NB201Supernet, compile_nb201, one_hot, restrict,
@@ -30,6 +31,9 @@ NETWORKS = {"nasbench201": (compile_nb201, supernet_nb201),
                                   transnas_micro.supernet_transnas_micro)}
 # NAS-Bench-101: each cell's own network (its topology sets the shapes, so no supernet)
 NETWORKS["nasbench101"] = (nb101.compile_nb101, None)
+NETWORKS["transnas101_macro"] = (transnas_macro.compile_transnas_macro,
+                                 transnas_macro.supernet_transnas_macro)
+NETWORKS["nasbench_macro"] = (nb_macro.compile_nb_macro, nb_macro.supernet_nb_macro)
 # registered space name -> the one-shot optimizers' view of its supernet (alpha shape, edge targets,
 # discretisation, one-hot, path sampler)
 SUPERNET_SPECS = {"nasbench201": nb201.SUPERNET_SPEC,
@@ -43,6 +47,7 @@ SYNFLOW_FAST_PATHS = {NB201Supernet: nb201.synflow_fast_path}
 # network (exact, slower)
 FAST_COUNTS = {"nasbench201": nb201.fast_counts()}
 FAST_COUNTS["nasbench101"] = nb101.fast_counts()  # closed forms (TF params, tensorwatch FLOPs)
+FAST_COUNTS["nasbench_macro"] = nb_macro.fast_counts()  # NAS-Bench-Macro's own convention
 nb201_flop_counts = nb201.flop_counts
 # other accepted names: a space module's name (``jaxnas.spaces.nb201``) and the short name
 ALIASES = {"nb201": "nasbench201"}
@@ -116,7 +121,8 @@ def network_kwargs(space, network: dict, discrete: bool = True) -> dict:
   kw = {}
   for k, v in dict(network).items():
     if k == "channels":
-      kw["C"] = int(v)
+      if "C" in params:  # a network of one published width (NAS-Bench-Macro) takes no C
+        kw["C"] = int(v)
     elif k == "cells_per_stage":
       if "N" in params:
         kw["N"] = int(v)
@@ -142,6 +148,6 @@ __all__ = [
     "supernet_nb201", "NB201Network", "NB201Supernet", "one_hot", "restrict", "count_params",
     "count_flops", "nb201_param_counts", "BNConfig", "DEFAULT_BN", "NB201_BN", "cell", "layers",
     "nb201",
-    "probes", "transnas_micro",
+    "probes", "transnas_micro", "nb_macro", "transnas_macro",
     "nb101",
 ]

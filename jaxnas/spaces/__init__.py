@@ -15,6 +15,7 @@ import ast
 
 from jaxnas.spaces import cell, nb201, transnas_micro
 from jaxnas.spaces import nb101
+from jaxnas.spaces import nb_macro, transnas_macro
 from jaxnas.spaces.base import SearchSpace
 
 NASBENCH201 = nb201.SPACE.as_search_space()  # naslib_valid=True: NASLib's sampler
@@ -24,6 +25,10 @@ TRANSNAS101_MICRO = transnas_micro.SPACE.as_search_space()
 SPACES: dict[str, SearchSpace] = {"nasbench201": NASBENCH201, "transnas101_micro": TRANSNAS101_MICRO}
 NASBENCH101 = nb101.SPACE  # NAS-Bench-101: not a cell_space (node-op DAG, fingerprint = module hash)
 SPACES["nasbench101"] = NASBENCH101
+TRANSNAS101_MACRO = transnas_macro.SPACE  # uniform over the 3,256 skeletons (sampler="naslib": NASLib's)
+NASBENCH_MACRO = nb_macro.SPACE
+SPACES["transnas101_macro"] = TRANSNAS101_MACRO
+SPACES["nasbench_macro"] = NASBENCH_MACRO
 
 
 def get_space(name: str, **options) -> SearchSpace:
@@ -105,5 +110,5 @@ def arch_from_string(space: SearchSpace | str, text) -> object:
 
 __all__ = ["NASBENCH201", "SPACES", "SearchSpace", "TRANSNAS101_MICRO", "arch_from_string", "cell",
            "get_space", "nb201",
-           "transnas_micro"]
+           "transnas_micro", "NASBENCH_MACRO", "TRANSNAS101_MACRO", "nb_macro", "transnas_macro"]
 __all__ += ["NASBENCH101", "nb101"]

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from jaxnas import spaces
-from jaxnas.spaces import cell
+from jaxnas.spaces import cell, nb_macro
 
 # A user's 5-node cell: 0 -> {1, 2}, 1 -> {2, 3}, 2 -> {3, 4}, 3 -> 4 (7 edges, 3 ops: 2,187 cells).
 USER_DAG = nx.DiGraph([(0, 1), (0, 2), (1, 2), (1, 3), (2, 3), (2, 4), (3, 4)])
@@ -37,6 +37,13 @@ USER_PRED = cell.cell_space("user_cell5_pred", USER_DAG, USER_OPS,
 ALL = {**spaces.SPACES, USER.name: USER, USER_PRED.name: USER_PRED}
 NAMES = sorted(ALL)
 N = 64  # batch of architectures per check
+# registered spaces whose single-edge changes can leave the space (TNB macro: a module removed
+# from the middle, or a count rule broken); their mask is checked against is_valid above
+PARTLY_VALID_NEIGHBOURS = {"transnas101_macro"}
+# registered spaces whose fingerprint reduces equivalent architectures to one network:
+# name -> (canonical form of the ops, number of distinct networks)
+REDUCED = {"nasbench_macro": (lambda ops: np.asarray(nb_macro.canonical_ops(ops)),
+                              nb_macro.NUM_NETWORKS)}
 
 
 @pytest.fixture(params=NAMES)
@@ -154,7 +161,8 @@ def test_neighbours(space):
       assert (valid | ~np.asarray(mask)[b]).all() and np.asarray(mask)[b].any()
     for j in (0, k // 2, k - 1):
       np.testing.assert_array_equal(_flat(space.neighbour(a[b], j)), rows[j])
-  if _is_cell(space) and not space.name.endswith("_pred"):
+  if (_is_cell(space) and not space.name.endswith("_pred")
+      and space.name not in PARTLY_VALID_NEIGHBOURS):
     assert bool(np.asarray(mask).all())
 
 
@@ -166,7 +174,10 @@ def test_fingerprint_equal_iff_same_arch(space):
     assert bool(space.is_valid(archs).all())
     f = np.asarray(fp(archs))
     rows = {tuple(r) for r in _ops(archs)}
-    assert len(rows) == len(f) == len(np.unique(f))
+    canon, distinct = REDUCED.get(space.name, (lambda ops: ops, len(f)))
+    assert len(rows) == len(f) and len(np.unique(f)) == distinct
+    assert len({tuple(r) for r in canon(_ops(archs))}) == distinct
+  canon = REDUCED.get(space.name, (lambda ops: ops, None))[0]
   a = _sample(space, jax.random.key(6), (N,))
   f = np.asarray(fp(a))
   assert f.dtype == np.int32
@@ -176,7 +187,8 @@ def test_fingerprint_equal_iff_same_arch(space):
     f = f.reshape(N, -1)
     np.testing.assert_array_equal((f[:, None] == f[None]).all(-1), h[:, None] == h[None])
     return
-  same = (_ops(a)[:, None] == _ops(a)[None]).all(-1)
+  c = canon(_ops(a))
+  same = (c[:, None] == c[None]).all(-1)
   np.testing.assert_array_equal(f[:, None] == f[None], same)
 
 
