@@ -3,6 +3,7 @@
 ``python -m jaxnas.benchmarks build nasbench201 --out PATH [--test-accuracy-csv CSV] [--hp12-csv CSV]``
 ``python -m jaxnas.benchmarks build transnas101_micro --zip tnb101_micro_zen.zip --out PATH``
 ``python -m jaxnas.benchmarks build nasbench101 --tfrecord FILE [--tfrecord FILE ...] --out PATH``
+``python -m jaxnas.benchmarks enumerate nasbench101 --out FILE.npz [--max-vertices 7]``
 """
 
 from __future__ import annotations
@@ -31,7 +32,18 @@ def main(argv=None) -> int:
                  help="transnas101_micro: NASLib's tnb101_micro_zen.zip")
   b.add_argument("--tfrecord", action="append", default=[],
                  help="nasbench101: an official (or EC-NAS) tfrecord file; repeat for several")
+  en = sub.add_parser("enumerate", help="list every unique cell of a space (.npz)")
+  en.add_argument("name", choices=["nasbench101"])
+  en.add_argument("--out", required=True, help="output .npz path")
+  en.add_argument("--max-vertices", type=int, default=7,
+                  help="nasbench101: cells on at most this many vertices (7: the whole space)")
   args = p.parse_args(argv)
+  if args.cmd == "enumerate":
+    from jaxnas.benchmarks import nb101_enumerate  # pylint: disable=import-outside-toplevel
+    if not 2 <= args.max_vertices <= 7:
+      print(f"error: --max-vertices must be 2..7, got {args.max_vertices}", file=sys.stderr)
+      return 2
+    return nb101_enumerate.main(args.out, args.max_vertices)
   try:
     if args.name == "nasbench101":
       if not args.tfrecord:

@@ -55,7 +55,7 @@ def encodings_for(space=None) -> tuple[str, ...]:
     from jaxnas import spaces  # pylint: disable=import-outside-toplevel
     space = spaces.get_space("nasbench201")
   own = tuple(k for k, _ in space.encoding_dims) or tuple(space.encodings)
-  return own + ((GRAPH_ENCODING,) if space.edges and space.ops else ())
+  return own + ((GRAPH_ENCODING,) if space.edges and space.ops and GRAPH_ENCODING not in own else ())
 
 
 def _check_kind(kind: str, space) -> None:

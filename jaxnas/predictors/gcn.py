@@ -41,8 +41,18 @@ def _check_cell_space(space) -> None:
 
 
 def graph_dims(space) -> tuple[int, int]:
-  """``(V, F)`` of ``space``'s op graph: ``V = E + 2`` nodes, ``F = len(ops) + 2`` labels."""
+  """``(V, F)`` of ``space``'s op graph: ``V = E + 2`` nodes, ``F = len(ops) + 2`` labels. A
+  space that declares its own ``graph`` encoding (a node-op DAG such as NAS-Bench-101: ``V*V``
+  adjacency then ``V*F`` one-hots with ``F = len(space.ops)``) has the ``V`` that solves
+  ``V*V + V*F = D``."""
   _check_cell_space(space)
+  own = dict(getattr(space, "encoding_dims", ())).get("graph")
+  if own is not None:
+    f = len(space.ops)
+    v = int(round((-f + (f * f + 4 * own) ** 0.5) / 2))
+    if v * v + v * f != own:
+      raise ValueError(f"search space {space.name}'s graph encoding ({own}) is not V*V + V*{f}")
+    return v, f
   return len(space.edges) + 2, len(space.ops) + 2
 
 
@@ -84,6 +94,8 @@ def graph_encoding(space, arch) -> jax.Array:
     arch: an architecture (batch) of ``space`` (``ops: int32[..., E]``), or the op indices.
   """
   num_nodes, num_feats = graph_dims(space)
+  if "graph" in dict(getattr(space, "encoding_dims", ())):  # the space's own node-op graph
+    return space.encode(arch, "graph")
   ops = jnp.asarray(getattr(arch, "ops", arch))
   batch = ops.shape[:-1]
   labels = jnp.concatenate([

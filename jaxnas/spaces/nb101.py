@@ -205,7 +205,6 @@ def check(arch) -> tuple[np.ndarray, np.ndarray]:
 
 # ----------------------------------------------------------------------------- fingerprint
 
-_SENTINEL = np.uint32(0xFFFFFFFF)
 # two independent lanes (different seeds and multipliers): 64 bits per vertex and per cell
 _LANES = ((0x9747B28C, 0xCC9E2D51, 0x1B873593, 0xE6546B64),
           (0x3C6EF372, 0x85EBCA6B, 0xC2B2AE35, 0x7F4A7C15))
@@ -233,41 +232,54 @@ def _hash_words(words, lane):
   return _fmix(h ^ jnp.uint32(len(words)))
 
 
-def _hash_pairs(words):
+def _hash_pairs(words, lanes):
   """Both lanes of a word sequence: ``(a, b) uint32``."""
-  return _hash_words(words, _LANES[0]), _hash_words(words, _LANES[1])
+  return _hash_words(words, lanes[0]), _hash_words(words, lanes[1])
 
 
-def _sorted_masked(a, b, mask):
-  """Sorts pairs ``(a, b)`` along the last axis lexicographically, masked-out entries last as
-  the sentinel pair."""
-  a = jnp.where(mask, a, _SENTINEL)
-  b = jnp.where(mask, b, _SENTINEL)
-  return jax.lax.sort((a, b), dimension=a.ndim - 1, num_keys=2)
+def _multiset(a, b, mask, lanes):
+  """A hash pair of the multiset of pairs ``(a, b)[..., u]`` where ``mask[..., v, u]``, for each
+  ``v``: the sum (mod 2**32) of a mixed form of each element, per lane (order-free, as the sorted
+  concatenation of MD5 texts is in the original; no sort, which is slow on CPU)."""
+  ga = _hash_words([a, b], (lanes[0][0] ^ 0x5BD1E995,) + lanes[0][1:])
+  gb = _hash_words([b, a], (lanes[1][0] ^ 0x5BD1E995,) + lanes[1][1:])
+  zero = jnp.uint32(0)
+  sa = jnp.sum(jnp.where(mask, ga[..., None, :], zero), -1, dtype=jnp.uint32)
+  sb = jnp.sum(jnp.where(mask, gb[..., None, :], zero), -1, dtype=jnp.uint32)
+  return sa, sb
 
 
-def _vertex_hashes(m, keep, ops):
+def _vertex_hashes(m, keep, ops, lanes):
   """Final vertex hash pairs ``(a, b) uint32[..., 7]`` after ``V`` rounds (V = kept vertices),
   NAS-Bench-101's ``hash_module`` with integer mixing."""
   n = NUM_VERTICES
   mi = m.astype(jnp.uint32)
   out_deg, in_deg = jnp.sum(mi, -1), jnp.sum(mi, -2)
   label = jnp.asarray(_HASH_LABEL, jnp.int32)[ops].astype(jnp.uint32)
-  a, b = _hash_pairs([out_deg, in_deg, label])
+  a, b = _hash_pairs([out_deg, in_deg, label], lanes)
   num_v = jnp.sum(keep, -1)
-  for r in range(n):
-    # [..., v, u]: hash of u where u -> v (in) or v -> u (out)
-    ia, ib = _sorted_masked(jnp.broadcast_to(a[..., None, :], m.shape),
-                            jnp.broadcast_to(b[..., None, :], m.shape), jnp.swapaxes(m, -1, -2))
-    oa, ob = _sorted_masked(jnp.broadcast_to(a[..., None, :], m.shape),
-                            jnp.broadcast_to(b[..., None, :], m.shape), m)
-    words = ([ia[..., u] for u in range(n)] + [ib[..., u] for u in range(n)]
-             + [jnp.full(a.shape, 0x7C, jnp.uint32)]
-             + [oa[..., u] for u in range(n)] + [ob[..., u] for u in range(n)] + [a, b])
-    na, nb = _hash_pairs(words)
+  m_in = jnp.swapaxes(m, -1, -2)  # [..., v, u]: u -> v
+
+  def round_(r, ab):
+    a, b = ab
+    ia, ib = _multiset(a, b, m_in, lanes)
+    oa, ob = _multiset(a, b, m, lanes)
+    na, nb = _hash_pairs([ia, ib, jnp.full(a.shape, 0x7C, jnp.uint32), oa, ob, a, b], lanes)
     go = (r < num_v)[..., None]
-    a, b = jnp.where(go, na, a), jnp.where(go, nb, b)
-  return a, b
+    return jnp.where(go, na, a), jnp.where(go, nb, b)
+
+  return jax.lax.fori_loop(0, n, round_, (a, b))
+
+
+def _fingerprint(arch, lanes) -> jax.Array:
+  a = _as_arch(arch)
+  m, keep = prune(a)
+  ops = jnp.clip(jnp.asarray(a.ops, jnp.int32), 0, len(OPS) - 1)
+  va, vb = _vertex_hashes(m, keep, ops, lanes)
+  sa, sb = _multiset(va, vb, keep[..., None, :], lanes)
+  num_v = jnp.sum(keep, -1).astype(jnp.uint32)
+  fa, fb = _hash_pairs([num_v, sa[..., 0], sb[..., 0]], lanes)
+  return jax.lax.bitcast_convert_type(jnp.stack([fa, fb], -1), jnp.int32)
 
 
 def fingerprint(arch) -> jax.Array:
@@ -275,15 +287,17 @@ def fingerprint(arch) -> jax.Array:
   NAS-Bench-101 module hashes are equal (the same iterated in/out-neighbourhood hashing as
   :func:`module_hash`, with integer mixing instead of MD5). Invalid specs get some value. Jittable.
   """
-  a = _as_arch(arch)
-  m, keep = prune(a)
-  ops = jnp.clip(jnp.asarray(a.ops, jnp.int32), 0, len(OPS) - 1)
-  va, vb = _vertex_hashes(m, keep, ops)
-  sa, sb = _sorted_masked(va, vb, keep)
-  num_v = jnp.sum(keep, -1).astype(jnp.uint32)
-  words = [num_v] + [sa[..., v] for v in range(NUM_VERTICES)] + [sb[..., v] for v in range(NUM_VERTICES)]
-  fa, fb = _hash_pairs(words)
-  return jax.lax.bitcast_convert_type(jnp.stack([fa, fb], -1), jnp.int32)
+  return _fingerprint(arch, _LANES)
+
+
+# independent mixing constants: the enumeration's collision check compares the two partitions
+_ALT_LANES = ((0x2545F491, 0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D),
+              (0x27D4EB2F, 0x165667B1, 0xD3A2646C, 0xFD7046C5))
+
+
+def fingerprint_alt(arch) -> jax.Array:
+  """Like :func:`fingerprint` with independent mixing constants (collision checks only)."""
+  return _fingerprint(arch, _ALT_LANES)
 
 
 # ----------------------------------------------------------------------------- module hash (host)
@@ -349,18 +363,17 @@ def module_hash(matrix, ops) -> str:
   """
   m, labels = prune_spec(matrix, ops)
   v = len(m)
-  out_deg = [int(x) for x in m.sum(1)]
-  in_deg = [int(x) for x in m.sum(0)]
-  hashes = [hashlib.md5(str((out_deg[i], in_deg[i], int(_HASH_LABEL[labels[i]]))).encode()).hexdigest()
+  rows = m.tolist()  # plain ints: the degrees print as "(2, 0, -1)", as in the original
+  ins = [[j for j in range(v) if rows[j][i]] for i in range(v)]
+  outs = [[j for j in range(v) if rows[i][j]] for i in range(v)]
+  md5 = hashlib.md5
+  hashes = [md5(str((len(outs[i]), len(ins[i]), int(_HASH_LABEL[labels[i]]))).encode()).hexdigest()
             for i in range(v)]
   for _ in range(v):
-    new = []
-    for i in range(v):
-      ins = "".join(sorted(hashes[j] for j in range(v) if m[j, i]))
-      outs = "".join(sorted(hashes[j] for j in range(v) if m[i, j]))
-      new.append(hashlib.md5((ins + "|" + outs + "|" + hashes[i]).encode()).hexdigest())
-    hashes = new
-  return hashlib.md5(str(sorted(hashes)).encode()).hexdigest()
+    hashes = [md5(("".join(sorted(hashes[j] for j in ins[i])) + "|"
+                   + "".join(sorted(hashes[j] for j in outs[i])) + "|" + hashes[i]).encode()).hexdigest()
+              for i in range(v)]
+  return md5(str(sorted(hashes)).encode()).hexdigest()
 
 
 def arch_module_hash(arch) -> str | list:
@@ -525,24 +538,46 @@ def from_categorical(x) -> Arch:
 # ----------------------------------------------------------------------------- search operators
 
 
+# [21, 7, 7] one-hot of each upper-triangular slot: bits -> matrix without a scatter
+_EDGE_BASIS = np.zeros((NUM_EDGE_SLOTS, NUM_VERTICES, NUM_VERTICES), np.int32)
+_EDGE_BASIS[np.arange(NUM_EDGE_SLOTS), _ROWS, _COLS] = 1
+# an invalid spec (no edge: the input does not reach the output), the start of redraw loops
+_NO_EDGES = np.zeros((NUM_VERTICES, NUM_VERTICES), np.int32)
+
+
+def _bits_to_matrix(bits):
+  """``int32[..., 21]`` upper-triangular bits -> ``int32[..., 7, 7]``."""
+  return jnp.sum(bits[..., :, None, None] * jnp.asarray(_EDGE_BASIS), axis=-3)
+
+
 def _draw_raw(key) -> Arch:
   """One raw spec: 21 fair edge bits, uniform interior ops."""
   w = rng.words(key, NUM_EDGE_SLOTS + OP_SPOTS)
-  bits = (w[:NUM_EDGE_SLOTS] >> 7) & 1
+  bits = ((w[:NUM_EDGE_SLOTS] >> 7) & 1).astype(jnp.int32)
   interior = (w[NUM_EDGE_SLOTS:] % 3).astype(jnp.int32) + 1
-  m = jnp.zeros((7, 7), jnp.int32).at[_ROWS, _COLS].set(bits.astype(jnp.int32))
   ops = jnp.concatenate([jnp.array([INPUT], jnp.int32), interior, jnp.array([OUTPUT], jnp.int32)])
-  return Arch(matrix=m, ops=ops)
+  return Arch(matrix=_bits_to_matrix(bits), ops=ops)
+
+
+def _redraw(key, draw, start: Arch, max_tries: int | None = None):
+  """``draw(fold_in(key, t))`` for t = 0, 1, ... until valid (or ``max_tries``):
+  ``(arch, ok)``. One copy of ``draw`` and ``is_valid`` in the loop body (compile time)."""
+  def cond(c):
+    t, _, ok = c
+    return ~ok if max_tries is None else ~ok & (t < max_tries)
+
+  def body(c):
+    t, _, _ = c
+    a = draw(rng.fold_in(key, t))
+    return t + 1, a, is_valid(a)
+
+  _, a, ok = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), start, jnp.array(False)))
+  return a, ok
 
 
 def _sample_one(key) -> Arch:
-  def body(c):
-    t, _ = c
-    return t + 1, _draw_raw(rng.fold_in(key, t + 1))
-
-  _, a = jax.lax.while_loop(lambda c: ~is_valid(c[1]), body,
-                            (jnp.zeros((), jnp.int32), _draw_raw(rng.fold_in(key, 0))))
-  return a
+  start = Arch(matrix=jnp.asarray(_NO_EDGES), ops=jnp.array([0, 1, 1, 1, 1, 1, 4], jnp.int32))
+  return _redraw(key, _draw_raw, start)[0]
 
 
 def sample(key: jax.Array, shape: tuple[int, ...] = ()) -> Arch:
@@ -559,12 +594,15 @@ def _mutate_draw(key, parent: Arch) -> Arch:
   w = rng.words(key, NUM_EDGE_SLOTS + 2 * OP_SPOTS)
   u = (w >> 8).astype(jnp.float32) / float(1 << 24)  # uniform [0, 1)
   flip = (u[:NUM_EDGE_SLOTS] < EDGE_MUTATION_PROB).astype(jnp.int32)
-  m = parent.matrix.at[_ROWS, _COLS].set(parent.matrix[_ROWS, _COLS] ^ flip)
+  m = parent.matrix ^ _bits_to_matrix(flip)
   change = u[NUM_EDGE_SLOTS:NUM_EDGE_SLOTS + OP_SPOTS] < OP_MUTATION_PROB
   shift = (w[NUM_EDGE_SLOTS + OP_SPOTS:] % 2).astype(jnp.int32) + 1  # one of the two others
   old = parent.ops[1:-1]
   new = jnp.where(change, (old - 1 + shift) % 3 + 1, old)
-  return Arch(matrix=m, ops=parent.ops.at[1:-1].set(new))
+  return Arch(matrix=m, ops=jnp.concatenate([parent.ops[:1], new, parent.ops[-1:]]))
+
+
+MUTATE_TRIES = 1000  # redraws before mutate gives up and returns the parent (never seen)
 
 
 def mutate(key: jax.Array, arch) -> Arch:
@@ -574,14 +612,8 @@ def mutate(key: jax.Array, arch) -> Arch:
   architecture (``vmap`` for a batch)."""
   a = _as_arch(arch)
   parent = Arch(matrix=jnp.asarray(a.matrix, jnp.int32), ops=jnp.asarray(a.ops, jnp.int32))
-
-  def body(c):
-    t, _ = c
-    return t + 1, _mutate_draw(rng.fold_in(key, t + 1), parent)
-
-  _, child = jax.lax.while_loop(lambda c: ~is_valid(c[1]) & (c[0] < 1000), body,
-                                (jnp.zeros((), jnp.int32), _mutate_draw(rng.fold_in(key, 0), parent)))
-  return jax.tree.map(lambda c, p: jnp.where(is_valid(child), c, p), child, parent)
+  child, ok = _redraw(key, lambda k: _mutate_draw(k, parent), parent, MUTATE_TRIES)
+  return jax.tree.map(lambda c, p: jnp.where(ok, c, p), child, parent)
 
 
 # neighbour k: k < 10 -> vertex 1 + k // 2 gets op shift 1 + k % 2; else edge EDGES[k - 10] flips
@@ -646,6 +678,27 @@ def neighbours_masked(arch) -> tuple[Arch, jax.Array]:
 # every input->output path through the complete DAG: subsets of the interior vertices, in order
 _PATHS = tuple(c for r in range(OP_SPOTS + 1) for c in itertools.combinations(range(1, 6), r))
 PATH_DIM = sum(3**i for i in range(OP_SPOTS + 1))  # 364
+
+
+def _path_tables():
+  """Static ``[32, 6]`` edge sources/targets of each path (padded with the first edge), ``[32, 5]``
+  vertices and their base-3 place values (0 on padding)."""
+  src = np.zeros((len(_PATHS), 6), np.int32)
+  dst = np.zeros((len(_PATHS), 6), np.int32)
+  vert = np.zeros((len(_PATHS), OP_SPOTS), np.int32)
+  place = np.zeros((len(_PATHS), OP_SPOTS), np.int32)
+  for p, path in enumerate(_PATHS):
+    verts = (0,) + path + (6,)
+    pairs = list(zip(verts[:-1], verts[1:]))
+    pairs += [pairs[0]] * (6 - len(pairs))
+    src[p], dst[p] = [s for s, _ in pairs], [d for _, d in pairs]
+    vert[p, :len(path)] = path
+    place[p, :len(path)] = [3**i for i in range(len(path))]
+  return src, dst, vert, place
+
+
+_PATH_SRC, _PATH_DST, _PATH_VERT, _PATH_PLACE = _path_tables()
+_PATH_PAD_ALL = np.zeros(len(_PATHS), bool)
 ADJ_DIM = NUM_EDGE_SLOTS + 3 * OP_SPOTS  # 36
 GRAPH_DIM = NUM_VERTICES * NUM_VERTICES + NUM_VERTICES * len(OPS)  # 84
 # NASLib's adjacency one-hot op order per interior vertex: conv1x1 [0,0,1], conv3x3 [0,1,0],
@@ -677,15 +730,10 @@ def encode(arch, kind: str = "adjacency_one_hot") -> jax.Array:
     return jnp.concatenate([m[..., _ROWS, _COLS],
                             jnp.asarray(_ADJ_OP)[ops[..., 1:-1]].reshape(*batch, 3 * OP_SPOTS)], -1)
   if kind == "path":
-    out = jnp.zeros(batch + (PATH_DIM,), jnp.float32)
-    for path in _PATHS:
-      verts = (0,) + path + (6,)
-      present = jnp.ones(batch, jnp.float32)
-      for s, d in zip(verts[:-1], verts[1:]):
-        present = present * m[..., s, d]
-      index = sum(3**i * ops[..., v] for i, v in enumerate(path)) if path else jnp.zeros(batch, jnp.int32)
-      out = jnp.maximum(out, present[..., None] * jax.nn.one_hot(index, PATH_DIM))
-    return out
+    # [..., 32]: each path present (all its edges) and its index, then a one-hot max over paths
+    present = jnp.all(m[..., _PATH_SRC, _PATH_DST] > 0, -1) | jnp.asarray(_PATH_PAD_ALL)
+    index = jnp.sum(jnp.asarray(_PATH_PLACE) * ops[..., _PATH_VERT], -1)
+    return jnp.max(jax.nn.one_hot(index, PATH_DIM) * present[..., None], axis=-2)
   if kind == "graph":
     return jnp.concatenate([m.reshape(*batch, 49),
                             jax.nn.one_hot(ops, len(OPS)).reshape(*batch, 7 * len(OPS))], -1)

@@ -34,7 +34,7 @@ BANANAS_MLP = {"hidden_sizes": (16, 16), "num_steps": 60, "learning_rate": 2e-2,
 
 @flax.struct.dataclass
 class ModelBasedState:
-  ids: jax.Array  # [B] int32: fingerprints of the queried archs (deduplication), EMPTY if unused
+  ids: jax.Array  # [B] (or [B, W]) int32: fingerprints of the queried archs (deduplication), EMPTY if unused
   archs: Any  # Arch[B]: the queried archs (mutation parents); all-zero ops in unused slots
   x: jax.Array  # [B, D] f32: their encodings
   y: jax.Array  # [B] f32: their fitness (-inf when unusable)
@@ -146,6 +146,12 @@ def model_based(space: SearchSpace, predictor: pred_lib.Predictor, *, name: str,
   # equal iff same architecture (NB201 and cells: the dense id, as before fingerprints existed)
   fingerprint = space.fingerprint or space.to_id
   arch_shape = jax.eval_shape(lambda: space.sample(jax.random.key(0), (buffer_size,)))
+  # () for an int32 fingerprint, (W,) for a multi-word one (NB101's int32[..., 2])
+  fp_words = jax.eval_shape(fingerprint, arch_shape).shape[1:]
+
+  def same(x, y):  # fingerprints equal (all words)
+    eq = x == y
+    return jnp.all(eq, axis=-1) if fp_words else eq
 
   def init(key):
     k_model, k_pool = rng.split(key)
@@ -157,7 +163,7 @@ def model_based(space: SearchSpace, predictor: pred_lib.Predictor, *, name: str,
     model = jax.tree.map(lambda a, s: jnp.asarray(a, s.dtype).reshape(s.shape),
                          predictor.init(k_model, buffer_size), fitted_type)
     return ModelBasedState(
-        ids=jnp.full((buffer_size,), EMPTY, jnp.int32),
+        ids=jnp.full((buffer_size,) + fp_words, EMPTY, jnp.int32),
         archs=jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), arch_shape),
         x=jnp.zeros((buffer_size, dim), jnp.float32),
         y=jnp.full((buffer_size,), NEG_INF, jnp.float32),
@@ -205,9 +211,9 @@ def model_based(space: SearchSpace, predictor: pred_lib.Predictor, *, name: str,
     score = jnp.where(jnp.isfinite(score), score, -1e30)  # a failed fit ranks last, still usable
     if deduplicate:
       cid = fingerprint(cands)
-      seen = jnp.any((cid[:, None] == state.ids[None, :]) & state.mask[None, :], axis=1)
+      seen = jnp.any(same(cid[:, None], state.ids[None, :]) & state.mask[None, :], axis=1)
       earlier = jnp.arange(num_candidates)[None, :] < jnp.arange(num_candidates)[:, None]
-      repeated = jnp.any((cid[:, None] == cid[None, :]) & earlier, axis=1)
+      repeated = jnp.any(same(cid[:, None], cid[None, :]) & earlier, axis=1)
       score = jnp.where(seen | repeated, NEG_INF, score)
     top_score, top = jax.lax.top_k(score, k)
     chosen = jax.tree.map(lambda c: c[top], cands)
