@@ -12,7 +12,7 @@ Measures, on this machine's CPU:
 * **load**: ``jaxnas.benchmarks.load("nasbench101", path)`` of a 423,624-row table with the layout
   the builder writes for ``nasbench_full`` (every budget x 3 repeats; a real table when
   ``--benchmark-path`` is given, else a synthetic one: rows = the fingerprints of sampled cells
-  padded with random fingerprints to 423,624);
+  padded with random fingerprints to 423,624; the default build's tables, no energy, no halfway);
 * **query**: jitted ``query(bench, arch, "val_accuracy")`` on a batch of architectures,
   (a) from the architecture (computing the fingerprint, then the binary search and the gather)
   and (b) from precomputed fingerprints (binary search + gather only), in queries/s.
@@ -139,10 +139,14 @@ def synthetic_table(num_rows: int = FULL_CELLS, seed: int = 0):
     matrix = np.concatenate([matrix, np.zeros((extra, 7, 7), np.uint8)])
     ops = np.concatenate([ops, np.zeros((extra, 7), np.int8)])
   b, s, k = len(nb101_build.BUDGETS), 3, len(nb101_build.VALUES)
+  values = rng.uniform(0, 100, (num_rows, b, s, k)).astype(np.float32)
+  for j, name in enumerate(nb101_build.VALUES):  # the official files have no energy fields
+    if name in ("energy", "co2eq", "total_energy", "total_co2eq"):
+      values[..., j] = np.nan
   collected = {
       "hash": np.array([f"{i:032x}" for i in range(num_rows)]), "matrix": matrix, "ops": ops,
       "trainable_parameters": rng.integers(200_000, 50_000_000, num_rows),
-      "values": rng.uniform(0, 100, (num_rows, b, s, k)).astype(np.float32),
+      "values": values,
       "count": np.full((num_rows, b), s, np.int32),
       "repeat_file": np.zeros((num_rows, b, s), np.int8),
   }
