@@ -226,9 +226,20 @@ def step(key, state: SearchState, bench: bm.Benchmark, *, optimizer: BlackBoxOpt
   best_fitness = jnp.where(better, f[i], state.best_fitness)
   best_arch = tree_where(better, jax.tree.map(lambda x: x[i], archs), state.best_arch)
   t = jnp.zeros((), jnp.float32)
-  if bench.has("train_time"):
+  queried = tuple(getattr(opt_state, "fidelities", ())) or (target,)
+  full = final_epoch(bench, "train_time") if bench.has("train_time") else None
+  if any(f != full for f in queried) and all(bench.has("train_time", f) for f in queried):
+    # the table has the training time of every queried budget (NAS-Bench-101's separate 4/12/36/
+    # 108-epoch runs): each query costs its own budget's time
+    tt = jnp.zeros(epoch.shape, jnp.float32)
+    for f in queried:
+      tt = jnp.where(epoch == f, bm.lookup(bench, space, archs, "train_time", objective.dataset,
+                                           epoch=f), tt)
+    if bench.partial:  # an absent architecture was not trained: it costs nothing
+      tt = jnp.where(jnp.isnan(tt), 0.0, tt)
+    t = jnp.sum(tt)
+  elif bench.has("train_time"):
     # the table's train time is for its final epoch; a lower fidelity costs its share of it
-    full = final_epoch(bench, "train_time")
     share = epoch.astype(jnp.float32) / full if full else 1.0  # exactly 1.0 at the final epoch
     tt = bm.lookup(bench, space, archs, "train_time", objective.dataset)
     if bench.partial:  # an absent architecture was not trained: it costs nothing

@@ -38,6 +38,8 @@ def main(argv=None) -> int:
                  help="nasbench_macro: NAS-Bench-Macro's nas-bench-macro_cifar10.json")
   b.add_argument("--tfrecord", action="append", default=[],
                  help="nasbench101: an official (or EC-NAS) tfrecord file; repeat for several")
+  b.add_argument("--halfway", action="store_true",
+                 help="nasbench101: also store the intermediate (halfway) evaluation's tables")
   en = sub.add_parser("enumerate", help="list every unique cell of a space (.npz)")
   en.add_argument("name", choices=["nasbench101"])
   en.add_argument("--out", required=True, help="output .npz path")
@@ -54,7 +56,8 @@ def main(argv=None) -> int:
     if args.name == "nasbench101":
       if not args.tfrecord:
         raise ValueError(f"--tfrecord is required: {nb101_build.BUILD_HINT}")
-      arrays = nb101_build.build(args.tfrecord, progress=nb101_build.print_progress)
+      arrays = nb101_build.build(args.tfrecord, progress=nb101_build.print_progress,
+                                 halfway=args.halfway)
     elif args.name == "transnas101_macro":
       if not args.zip:
         raise ValueError(f"--zip is required: {transnas_macro_build.BUILD_HINT}")

@@ -12,9 +12,10 @@ The table (``index_kind "fingerprint"``, one row per module hash, rows sorted by
 repeat (the seed axis, ``f32[1, N, S]``, NaN where a cell has fewer runs) the values of the
 *final* evaluation: ``train_accuracy``, ``val_accuracy``, ``test_accuracy`` (percent, as NASLib
 reports them), ``train_time`` (s, training only) under the key ``"<metric>"`` for E = 108 and
-``"<metric>@E"`` for 4/12/36; the intermediate evaluation under ``halfway_*`` (with
-``halfway_epoch``: its ``current_epoch``, E/2 in the official files, 1 or 2 in EC-NAS's);
-``total_time`` (s, the record's wall time); EC-NAS's ``energy`` / ``co2eq`` (kWh / kg of the
+``"<metric>@E"`` for 4/12/36; with ``--halfway`` the intermediate evaluation under ``halfway_*``
+(with ``halfway_epoch``: its ``current_epoch``, E/2 in the official files, 1 or 2 in EC-NAS's);
+``total_time`` (s, the record's wall time); with ``--halfway`` the intermediate evaluation too;
+EC-NAS's ``energy`` / ``co2eq`` (kWh / kg of the
 training run, final evaluation's fields 6/7) and ``total_energy`` / ``total_co2eq`` (the whole
 record); and per cell ``params`` (``trainable_parameters`` / 1e6, M). The arrays that are not
 metrics: ``matrix uint8[N,7,7]`` and ``ops int8[N,7]`` (the stored spec padded to 7 vertices as
@@ -307,10 +308,12 @@ def collect(paths: Sequence, *, progress=None, chunk_bytes: int = 1 << 24
           "repeat_file": repeat_file}
 
 
-def table_arrays(collected: dict, fingerprint: np.ndarray, *, source: str = SOURCE
-                 ) -> dict[str, np.ndarray]:
+def table_arrays(collected: dict, fingerprint: np.ndarray, *, source: str = SOURCE,
+                 halfway: bool = False) -> dict[str, np.ndarray]:
   """The arrays of the fingerprint-indexed table file from :func:`collect`'s output and the
-  ``int32[N, W]`` fingerprints of its rows (in the same order)."""
+  ``int32[N, W]`` fingerprints of its rows (in the same order). ``halfway``: also the
+  intermediate evaluation's tables (``halfway_*``: twice the file and its load time; off by
+  default so a full 423,624-row table loads in about 2 s)."""
   fp = np.asarray(fingerprint).astype(np.int32)
   fp = fp[:, None] if fp.ndim == 1 else fp
   order = np.lexsort(fp.T[::-1])
@@ -327,6 +330,8 @@ def table_arrays(collected: dict, fingerprint: np.ndarray, *, source: str = SOUR
     if not count[:, b].any():
       continue  # a budget no file has (only108: 4/12/36) gets no table
     for k, name in enumerate(VALUES):
+      if name.startswith("halfway_") and not halfway:
+        continue
       v = values[:, b, :, k]
       if np.isnan(v).all():
         continue  # e.g. energy in the official files
@@ -367,11 +372,13 @@ def fingerprints_of(matrix: np.ndarray, ops: np.ndarray, *, batch: int = 65536) 
   return fp[:, None] if fp.ndim == 1 else fp
 
 
-def build(paths: Sequence, *, progress=None) -> dict[str, np.ndarray]:
-  """All arrays of the NAS-Bench-101 table built from the tfrecord files ``paths``."""
+def build(paths: Sequence, *, progress=None, halfway: bool = False) -> dict[str, np.ndarray]:
+  """All arrays of the NAS-Bench-101 table built from the tfrecord files ``paths`` (``halfway``:
+  with the intermediate evaluation's tables, see :func:`table_arrays`)."""
   c = collect(paths, progress=progress)
   names = ", ".join(pathlib.Path(p).name for p in paths)
-  return table_arrays(c, fingerprints_of(c["matrix"], c["ops"]), source=f"{SOURCE}: {names}")
+  return table_arrays(c, fingerprints_of(c["matrix"], c["ops"]), source=f"{SOURCE}: {names}",
+                      halfway=halfway)
 
 
 def load_rows(path) -> dict[str, np.ndarray]:

@@ -293,7 +293,10 @@ def run_blackbox(config, workdir=None, quiet: bool = False, bench=None) -> dict:
     total = results["summary"]["mean_queries"] * len(absent)
     warnings.warn(f"{sum(absent)} of {total:.0f} queries ({sum(absent) / max(total, 1):.1%}) asked "
                   f"for architectures absent from partial table {bench.name}: no result (NaN, "
-                  "never best); per seed: num_absent in results.json", stacklevel=2)
+                  "never best); per seed: num_absent in results.json"
+                  + ("; none was present: was the table built with another version of the "
+                     "space's fingerprint? rebuild it" if sum(absent) >= total else ""),
+                  stacklevel=2)
   if wd and writer:
     write_blackbox_outputs(wd, config, results, outs, bench, objective, space)
     _say(f"wrote {wd / 'results.json'}, errors.json, trajectory.png", quiet)

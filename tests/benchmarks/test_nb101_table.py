@@ -30,7 +30,7 @@ def built(tmp_path_factory):
   from jaxnas.benchmarks.__main__ import main  # pylint: disable=import-outside-toplevel
 
   out = tmp_path_factory.mktemp("nb101") / "ec_nas.npz"
-  argv = ["build", "nasbench101", "--out", str(out)]
+  argv = ["build", "nasbench101", "--out", str(out), "--halfway"]
   for f in FILES:
     argv += ["--tfrecord", str(EC_NAS / f)]
   assert main(argv) == 0
