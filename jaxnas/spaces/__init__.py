@@ -14,13 +14,16 @@ from __future__ import annotations
 import ast
 
 from jaxnas.spaces import cell, nb201, transnas_micro
+from jaxnas.spaces import nb_graph
 from jaxnas.spaces.base import SearchSpace
 
 NASBENCH201 = nb201.SPACE.as_search_space()  # naslib_valid=True: NASLib's sampler
 TRANSNAS101_MICRO = transnas_micro.SPACE.as_search_space()
+NASBENCH_GRAPH = nb_graph.SPACE
 
 # name -> the space with its default options (get_space(name, **options) for others)
 SPACES: dict[str, SearchSpace] = {"nasbench201": NASBENCH201, "transnas101_micro": TRANSNAS101_MICRO}
+SPACES["nasbench_graph"] = NASBENCH_GRAPH
 
 
 def get_space(name: str, **options) -> SearchSpace:
@@ -101,5 +104,5 @@ def arch_from_string(space: SearchSpace | str, text) -> object:
 
 
 __all__ = ["NASBENCH201", "SPACES", "SearchSpace", "TRANSNAS101_MICRO", "arch_from_string", "cell",
-           "get_space", "nb201",
+           "get_space", "nb201", "NASBENCH_GRAPH", "nb_graph",
            "transnas_micro"]
