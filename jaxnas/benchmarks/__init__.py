@@ -16,6 +16,7 @@ from __future__ import annotations
 import pathlib
 
 from jaxnas.benchmarks import io, nb201_build, transnas_build
+from jaxnas.benchmarks import nb_graph_build
 from jaxnas.benchmarks.benchmark import (INDEX_KINDS, METRICS, Benchmark, Metric, OfficialOrder,
                                          best, contains, declarations_json, from_arrays, lookup,
                                          query, resolve, rows)
@@ -49,6 +50,13 @@ BENCHMARKS = {
         "embedded": None,
         "build_hint": transnas_build.BUILD_HINT,
         "space": "transnas101_micro",
+    },
+    "nasbench_graph": {
+        "embedded": EMBEDDED_DIR / "nasbench_graph.npz",
+        "build_hint": nb_graph_build.BUILD_HINT,
+        "space": "nasbench_graph",
+        # the datasets whose table lacks entries, and the space options that keep a search on them
+        "space_options": {"proteins": {"proteins": True}},
     },
 }
 
