@@ -59,6 +59,8 @@ def main(argv=None) -> int:
                  help="suite: comma-separated SPACE/DATASET tasks (default: every discovered task)")
   p.add_argument("--seeds", type=int, default=None, help="suite: seeds per task (default 100)")
   p.add_argument("--queries", type=int, default=None, help="suite: queries per run (default 150)")
+  p.add_argument("--optimizer-seeds", default=None,
+                 help="suite: fewer seeds for some optimizers, e.g. bananas=20,gp_bo=10 (recorded)")
   p.add_argument("--predictors", action="store_true",
                  help="suite: also the predictors' Kendall tau at 100 and 400 architectures")
   args = p.parse_args(argv)
@@ -104,8 +106,16 @@ def main(argv=None) -> int:
       kwargs["num_seeds"] = args.seeds
     if args.queries:
       kwargs["num_queries"] = args.queries
-    if args.gp_seeds:
-      kwargs["seeds_for"] = {"gp_bo": args.gp_seeds}
+    seeds_for = {"gp_bo": args.gp_seeds} if args.gp_seeds else {}
+    for item in (args.optimizer_seeds or "").split(","):
+      if item.strip():
+        k, _, v = item.partition("=")
+        if not v.strip().isdigit():
+          print(f"error: --optimizer-seeds takes NAME=N,..., got {item!r}", file=sys.stderr)
+          return 2
+        seeds_for[k.strip()] = int(v)
+    if seeds_for:
+      kwargs["seeds_for"] = seeds_for
   else:
     if args.quick:
       kwargs["quick"] = True
