@@ -46,8 +46,15 @@ def test_canonicalisation_maps_every_input_onto_a_stored_key():
 
 
 def test_contract(space):
+  prot = spaces.get_space("nasbench_graph", proteins=True)
+  assert dict(prot.options)["proteins"] is True and prot is g.make_space(True)
+  with pytest.raises(ValueError, match="takes options proteins"):
+    spaces.get_space("nasbench_graph", depth=3)
+
   @jax.jit
   def run(key):  # one compile for every jittable function of the contract
+    pa = prot.sample(key, (16,))
+    pm = jax.vmap(prot.mutate)(jax.random.split(key, 16), pa)
     a = space.sample(key, (N,))
     m = jax.vmap(space.mutate)(jax.random.split(jax.random.key(4), N), a)
     nb, mask = space.neighbours_masked(a[:8])
@@ -57,9 +64,14 @@ def test_contract(space):
                 fp_nb=space.fingerprint(nb), back=space.from_id(space.to_id(a)),
                 nb3=[space.neighbour(a[3], j) for j in (0, 17, 39)], cat=space.to_categorical(m),
                 enc={k: space.encode(a, k) for k, _ in space.encoding_dims},
-                ids=space.to_id(space.all_archs()))
+                ids=space.to_id(space.all_archs()), pa=pa, pm=pm, pvalid=prot.is_valid(pm),
+                pgat=prot.is_valid(g.from_id(0)))
 
   r = jax.tree_util.tree_map(np.asarray, run(jax.random.key(0)))
+  # proteins=True: sampling and mutation stay inside proteins' five ops (id 0 is all-gat)
+  allowed = [g.OPS.index(o) for o in g.PROTEINS_OPS]
+  assert np.isin(r["pa"].ops, allowed).all() and np.isin(r["pm"].ops, allowed).all()
+  assert r["pvalid"].all() and not r["pgat"]
   a, m, nb, mask = r["a"], r["m"], r["nb"], r["mask"]
   assert a.ops.shape == a.links.shape == (N, 4) and r["valid_a"].all()
   np.testing.assert_array_equal(a.ops, r["a2"].ops)  # deterministic per key, key-dependent
@@ -102,21 +114,3 @@ def test_contract(space):
   iso = [g.Arch(links=jnp.array([0, 0, 0, 2]), ops=jnp.array([1, 2, 3, 4])),
          g.Arch(links=jnp.array([0, 0, 0, 1]), ops=jnp.array([2, 1, 3, 4]))]
   np.testing.assert_array_equal(space.encode(iso[0]), space.encode(iso[1]))
-
-
-def test_proteins_option_stays_in_its_ops():
-  sp = spaces.get_space("nasbench_graph", proteins=True)
-  assert dict(sp.options)["proteins"] is True and sp is g.make_space(True)
-  allowed = [g.OPS.index(o) for o in g.PROTEINS_OPS]
-
-  @jax.jit
-  def run(key):
-    a = sp.sample(key, (16,))
-    m = jax.vmap(sp.mutate)(jax.random.split(key, 16), a)
-    return a, m, sp.is_valid(m), sp.is_valid(g.from_id(0))
-
-  a, m, ok, gat = run(jax.random.key(0))
-  assert np.isin(a.ops, allowed).all() and np.isin(m.ops, allowed).all()
-  assert bool(ok.all()) and not bool(gat)  # id 0 is all-gat
-  with pytest.raises(ValueError, match="takes options proteins"):
-    spaces.get_space("nasbench_graph", depth=3)
