@@ -50,3 +50,16 @@ def test_rank_ties_and_errors():
   np.testing.assert_array_equal(suite._rank(np.array([3.0, 1.0, 2.0]), False), [3, 1, 2])
   with pytest.raises(ValueError, match="unknown task 'nb999/x'; tasks are SPACE/DATASET"):
     suite.discover(tasks=["nb999/x"])
+
+
+def test_merge_joins_results_and_recomputes_ranks():
+  def rep(opt, vals, cmd):
+    return {"tasks": [{"space": "s", "dataset": d, "higher_is_better": True, "optimum": 1.0,
+                       "worst": 0.0, "metric": "m", "results": [
+                           {"optimizer": opt, "mean_best": v, "seeds": 3, "queries": 10}]}
+                      for d, v in zip("ab", vals)],
+            "optimizers": [opt], "command": cmd, "wall_seconds": 1.0, "load_before": "1",
+            "load_after": "2", "num_seeds": 3, "num_queries": 10, "average_rank": {}, "machine": "x"}
+  m = suite.merge([rep("rs", [0.5, 0.9], "one"), rep("re", [0.7, 0.8], "two")])
+  assert m["average_rank"] == {"rs": 1.5, "re": 1.5} and m["command"] == "one\ntwo"
+  assert [len(t["results"]) for t in m["tasks"]] == [2, 2] and "rs 3 x 10" in suite.markdown(m)

@@ -289,6 +289,15 @@ def predictor_table(tasks_of=None, predictors=PREDICTORS, train_sizes=(100, 400)
   return rows
 
 
+def _seeds_of(report: dict, name: str) -> str:
+  """``"SEEDS x QUERIES"`` of optimizer ``name`` (from its first result)."""
+  for t in report["tasks"]:
+    for r in t["results"]:
+      if r["optimizer"] == name:
+        return f"{r['seeds']} x {r['queries']}"
+  return "-"
+
+
 def markdown(report: dict) -> str:
   """Normalised regret per task and average ranks, with the command, wall time and load."""
   tasks = report["tasks"]
@@ -297,10 +306,9 @@ def markdown(report: dict) -> str:
            "```bash", report["command"], "```", "",
            f"Wall time {report['wall_seconds'] / 60:.1f} min on {report['machine']}; load average "
            f"{report['load_before']} before, {report['load_after']} after. "
-           f"{len(tasks)} tasks; seeds and queries per optimizer in the JSON "
-           f"(default {report['num_seeds']} seeds x {report['num_queries']} queries"
-           + (f"; {', '.join(f'{k}: {v} seeds' for k, v in report['seeds_for'].items())}"
-              if report.get("seeds_for") else "") + ").", "",
+           f"{len(tasks)} tasks. Seeds x queries per optimizer: "
+           + ", ".join(f"{n} {_seeds_of(report, n)}"
+                       for n in report["average_rank"]) + ".", "",
            "Normalised regret of the mean best (at the last query) = (optimum - mean best) / "
            "(optimum - worst entry), in the metric's direction: 0 = the table's optimum, 1 = its "
            "worst entry. Bold: the best optimizer of the task.", "",
@@ -337,6 +345,34 @@ def markdown(report: dict) -> str:
       lines.append(f"| {r['space']}/{r['dataset']} | {r['predictor']} | "
                    + " | ".join(f"{r[f'kendall_tau@{s}']:.3f}" for s in sizes) + " |")
   return "\n".join(lines)
+
+
+def merge(reports: list[dict]) -> dict:
+  """One report from several runs of the suite over the same tasks with different optimizers (e.g.
+  the model-free ones at 100 seeds, the model-based ones at fewer): results joined per task,
+  ``average_rank`` recomputed, each run's command, wall time and load kept."""
+  first = reports[0]
+  tasks = {(t["space"], t["dataset"]): dict(t, results=list(t["results"])) for t in first["tasks"]}
+  for rep in reports[1:]:
+    for t in rep["tasks"]:
+      key = (t["space"], t["dataset"])
+      if key in tasks:
+        tasks[key]["results"] += t["results"]
+  rows = list(tasks.values())
+  merged = dict(first, tasks=rows, average_rank=average_rank(rows),
+                optimizers=[n for rep in reports for n in rep["optimizers"]],
+                seeds_for={k: v for rep in reports for k, v in rep.get("seeds_for", {}).items()},
+                runs=[{k: rep[k] for k in ("command", "wall_seconds", "load_before", "load_after",
+                                           "num_seeds", "num_queries", "optimizers")}
+                      for rep in reports])
+  merged["command"] = "\n".join(rep["command"] for rep in reports)
+  merged["wall_seconds"] = sum(rep["wall_seconds"] for rep in reports)
+  merged["load_before"] = " / ".join(rep["load_before"] for rep in reports)
+  merged["load_after"] = " / ".join(rep["load_after"] for rep in reports)
+  for rep in reports[1:]:
+    if rep.get("predictors"):
+      merged["predictors"] = rep["predictors"]
+  return merged
 
 
 def run(json_out=None, *, markdown_out=None, tasks=None, names=None, num_seeds: int = 100,
