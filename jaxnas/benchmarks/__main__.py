@@ -6,6 +6,7 @@
 ``python -m jaxnas.benchmarks enumerate nasbench101 --out FILE.npz [--max-vertices 7]``
 ``python -m jaxnas.benchmarks build transnas101_macro --zip tnb101_macro_zen.zip --out PATH``
 ``python -m jaxnas.benchmarks build nasbench_macro --json nas-bench-macro_cifar10.json --out PATH``
+``python -m jaxnas.benchmarks build nasbench_graph --out PATH`` (from ``pip install --no-deps nas-bench-graph==1.4.0``)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from jaxnas.benchmarks import io, nb201_build, transnas_build
 from jaxnas.benchmarks import nb101_build
 from jaxnas.benchmarks import nb_macro_build, transnas_macro_build
+from jaxnas.benchmarks import nb_graph_build
 
 
 def main(argv=None) -> int:
@@ -26,7 +28,7 @@ def main(argv=None) -> int:
   sub = p.add_subparsers(dest="cmd", required=True)
   b = sub.add_parser("build", help="build a table")
   b.add_argument("name", choices=["nasbench201", "transnas101_micro", "nasbench101"]
-                 + ["transnas101_macro", "nasbench_macro"])
+                 + ["transnas101_macro", "nasbench_macro", "nasbench_graph"])
   b.add_argument("--out", required=True, help="output .npz path")
   b.add_argument("--test-accuracy-csv", default=None,
                  help="nats_bench.csv-format file: adds test_accuracy and the official index order")
@@ -53,7 +55,9 @@ def main(argv=None) -> int:
       return 2
     return nb101_enumerate.main(args.out, args.max_vertices)
   try:
-    if args.name == "nasbench101":
+    if args.name == "nasbench_graph":
+      arrays = nb_graph_build.build()
+    elif args.name == "nasbench101":
       if not args.tfrecord:
         raise ValueError(f"--tfrecord is required: {nb101_build.BUILD_HINT}")
       arrays = nb101_build.build(args.tfrecord, progress=nb101_build.print_progress,

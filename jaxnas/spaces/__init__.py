@@ -16,10 +16,12 @@ import ast
 from jaxnas.spaces import cell, nb201, transnas_micro
 from jaxnas.spaces import nb101
 from jaxnas.spaces import nb_macro, transnas_macro
+from jaxnas.spaces import nb_graph
 from jaxnas.spaces.base import SearchSpace
 
 NASBENCH201 = nb201.SPACE.as_search_space()  # naslib_valid=True: NASLib's sampler
 TRANSNAS101_MICRO = transnas_micro.SPACE.as_search_space()
+NASBENCH_GRAPH = nb_graph.SPACE
 
 # name -> the space with its default options (get_space(name, **options) for others)
 SPACES: dict[str, SearchSpace] = {"nasbench201": NASBENCH201, "transnas101_micro": TRANSNAS101_MICRO}
@@ -29,6 +31,7 @@ TRANSNAS101_MACRO = transnas_macro.SPACE  # uniform over the 3,256 skeletons (sa
 NASBENCH_MACRO = nb_macro.SPACE
 SPACES["transnas101_macro"] = TRANSNAS101_MACRO
 SPACES["nasbench_macro"] = NASBENCH_MACRO
+SPACES["nasbench_graph"] = NASBENCH_GRAPH
 
 
 def get_space(name: str, **options) -> SearchSpace:
@@ -112,3 +115,4 @@ __all__ = ["NASBENCH201", "SPACES", "SearchSpace", "TRANSNAS101_MICRO", "arch_fr
            "get_space", "nb201",
            "transnas_micro", "NASBENCH_MACRO", "TRANSNAS101_MACRO", "nb_macro", "transnas_macro"]
 __all__ += ["NASBENCH101", "nb101"]
+__all__ += ["NASBENCH_GRAPH", "nb_graph"]
