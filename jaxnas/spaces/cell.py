@@ -162,6 +162,7 @@ class CellSpace:
   encoders: tuple[tuple[str, int, Callable[[jax.Array], jax.Array]], ...] = ()
   from_naslib: Callable[..., Any] | None = None
   filter_samples: bool = True
+  known_num_archs: int | None = None
 
   # ------------------------------------------------------------------------- options
 
@@ -218,6 +219,8 @@ class CellSpace:
     """Number of valid cells (None when a predicate makes counting too costly)."""
     if self.valid_fn is None:
       return self.num_ids
+    if self.known_num_archs is not None:  # declared: no count (and no JAX call) at import time
+      return self.known_num_archs
     if self.num_ids > _TABLE_LIMIT:
       return None
     return int(len(_allowed_ids(self, False)))
@@ -553,7 +556,8 @@ def cell_space(name: str, dag, ops: Sequence[str], *,
                parse_string: Callable[[str], Sequence[int]] | None = None,
                encoders: Sequence[tuple[str, int, Callable[[jax.Array], jax.Array]]] = (),
                from_naslib: Callable[..., Any] | None = None,
-               naslib_valid: bool = True) -> CellSpace:
+               naslib_valid: bool = True,
+               num_archs: int | None = None) -> CellSpace:
   """Makes an edge-op cell space from a DAG and an op list.
 
   Args:
@@ -571,6 +575,9 @@ def cell_space(name: str, dag, ops: Sequence[str], *,
     from_naslib: NASLib's form of a cell -> ``Arch`` (host-side), where NASLib has the space.
     naslib_valid: the space option (see :meth:`CellSpace.with_options`): ``sample`` applies
       ``sample_filter``.
+    num_archs: the number of cells ``valid_fn`` accepts, where the space knows it (a test should
+      check it): then making the record counts nothing, so a space made at import time never
+      calls JAX (``jax.distributed.initialize`` must run before the first JAX computation).
 
   Returns:
     A :class:`CellSpace`; ``.as_search_space()`` gives the record optimizers take.
@@ -594,7 +601,8 @@ def cell_space(name: str, dag, ops: Sequence[str], *,
   return CellSpace(name=name, num_nodes=num_nodes, edges=edges, ops=ops, arch_type=arch_type,
                    valid_fn=valid_fn, sample_filter=sample_filter, format_string=format_string,
                    parse_string=parse_string, encoders=encoders,
-                   from_naslib=from_naslib).with_options(naslib_valid=naslib_valid)
+                   from_naslib=from_naslib,
+                   known_num_archs=num_archs).with_options(naslib_valid=naslib_valid)
 
 
 # ----------------------------------------------------------------------------- host helpers

@@ -133,7 +133,8 @@ def parse_string(s: str) -> list[int]:
 
 
 _CELL = cell.cell_space(NAME, [(i, i + 1) for i in range(NUM_SLOTS)], OPS, valid_fn=_valid_fn,
-                        arch_type=Arch, format_string=format_string, parse_string=parse_string)
+                        arch_type=Arch, format_string=format_string, parse_string=parse_string,
+                        num_archs=NUM_ARCHS)  # = the count of _valid_fn (tested)
 
 
 def _rule_np(ops: np.ndarray) -> np.ndarray:

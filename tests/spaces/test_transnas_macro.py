@@ -4,6 +4,8 @@ tests/benchmarks/test_transnas_macro.py; the generic contract: tests/contracts."
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -27,6 +29,10 @@ def test_enumeration_ids_and_strings(all_ops):
   assert [tuple(r) for r in all_ops] == sorted(tuple(r) for r in all_ops)
   np.testing.assert_array_equal(np.asarray(jax.jit(SPACE.to_id)(SPACE.all_archs())), np.arange(3256))
   assert bool(SPACE.is_valid(SPACE.all_archs()).all())
+  # the declared count (no JAX call at import) is the count of the validity rule over all 4^6
+  from jaxnas.spaces import cell, transnas_macro  # pylint: disable=import-outside-toplevel
+  counted = dataclasses.replace(transnas_macro._CELL, known_num_archs=None)  # pylint: disable=protected-access
+  assert len(cell._allowed_ids(counted, False)) == SPACE.num_archs == 3256  # pylint: disable=protected-access
   # string round trips for every skeleton (host-side forms), and through the space for a few
   strings = [tm.format_string(r) for r in all_ops]
   assert len(set(strings)) == 3256 and strings[0] == "64-111114-basic"
