@@ -25,6 +25,7 @@ from jaxnas.benchmarks.benchmark import (INDEX_KINDS, METRICS, Benchmark, Metric
 from jaxnas.benchmarks.partial import partial_arrays, partial_from_dense
 from jaxnas.benchmarks.surrogate import SurrogateBenchmark, fit_linear, linear_apply, make_surrogate
 from jaxnas.paths import EMBEDDED_DIR
+from jaxnas.spaces import nb101 as nb101_space
 from jaxnas.spaces import nb201
 
 # NB201's dataset names and accepted aliases (lower case); its files predate declared aliases.
@@ -58,6 +59,7 @@ BENCHMARKS = {
         "build_hint": nb101_build.BUILD_HINT,
         "space": "nasbench101",
         "declarations": nb101_build.DECLARATIONS,
+        "fingerprint_version": nb101_space.FINGERPRINT_VERSION,  # checked by load()
     },
     "transnas101_macro": {
         "embedded": None,
@@ -101,6 +103,12 @@ def load(name: str = "nasbench201", path=None) -> Benchmark:
   arrays = io.load_arrays(p, info["build_hint"])
   if str(arrays["name"]) != name:
     raise ValueError(f"{p} holds benchmark {str(arrays['name'])!r}, not {name!r}")
+  want = info.get("fingerprint_version")
+  if want is not None:  # rows hashed by another fingerprint would all read as absent, silently
+    got = str(arrays["fingerprint_version"]) if "fingerprint_version" in arrays else "none"
+    if got != want:
+      raise ValueError(f"{p} was built with fingerprint version {got}, this jaxnas uses {want}: "
+                       f"rebuild it with {info['build_hint']}")
   return from_arrays(arrays)
 
 

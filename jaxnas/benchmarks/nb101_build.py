@@ -342,12 +342,18 @@ def table_arrays(collected: dict, fingerprint: np.ndarray, *, source: str = SOUR
       "name": np.array(NAME), "datasets": np.array(DATASETS), "source": np.array(source),
       "num_seeds": count.max(axis=1)[None].astype(np.int32),
       "index_kind": np.array("fingerprint"), "fingerprint_index": fp,
+      "fingerprint_version": np.array(_fingerprint_version()),
       "declarations": declarations_json(METRICS, space=NAME),
       "hash": c["hash"], "matrix": c["matrix"], "ops": c["ops"],
       "trainable_parameters": tp, "repeat_file": c["repeat_file"],
       "budget_repeats": count.astype(np.int8),
   })
   return out
+
+
+def _fingerprint_version() -> str:
+  from jaxnas import spaces  # pylint: disable=import-outside-toplevel
+  return spaces.nb101.FINGERPRINT_VERSION
 
 
 def fingerprints_of(matrix: np.ndarray, ops: np.ndarray, *, batch: int = 65536) -> np.ndarray:

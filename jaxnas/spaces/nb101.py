@@ -218,6 +218,10 @@ def check(arch) -> tuple[np.ndarray, np.ndarray]:
 # ----------------------------------------------------------------------------- fingerprint
 
 # two independent lanes (different seeds and multipliers): 64 bits per vertex and per cell
+# Stamped into every fingerprint-indexed NB101 table (``fingerprint_version``) and checked when one
+# loads: a table whose rows were hashed by another version of :func:`fingerprint` would find no
+# architecture at all (every query absent), silently. Change it whenever the values change.
+FINGERPRINT_VERSION = "nb101-multiset-sum-v1"
 _LANES = ((0x9747B28C, 0xCC9E2D51, 0x1B873593, 0xE6546B64),
           (0x3C6EF372, 0x85EBCA6B, 0xC2B2AE35, 0x7F4A7C15))
 

@@ -121,3 +121,24 @@ def test_re_through_the_driver_counts_absent_queries(built):
     assert 0 <= seed["num_absent"] <= 30
   assert sum(seed["num_absent"] for seed in res["seeds"]) > 0
   assert res["summary"]["mean_absent_queries"] == np.mean([s["num_absent"] for s in res["seeds"]])
+
+
+def test_a_table_from_another_fingerprint_version_is_refused(built, tmp_path):
+  """Rows hashed by another fingerprint would all read as absent: load() refuses such a file in
+  one line naming the versions and the build command (a file with no stamp counts as another)."""
+  out, _, _, _ = built
+  with np.load(out, allow_pickle=False) as z:
+    arrays = dict(z)
+  assert str(arrays["fingerprint_version"]) == spaces.nb101.FINGERPRINT_VERSION
+  for label, stamp in (("old", np.array("nb101-sorted-v0")), ("none", None)):
+    stale = dict(arrays)
+    if stamp is None:
+      del stale["fingerprint_version"]
+    else:
+      stale["fingerprint_version"] = stamp
+    path = tmp_path / f"{label}.npz"
+    np.savez(path, **stale)
+    with pytest.raises(ValueError) as e:
+      bm.load("nasbench101", path)
+    msg = str(e.value)
+    assert "\n" not in msg and "fingerprint version" in msg and "build nasbench101" in msg, msg
