@@ -53,40 +53,48 @@ METRICS = (
     Metric("zen_time", higher_is_better=False, unit="s",
            description="seconds NASLib took to compute zen_score"),
 )
-_MEMBER_RE = re.compile(r"(?:^|/)benchmark--transbench101_micro--([A-Za-z_]+)--\d+\.json$")
 
 
-def read_zip(path) -> dict[str, list[dict]]:
-  """The zip's rows per task. One-line errors naming the file and the build command for a missing
-  or corrupt zip, an unreadable member, or a task absent from the zip."""
+def read_task_zip(path, family: str, tasks, build_hint: str) -> dict[str, list[dict]]:
+  """The rows per task of a NASLib TransNAS-Bench-101 zip (``family`` "micro" or "macro": members
+  ``benchmark--transbench101_{family}--TASK--N.json``, each a JSON list of rows). One-line errors
+  naming the file and ``build_hint`` for a missing or corrupt zip, an unreadable member, or one of
+  ``tasks`` absent from the zip."""
   path = pathlib.Path(path)
   if not path.is_file():
-    raise FileNotFoundError(f"TransNAS-Bench-101 micro zip {path} not found; build with: {BUILD_HINT}")
+    raise FileNotFoundError(f"TransNAS-Bench-101 {family} zip {path} not found; build with: "
+                            f"{build_hint}")
+  member_re = re.compile(rf"(?:^|/)benchmark--transbench101_{family}--([A-Za-z_]+)--\d+\.json$")
   rows: dict[str, list[dict]] = {}
   try:
     with zipfile.ZipFile(path) as z:
       for member in sorted(z.namelist()):
-        m = _MEMBER_RE.search(member)
+        m = member_re.search(member)
         if m is None:
           continue
         try:
           chunk = json.loads(z.read(member))
         except (ValueError, UnicodeDecodeError) as e:
           raise ValueError(f"{path}: member {member} is not valid JSON ({type(e).__name__}); the "
-                           f"zip is corrupt, get it again and build with: {BUILD_HINT}") from None
+                           f"zip is corrupt, get it again and build with: {build_hint}") from None
         if not isinstance(chunk, list):
           raise ValueError(f"{path}: member {member} is not a list of rows; expected NASLib's "
-                           f"format, build with: {BUILD_HINT}")
+                           f"format, build with: {build_hint}")
         rows.setdefault(m.group(1), []).extend(chunk)
   except (zipfile.BadZipFile, OSError, EOFError) as e:
     raise ValueError(f"{path} is corrupt or not a zip ({type(e).__name__}: {e}); build with: "
-                     f"{BUILD_HINT}") from None
-  missing = [t for t in TASKS if t not in rows]
+                     f"{build_hint}") from None
+  missing = [t for t in tasks if t not in rows]
   if missing:
-    found = ", ".join(sorted(rows)) or "no benchmark--transbench101_micro--* members"
+    found = ", ".join(sorted(rows)) or f"no benchmark--transbench101_{family}--* members"
     raise ValueError(f"{path} lacks task(s) {', '.join(missing)} (found: {found}); build from "
-                     f"NASLib's tnb101_micro_zen.zip: {BUILD_HINT}")
+                     f"NASLib's tnb101_{family}_zen.zip: {build_hint}")
   return rows
+
+
+def read_zip(path) -> dict[str, list[dict]]:
+  """The micro zip's rows per task (:func:`read_task_zip`)."""
+  return read_task_zip(path, "micro", TASKS, BUILD_HINT)
 
 
 def _task_arrays(path, task: str, rows: list[dict]) -> tuple[np.ndarray, ...]:

@@ -14,13 +14,9 @@ better for all seven (room_layout is the negative L2 loss).
 
 from __future__ import annotations
 
-import json
-import pathlib
-import re
-import zipfile
-
 import numpy as np
 
+from jaxnas.benchmarks import transnas_build
 from jaxnas.benchmarks.benchmark import Metric, declarations_json
 from jaxnas.benchmarks.transnas_build import TASK_METRIC, TASKS
 from jaxnas.spaces import transnas_macro as tnb
@@ -40,40 +36,11 @@ METRICS = (
     Metric("zen_time", higher_is_better=False, unit="s",
            description="seconds NASLib took to compute zen_score"),
 )
-_MEMBER_RE = re.compile(r"(?:^|/)benchmark--transbench101_macro--([A-Za-z_]+)--\d+\.json$")
 
 
 def read_zip(path) -> dict[str, list[dict]]:
-  """The zip's rows per task. One-line errors naming the file and the build command for a missing
-  or corrupt zip, an unreadable member, or a task absent from the zip."""
-  path = pathlib.Path(path)
-  if not path.is_file():
-    raise FileNotFoundError(f"TransNAS-Bench-101 macro zip {path} not found; build with: {BUILD_HINT}")
-  rows: dict[str, list[dict]] = {}
-  try:
-    with zipfile.ZipFile(path) as z:
-      for member in sorted(z.namelist()):
-        m = _MEMBER_RE.search(member)
-        if m is None:
-          continue
-        try:
-          chunk = json.loads(z.read(member))
-        except (ValueError, UnicodeDecodeError) as e:
-          raise ValueError(f"{path}: member {member} is not valid JSON ({type(e).__name__}); the "
-                           f"zip is corrupt, get it again and build with: {BUILD_HINT}") from None
-        if not isinstance(chunk, list):
-          raise ValueError(f"{path}: member {member} is not a list of rows; expected NASLib's "
-                           f"format, build with: {BUILD_HINT}")
-        rows.setdefault(m.group(1), []).extend(chunk)
-  except (zipfile.BadZipFile, OSError, EOFError) as e:
-    raise ValueError(f"{path} is corrupt or not a zip ({type(e).__name__}: {e}); build with: "
-                     f"{BUILD_HINT}") from None
-  missing = [t for t in TASKS if t not in rows]
-  if missing:
-    found = ", ".join(sorted(rows)) or "no benchmark--transbench101_macro--* members"
-    raise ValueError(f"{path} lacks task(s) {', '.join(missing)} (found: {found}); build from "
-                     f"NASLib's tnb101_macro_zen.zip: {BUILD_HINT}")
-  return rows
+  """The macro zip's rows per task (:func:`jaxnas.benchmarks.transnas_build.read_task_zip`)."""
+  return transnas_build.read_task_zip(path, "macro", TASKS, BUILD_HINT)
 
 
 def _task_arrays(path, task: str, rows: list[dict]) -> tuple[np.ndarray, ...]:
