@@ -52,7 +52,7 @@ def launched(shared_data, tmp_path_factory):
   return wd, p.stdout + p.stderr
 
 
-@pytest.mark.multiprocess
+@pytest.mark.extended
 @pytest.mark.slow  # two processes each import JAX and compile RE and a DARTS step
 def test_two_processes_give_single_process_re_results_and_resume_on_one(launched, tmp_path):
   wd2, _ = launched
@@ -74,7 +74,7 @@ def test_two_processes_give_single_process_re_results_and_resume_on_one(launched
   assert len(list((resumed / "chunks").rglob("*.npz"))) == 2
 
 
-@pytest.mark.multiprocess
+@pytest.mark.extended
 @pytest.mark.slow  # compiles the tiny supernet's DARTS step here and in each of two processes
 def test_data_parallel_darts_steps_equal_single_device(launched, shared_data, tmp_path):
   wd2, log = launched
@@ -143,7 +143,7 @@ def test_bad_distributed_override_is_one_line(tmp_path, capsys):
   assert rc == 2 and len(err.splitlines()) == 1 and "needs coordinator_address" in err, err
 
 
-@pytest.mark.multiprocess
+@pytest.mark.extended
 @pytest.mark.slow  # every part's program compiles (tiny sizes): the only proof of the suite
 def test_bench_device_quick(tmp_path):
   """``python -m jaxnas.bench device --quick`` on two forced CPU devices (so the seeds, the jacov

@@ -152,6 +152,7 @@ def executed(tmp_path_factory):
   return dict(zip((p.name for p in NOTEBOOKS if p.name in CHECKS), asyncio.run(execute_all())))
 
 
+@pytest.mark.extended  # CI's second step (README): three kernels compile for about 95 s
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_and_matches_references(path, executed):
   nb = executed[path.name]

@@ -15,6 +15,7 @@ from jaxnas import benchmarks as bm
 from jaxnas.bench_suites import bbo_report
 
 
+@pytest.mark.extended  # CI's second step (README): the report's smoke run
 def test_bbo_report_quick(shared_data, tmp_path, monkeypatch):
   monkeypatch.setenv("JAXNAS_SHARED_DATA", str(shared_data))
   out, md = tmp_path / "report.json", tmp_path / "report.md"

@@ -17,6 +17,7 @@ from jaxnas.optimizers import oneshot as oneshot_lib
 from jaxnas.optimizers.oneshot.bench import CASES, bench_supernet
 
 
+@pytest.mark.extended  # CI's second step (README): the bench's smoke run
 @pytest.mark.slow  # one supernet step compilation (tens of seconds); the only proof of the bench
 def test_bench_supernet_quick(tmp_path):
   out = bench_supernet(str(tmp_path / "b.json"), quick=True, cases=["darts_1st"], quiet=True)
@@ -40,6 +41,7 @@ def test_bench_supernet_quick(tmp_path):
   assert 0.5 < r["train_loss"] < 2 * math.log(10), r["train_loss"]
 
 
+@pytest.mark.extended  # CI's second step (README): compiles every case's step
 def test_bench_cases_build_bad_case_and_no_json(tmp_path, monkeypatch):
   """Every case builds the optimizer it names; its step maps a search state to one of the same
   structure, shapes and dtypes with scalar float metrics; darts_2nd's alpha objective is the

@@ -11,6 +11,7 @@ from jaxnas.bench_suites import zc as zc_bench
 from jaxnas.spaces import nb201
 
 
+@pytest.mark.extended  # CI's second step (README): the bench's smoke run
 def test_zc_bench_quick_writes_rates(tmp_path):
   out = tmp_path / "zc.json"
   t0 = time.perf_counter()
