@@ -120,20 +120,27 @@ def _task_arrays(path, task: str, rows: list[dict]) -> tuple[np.ndarray, ...]:
   return tuple(out)
 
 
+def task_table(name: str, source: str, metrics, per_task, num_archs: int) -> dict[str, np.ndarray]:
+  """The arrays of a TransNAS-Bench-101 table (micro or macro) from each task's ``(val, zen_score,
+  zen_time)`` rows by id, tasks in :data:`TASKS` order: ``[task, id]`` tables, one value per
+  architecture, no isomorphism reduction."""
+  val, score, time = (np.stack(x) for x in zip(*per_task))
+  return {
+      "name": np.array(name),
+      "datasets": np.array(TASKS),
+      "source": np.array(source),
+      "val_accuracy": val,
+      "zen_score": score,
+      "zen_time": time,
+      "num_seeds": np.ones((len(TASKS), num_archs), np.int32),  # one value per architecture
+      "iso_class": np.arange(num_archs, dtype=np.int32),  # no isomorphism reduction
+      "declarations": declarations_json(metrics, space=name, dataset_kind="task"),
+  }
+
+
 def build(zip_path) -> dict[str, np.ndarray]:
   """All arrays of the TransNAS-Bench-101 micro table (``[task, id]`` tables, tasks in
   :data:`TASKS` order)."""
   rows = read_zip(zip_path)
-  per_task = [_task_arrays(zip_path, t, rows[t]) for t in TASKS]
-  val, score, time = (np.stack(x) for x in zip(*per_task))
-  return {
-      "name": np.array(NAME),
-      "datasets": np.array(TASKS),
-      "source": np.array(SOURCE),
-      "val_accuracy": val,
-      "zen_score": score,
-      "zen_time": time,
-      "num_seeds": np.ones((len(TASKS), tnb.NUM_ARCHS), np.int32),  # one value per cell
-      "iso_class": np.arange(tnb.NUM_ARCHS, dtype=np.int32),  # no isomorphism reduction
-      "declarations": declarations_json(METRICS, space=NAME, dataset_kind="task"),
-  }
+  return task_table(NAME, SOURCE, METRICS, [_task_arrays(zip_path, t, rows[t]) for t in TASKS],
+                    tnb.NUM_ARCHS)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from jaxnas.benchmarks import transnas_build
-from jaxnas.benchmarks.benchmark import Metric, declarations_json
+from jaxnas.benchmarks.benchmark import Metric
 from jaxnas.benchmarks.transnas_build import TASK_METRIC, TASKS
 from jaxnas.spaces import transnas_macro as tnb
 
@@ -78,16 +78,6 @@ def build(zip_path) -> dict[str, np.ndarray]:
   """All arrays of the TransNAS-Bench-101 macro table (``[task, id]`` tables, tasks in
   :data:`TASKS` order)."""
   rows = read_zip(zip_path)
-  per_task = [_task_arrays(zip_path, t, rows[t]) for t in TASKS]
-  val, score, time = (np.stack(x) for x in zip(*per_task))
-  return {
-      "name": np.array(NAME),
-      "datasets": np.array(TASKS),
-      "source": np.array(SOURCE),
-      "val_accuracy": val,
-      "zen_score": score,
-      "zen_time": time,
-      "num_seeds": np.ones((len(TASKS), tnb.NUM_ARCHS), np.int32),  # one value per skeleton
-      "iso_class": np.arange(tnb.NUM_ARCHS, dtype=np.int32),  # no isomorphism reduction
-      "declarations": declarations_json(METRICS, space=NAME, dataset_kind="task"),
-  }
+  return transnas_build.task_table(NAME, SOURCE, METRICS,
+                                   [_task_arrays(zip_path, t, rows[t]) for t in TASKS],
+                                   tnb.NUM_ARCHS)
