@@ -25,6 +25,7 @@ SUITES = {
     "nb101": ("jaxnas.bench_suites.nb101", "run"),
     "nb101-predictors": ("jaxnas.bench_suites.nb101_predictors", "run"),
     "suite": ("jaxnas.bench_suites.suite", "run"),
+    "darts-surrogate": ("jaxnas.bench_suites.darts_surrogate", "run"),
 }
 
 

@@ -19,6 +19,7 @@ from jaxnas.benchmarks import io, nb201_build, transnas_build
 from jaxnas.benchmarks import nb101_build
 from jaxnas.benchmarks import nb_macro_build, transnas_macro_build
 from jaxnas.benchmarks import nb_graph_build
+from jaxnas.benchmarks import darts_surrogate
 from jaxnas.benchmarks.benchmark import (INDEX_KINDS, METRICS, Benchmark, Metric, OfficialOrder,
                                          best, contains, declarations_json, from_arrays, lookup,
                                          query, resolve, rows)
@@ -78,6 +79,12 @@ BENCHMARKS = {
         # the datasets whose table lacks entries, and the space options that keep a search on them
         "space_options": {"proteins": {"proteins": True}},
     },
+    "darts": {  # jaxnas's own surrogate (not NB301's): a predictor fitted on labelled archs
+        "embedded": None,
+        "build_hint": darts_surrogate.BUILD_HINT,
+        "space": "darts",
+        "loader": darts_surrogate.load,  # the file is a surrogate, not a table
+    },
 }
 
 
@@ -100,6 +107,8 @@ def load(name: str = "nasbench201", path=None) -> Benchmark:
     raise FileNotFoundError(f"benchmark {name} has no embedded table; build one with: "
                             f"{info['build_hint']} and load it with path=PATH")
   p = pathlib.Path(path) if path else info["embedded"]
+  if "loader" in info:  # a benchmark whose file is not a table (a surrogate)
+    return info["loader"](p)
   arrays = io.load_arrays(p, info["build_hint"])
   if str(arrays["name"]) != name:
     raise ValueError(f"{p} holds benchmark {str(arrays['name'])!r}, not {name!r}")

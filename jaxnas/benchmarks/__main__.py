@@ -7,6 +7,7 @@
 ``python -m jaxnas.benchmarks build transnas101_macro --zip tnb101_macro_zen.zip --out PATH``
 ``python -m jaxnas.benchmarks build nasbench_macro --json nas-bench-macro_cifar10.json --out PATH``
 ``python -m jaxnas.benchmarks build nasbench_graph --out PATH`` (from ``pip install --no-deps nas-bench-graph==1.4.0``)
+``python -m jaxnas.benchmarks build darts --labels FILE --out PATH [--predictor gp] [--encoding E]`` (a surrogate, not a table)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from jaxnas.benchmarks import io, nb201_build, transnas_build
 from jaxnas.benchmarks import nb101_build
 from jaxnas.benchmarks import nb_macro_build, transnas_macro_build
 from jaxnas.benchmarks import nb_graph_build
+from jaxnas.benchmarks import darts_surrogate
 
 
 def main(argv=None) -> int:
@@ -28,7 +30,7 @@ def main(argv=None) -> int:
   sub = p.add_subparsers(dest="cmd", required=True)
   b = sub.add_parser("build", help="build a table")
   b.add_argument("name", choices=["nasbench201", "transnas101_micro", "nasbench101"]
-                 + ["transnas101_macro", "nasbench_macro", "nasbench_graph"])
+                 + ["transnas101_macro", "nasbench_macro", "nasbench_graph"] + ["darts"])
   b.add_argument("--out", required=True, help="output .npz path")
   b.add_argument("--test-accuracy-csv", default=None,
                  help="nats_bench.csv-format file: adds test_accuracy and the official index order")
@@ -42,6 +44,17 @@ def main(argv=None) -> int:
                  help="nasbench101: an official (or EC-NAS) tfrecord file; repeat for several")
   b.add_argument("--halfway", action="store_true",
                  help="nasbench101: also store the intermediate (halfway) evaluation's tables")
+  b.add_argument("--labels", default=None,
+                 help="darts: labelled architectures (NASLib's 725 json, or JSON/CSV of compact or "
+                      "genotype strings -> accuracy)")
+  b.add_argument("--predictor", default=darts_surrogate.DEFAULT_PREDICTOR,
+                 help="darts: the jittable predictor of the surrogate (default gp)")
+  b.add_argument("--encoding", default=None,
+                 help="darts: the predictor's encoding (default graph for GCNs, else "
+                      "adjacency_one_hot)")
+  b.add_argument("--seed", type=int, default=0, help="darts: fit and cross-validation seed")
+  b.add_argument("--no-cv", action="store_true",
+                 help="darts: skip the 5-fold Kendall tau (stored as NaN)")
   en = sub.add_parser("enumerate", help="list every unique cell of a space (.npz)")
   en.add_argument("name", choices=["nasbench101"])
   en.add_argument("--out", required=True, help="output .npz path")
@@ -54,6 +67,8 @@ def main(argv=None) -> int:
       print(f"error: --max-vertices must be 2..7, got {args.max_vertices}", file=sys.stderr)
       return 2
     return nb101_enumerate.main(args.out, args.max_vertices)
+  if args.name == "darts":
+    return _build_darts(args)
   try:
     if args.name == "nasbench_graph":
       arrays = nb_graph_build.build()
@@ -82,6 +97,23 @@ def main(argv=None) -> int:
   path = io.save(args.out, arrays)
   tables = sorted(k for k in arrays if np.asarray(arrays[k]).dtype == np.float32)
   print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): {', '.join(tables)}")
+  return 0
+
+
+def _build_darts(args) -> int:
+  """``build darts``: fit, cross-validate and save a surrogate (its own file kind)."""
+  try:
+    if not args.labels:
+      raise ValueError(f"--labels is required: {darts_surrogate.BUILD_HINT}")
+    arrays = darts_surrogate.build(args.labels, args.predictor, args.encoding, args.seed,
+                                   cv=not args.no_cv)
+  except (FileNotFoundError, ValueError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  path = darts_surrogate.save(args.out, arrays)
+  print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): surrogate {args.predictor} on "
+        f"{arrays['encoding']} fitted on {len(arrays['train_y'])} architectures, "
+        f"{int(arrays['num_folds'])}-fold Kendall tau {float(arrays['cv_tau']):.3f}")
   return 0
 
 
