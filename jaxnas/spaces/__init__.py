@@ -17,6 +17,7 @@ from jaxnas.spaces import cell, nb201, transnas_micro
 from jaxnas.spaces import nb101
 from jaxnas.spaces import nb_macro, transnas_macro
 from jaxnas.spaces import nb_graph
+from jaxnas.spaces import darts
 from jaxnas.spaces.base import SearchSpace
 
 NASBENCH201 = nb201.SPACE.as_search_space()  # naslib_valid=True: NASLib's sampler
@@ -32,6 +33,8 @@ NASBENCH_MACRO = nb_macro.SPACE
 SPACES["transnas101_macro"] = TRANSNAS101_MACRO
 SPACES["nasbench_macro"] = NASBENCH_MACRO
 SPACES["nasbench_graph"] = NASBENCH_GRAPH
+DARTS = darts.SPACE  # DARTS / NAS-Bench-301 cells: not enumerable (no ids), fingerprint = canonical compact
+SPACES["darts"] = DARTS
 
 
 def get_space(name: str, **options) -> SearchSpace:
@@ -116,3 +119,4 @@ __all__ = ["NASBENCH201", "SPACES", "SearchSpace", "TRANSNAS101_MICRO", "arch_fr
            "transnas_micro", "NASBENCH_MACRO", "TRANSNAS101_MACRO", "nb_macro", "transnas_macro"]
 __all__ += ["NASBENCH101", "nb101"]
 __all__ += ["NASBENCH_GRAPH", "nb_graph"]
+__all__ += ["DARTS", "darts"]

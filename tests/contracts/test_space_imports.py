@@ -68,7 +68,10 @@ def referenced_modules(source: str, rel: str, module_names: set[str]) -> set[str
       refs.add(base)
       # ``from pkg import name``: ``name`` counts when it is a module (``from jaxnas.spaces import
       # nb201``); a function or class is judged by the module it comes from.
-      refs.update(f"{base}.{alias.name}" for alias in node.names if alias.name in module_names)
+      # When ``base`` is itself a module file (not a package), ``name`` is one of its attributes
+      # (``from ..._factories import darts``: the one-shot optimizer, not the DARTS space).
+      if not (ROOT / (base.replace(".", "/") + ".py")).is_file():
+        refs.update(f"{base}.{alias.name}" for alias in node.names if alias.name in module_names)
     elif isinstance(node, ast.Attribute) and node.attr in module_names:
       refs.add(node.attr)  # e.g. ``spaces.nb201.Arch`` through a registry
     elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", ""))

@@ -37,7 +37,7 @@ USER_PRED = cell.cell_space("user_cell5_pred", USER_DAG, USER_OPS,
 # the edge-op cell spaces (``ops: int32[..., E]``) and NAS-Bench-101 (matrix and ops: ``_flat``,
 # ``_is_cell`` below); nasbench_graph (links and ops) meets the same contract, written for its
 # architecture, in tests/spaces/test_nb_graph.py
-OWN_CONTRACT = {"nasbench_graph"}
+OWN_CONTRACT = {"nasbench_graph", "darts"}  # darts: tests/spaces/test_darts.py
 ALL = {**{n: s for n, s in spaces.SPACES.items() if n not in OWN_CONTRACT}, USER.name: USER,
        USER_PRED.name: USER_PRED}
 NAMES = sorted(ALL)
