@@ -1,0 +1,155 @@
+"""The DARTS-space networks (``nn`` registry ``darts``): closed-form parameter and FLOP counts equal
+NASLib's ``params_mb`` / ``flops_m`` for all 725 labelled NB301 architectures (C=32, 8 cells,
+search-style ops, no auxiliary head) and DARTS's count of DARTS-V2 (3,349,342 / 3,825,768 with the
+auxiliary head); the Flax variables equal the closed form; the primitive ops have their closed-form
+sizes; bad inputs are one-line errors. Real forward passes (training mode with the auxiliary head
+and drop-path, the search style) are ``extended``."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxnas import nn as jnn
+from jaxnas import spaces
+from jaxnas.nn import darts, darts_ops
+
+DATA = pathlib.Path(os.environ.get("JAXNAS_SHARED_DATA",
+                                   pathlib.Path(__file__).resolve().parents[2] / "../shared/data"))
+NB301_725 = DATA / "nb301" / "naslib_labeled_725.json"
+# every op in both cells, reduction-cell ops reading intermediate nodes (stride 1 at the reduced
+# size) and the cell inputs (stride 2)
+ALL_OPS = (((0, 0), (1, 1), (0, 2), (2, 3), (3, 4), (1, 5), (4, 6), (0, 3)),
+           ((0, 6), (1, 5), (2, 4), (0, 3), (3, 2), (1, 1), (4, 0), (0, 2)))
+
+
+@pytest.fixture(scope="module")
+def nb301_725():
+  if not NB301_725.exists():
+    pytest.skip(f"{NB301_725} not found (set JAXNAS_SHARED_DATA to the shared data folder)")
+  return json.loads(NB301_725.read_text())["data"]["cifar10"]
+
+
+def test_counts_equal_naslib_725(nb301_725):
+  """``params_mb`` x 1e6 and ``flops_m`` x 1e6 of all 725 keys, from shapes alone (NASLib's
+  network: C=32, 8 cells, search-style ops, no auxiliary head; tensorwatch FLOPs)."""
+  assert len(nb301_725) == 725
+  kw = dict(darts.ZC_NETWORK)
+  kw.pop("auxiliary")
+  params, flops = jnn.FAST_COUNTS["darts"]
+  archs = np.stack([np.asarray(darts.cells(k)) for k in nb301_725])  # [725, 2, 8, 2]
+  got_p = params(archs, None, num_classes=10, C=kw.pop("C"), N=None, image_size=32, **kw)
+  got_f = flops(archs, None, num_classes=10, C=32, N=None, image_size=32, layers=8,
+                style="search")
+  want_p = np.array([round(r["params_mb"] * 1e6) for r in nb301_725.values()])
+  want_f = np.array([round(r["flops_m"] * 1e6) for r in nb301_725.values()])
+  assert int((got_p == want_p).sum()) == 725
+  assert int((got_f == want_f).sum()) == 725
+  first = next(iter(nb301_725))  # SPACES.md section 2's reference row
+  assert darts.counts(first, C=32, layers=8, style="search")["params"] == 856_298
+  assert darts.count_flops(first, C=32, layers=8, style="search") == 153_499_136
+
+
+def test_darts_v2_counts():
+  """DARTS-V2 at C=36, 20 layers: DARTS's ``count_parameters_in_MB`` (the paper's 3.3M) with and
+  without the auxiliary head; its multiply-adds are the paper's ~528M."""
+  v2 = spaces.get_space("darts")
+  from_space = spaces.arch_from_string(v2, darts.genotype(darts.DARTS_V2))
+  assert darts.cells(from_space) == darts.DARTS_V2
+  assert darts.count_params(darts.DARTS_V2, C=36, layers=20) == 3_349_342
+  assert darts.count_params(darts.DARTS_V2, C=36, layers=20, auxiliary=True) == 3_825_768
+  assert darts.count_params(darts.DARTS_V2) == 3_349_342  # the defaults are DARTS's
+  assert round(darts.count_macs(darts.DARTS_V2) / 1e6) == 528
+
+
+def test_op_sizes_equal_the_closed_form():
+  """Every primitive (8 x stride 1, 2 x affine on/off, search variant) has ``op_params``
+  parameters and keeps C channels at H / stride."""
+  x = jnp.zeros((1, 8, 8, 6))
+  for name in darts_ops.PRIMITIVES:
+    for stride in (1, 2):
+      for affine in (True, False):
+        op = darts_ops.make_op(name, 6, stride, affine=affine, search=True)
+        out, v = jax.eval_shape(lambda op=op: op.init_with_output(jax.random.key(0), x, False))
+        assert out.shape == (1, 8 // stride, 8 // stride, 6), name
+        n = sum(int(np.prod(a.shape)) for a in jax.tree.leaves(v.get("params", {})))
+        assert n == darts_ops.op_params(name, 6, stride, affine), (name, stride, affine)
+
+
+def _variables(net, size=32):
+  return jax.eval_shape(lambda: net.init(jax.random.key(0), jnp.zeros((1, size, size, 3)), False))
+
+
+def test_flax_variables_equal_the_closed_form():
+  """The evaluation network with its auxiliary head (every op in both cells), from shapes only."""
+  net = jnn.compile("darts", ALL_OPS, 10, C=4, layers=3, auxiliary=True)
+  v = _variables(net)
+  assert darts.param_count(v, auxiliary=True) == darts.count_params(
+      ALL_OPS, C=4, layers=3, auxiliary=True)
+  assert darts.param_count(v) == darts.count_params(ALL_OPS, C=4, layers=3)
+  assert "auxiliary_head" in v["params"] and set(v["params"]["cells_1"]) >= {"preprocess0", "op_0"}
+
+
+@pytest.mark.extended
+def test_search_style_variables_equal_the_closed_form():
+  net = jnn.compile("darts", ALL_OPS, 10, C=4, layers=4, style="search")
+  assert darts.param_count(_variables(net)) == darts.count_params(ALL_OPS, C=4, layers=4,
+                                                                  style="search")
+
+
+def test_invalid_inputs_are_one_line_errors():
+  bad = np.array(darts.DARTS_V2)
+  bad[0, 2, 0] = 3  # pair 2 (node 1) may read 0..2
+  for arch, match in ((bad, "pair 2 reads input 3"), (np.zeros((3, 8, 2), int), "int\\[2, 8, 2\\]"),
+                      ("Genotype(normal=[('conv', 0)])", "(?i)darts")):
+    with pytest.raises(ValueError, match=match) as e:
+      darts.compile_darts(arch, 10)
+    assert "\n" not in str(e.value)
+  with pytest.raises(ValueError, match="style"):
+    darts.compile_darts(darts.DARTS_V2, 10, style="train")
+  with pytest.raises(ValueError, match="even C"):
+    darts.compile_darts(darts.DARTS_V2, 10, C=5)
+  with pytest.raises(ValueError, match="image_size=32"):
+    darts.counts(darts.DARTS_V2, auxiliary=True, image_size=28)
+  with pytest.raises(ValueError, match="multiple of 4"):
+    darts.counts(darts.DARTS_V2, image_size=30)
+
+
+@functools.lru_cache(maxsize=1)
+def _tiny():
+  net = darts.compile_darts(ALL_OPS, 10, C=4, layers=3, auxiliary=True, drop_path_prob=0.3)
+  x = jax.random.normal(jax.random.key(0), (4, 32, 32, 3))
+  v = jax.jit(lambda k: net.init(k, x, False))(jax.random.key(0, impl="unsafe_rbg"))
+  return net, x, {"params": v["params"], "batch_stats": v["batch_stats"]}
+
+
+@pytest.mark.extended
+def test_training_forward_aux_head_and_drop_path():
+  """Training mode: auxiliary logits in the ``aux`` collection, drop-path deterministic per key
+  and different across keys; evaluation mode: no aux, no rng needed, running statistics."""
+  net, x, v = _tiny()
+
+  @jax.jit
+  def train(v, key, drop):
+    return net.apply(v, x, True, drop, mutable=["batch_stats", "aux"], rngs={"dropout": key})
+
+  y1, s1 = train(v, jax.random.key(1), 0.3)
+  y2, _ = train(v, jax.random.key(1), 0.3)
+  y3, _ = train(v, jax.random.key(2), 0.3)
+  y0, _ = train(v, jax.random.key(2), 0.0)  # a traced 0 keeps every path
+  assert y1.shape == (4, 10) and s1["aux"]["logits"][0].shape == (4, 10)
+  np.testing.assert_array_equal(y1, y2)
+  assert not np.allclose(y1, y3)
+  assert np.isfinite(np.asarray(y0)).all()
+  moved = jax.tree.leaves(jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), s1["batch_stats"],
+                                       v["batch_stats"]))
+  assert max(moved) > 0
+  ye = jax.jit(lambda v: net.apply(v, x, False))(v)
+  assert ye.shape == (4, 10) and np.isfinite(np.asarray(ye)).all()
