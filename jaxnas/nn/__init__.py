@@ -52,6 +52,9 @@ FAST_COUNTS = {"nasbench201": nb201.fast_counts()}
 FAST_COUNTS["nasbench101"] = nb101.fast_counts()  # closed forms (TF params, tensorwatch FLOPs)
 FAST_COUNTS["nasbench_macro"] = nb_macro.fast_counts()  # NAS-Bench-Macro's own convention
 FAST_COUNTS["darts"] = darts.fast_counts()  # closed forms (DARTS params, tensorwatch FLOPs)
+# registered space name -> the network zero-cost scores on by default (config ``network`` keys);
+# DARTS: the one NASLib's DARTS-space params_mb / flops_m / zero-cost figures describe
+ZERO_COST_NETWORKS = {"darts": {"channels": 32, "layers": 8, "style": "search"}}
 nb201_flop_counts = nb201.flop_counts
 # other accepted names: a space module's name (``jaxnas.spaces.nb201``) and the short name
 ALIASES = {"nb201": "nasbench201"}
@@ -154,5 +157,5 @@ __all__ = [
     "nb201",
     "probes", "transnas_micro", "nb_macro", "transnas_macro",
     "nb101",
-    "darts", "darts_ops",
+    "darts", "darts_ops", "ZERO_COST_NETWORKS",
 ]
