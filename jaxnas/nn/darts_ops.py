@@ -70,8 +70,12 @@ def _windows(x: Array, k: int, stride: int, pad: int, out_h: int, out_w: int):
 def max_pool(x: Array, k: int = 3, stride: int = 1, pad: int = 1) -> Array:
   """PyTorch ``MaxPool2d(k, stride, pad)`` (padding never wins), NHWC.
 
-  The maximum of the strided window slices: its gradient is plain selects (``reduce_window``'s
-  transpose breaks under SynFlow's float64, see ``jaxnas.nn.nb101.max_pool``)."""
+  In float64 (SynFlow) the maximum of the strided window slices, whose gradient is plain selects
+  (``reduce_window``'s transpose breaks under SynFlow's scoped float64, see
+  ``jaxnas.nn.nb101.max_pool``)."""
+  if x.dtype != jnp.float64:  # one reduce_window: a smaller program than 9 slices
+    return lax.reduce_window(x, -jnp.inf, lax.max, (1, k, k, 1), (1, stride, stride, 1),
+                             ((0, 0), (pad, pad), (pad, pad), (0, 0)))
   oh, ow = pool_out(x.shape[1], stride, k, pad), pool_out(x.shape[2], stride, k, pad)
   if pad:
     x = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)),
@@ -93,14 +97,11 @@ def _counts(h: int, w: int, k: int, stride: int, pad: int) -> np.ndarray:
 
 def avg_pool(x: Array, k: int = 3, stride: int = 1, pad: int = 1) -> Array:
   """PyTorch ``AvgPool2d(k, stride, pad, count_include_pad=False)``, NHWC."""
-  oh, ow = pool_out(x.shape[1], stride, k, pad), pool_out(x.shape[2], stride, k, pad)
   h, w = x.shape[1], x.shape[2]
-  if pad:
-    x = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-  y = None
-  for win in _windows(x, k, stride, pad, oh, ow):
-    y = win if y is None else y + win
-  return y / jnp.asarray(_counts(h, w, k, stride, pad), x.dtype)
+  # a Python-scalar init makes this reduce_window_sum, which has a reverse-mode rule
+  total = lax.reduce_window(x, 0.0, lax.add, (1, k, k, 1), (1, stride, stride, 1),
+                            ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+  return total / jnp.asarray(_counts(h, w, k, stride, pad), x.dtype)
 
 
 def drop_path(key: Array, x: Array, drop_prob) -> Array:

@@ -153,3 +153,21 @@ def test_training_forward_aux_head_and_drop_path():
   assert max(moved) > 0
   ye = jax.jit(lambda v: net.apply(v, x, False))(v)
   assert ye.shape == (4, 10) and np.isfinite(np.asarray(ye)).all()
+
+
+def test_pools_follow_pytorch():
+  """3x3 pools at stride 1 and 2, padding 1: max pads with -inf, avg excludes padded cells
+  (``count_include_pad=False``), against a numpy loop."""
+  x = np.asarray(jax.random.normal(jax.random.key(0), (2, 8, 8, 3)))
+  xz = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  xm = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
+  ones = np.pad(np.ones((8, 8)), 1)
+  for s in (1, 2):
+    avg, mx = np.asarray(darts_ops.avg_pool(x, 3, s, 1)), np.asarray(darts_ops.max_pool(x, 3, s, 1))
+    assert avg.shape == mx.shape == (2, 8 // s, 8 // s, 3)
+    for i in range(8 // s):
+      for j in range(8 // s):
+        win = np.s_[:, s * i:s * i + 3, s * j:s * j + 3]
+        np.testing.assert_allclose(avg[:, i, j], xz[win].sum((1, 2)) / ones[win[1:]].sum(),
+                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(mx[:, i, j], xm[win].max((1, 2)), rtol=1e-6)
