@@ -197,36 +197,45 @@ def counts(arch, num_classes: int = 10, *, C: int = 36, layers: int = 20, auxili
       primitives: non-affine BN in cell ops, BN after pools).
     image_size: input height = width (flops and macs only).
   """
+  out = counts_many(np.asarray(cells(arch))[None], num_classes, C=C, layers=layers,
+                    auxiliary=auxiliary, style=style, image_size=image_size)
+  return {k: int(v[0]) for k, v in out.items()}
+
+
+def counts_many(archs, num_classes: int = 10, *, C: int = 36, layers: int = 20,
+                auxiliary: bool = False, style: str = "eval", image_size: int = 32) -> dict:
+  """:func:`counts` of a batch ``int[A, 2, 8, 2]`` at once (numpy gathers from per-cell tables of
+  the 7 ops x 2 input kinds; no per-architecture Python). Returns ``{"params", "flops", "macs"}``
+  of ``int64[A]``. The architectures are not validated (use :func:`cells` on untrusted input)."""
   _check_style(style)
   _check_size(image_size, layers, auxiliary)
-  normal, reduce = cells(arch)
+  a = np.asarray(archs, np.int64).reshape(-1, 2, NUM_PAIRS, 2)
   search = style == "search"
   h = image_size
   cs = STEM_MULTIPLIER * C
-  params, flops, macs = 27 * cs + 2 * cs, 27 * cs * h * h + 2 * cs * h * h, 27 * cs * h * h
+  fixed = np.array([27 * cs + 2 * cs, 27 * cs * h * h + 2 * cs * h * h, 27 * cs * h * h], np.int64)
+  total = np.zeros((a.shape[0], 3), np.int64)
   h_prev = h  # resolution of c_{k-1}; c_{k-2} is 2x that after a reduction cell
   aux_at = reductions(layers)[1]
   for i, (c_pp, c_p, c, red, red_prev) in enumerate(plan(C, layers)):
     pre0 = _factorized(c_pp, c, 2 * h_prev) if red_prev else _relu_conv_bn(c_pp, c, h_prev)
-    pre1 = _relu_conv_bn(c_p, c, h_prev)
-    for t in (pre0, pre1):
-      params, flops, macs = params + t[0], flops + t[1], macs + t[2]
+    fixed += np.array(pre0, np.int64) + np.array(_relu_conv_bn(c_p, c, h_prev), np.int64)
     h_out = h_prev // 2 if red else h_prev
-    for j, (inp, op) in enumerate(reduce if red else normal):
-      stride = 2 if red and inp < 2 else 1
-      h_in = h_prev if inp < 2 else h_out
-      t = _op_terms(OPS[op], c, h_in, stride, not search, search)
-      params, flops, macs = params + t[0], flops + t[1], macs + t[2]
-    del j
+    # [2 input kinds (cell input, intermediate node), 7 ops, 3 terms]
+    table = np.array([[_op_terms(name, c, h_prev if kind == 0 else h_out,
+                                 2 if red and kind == 0 else 1, not search, search)
+                       for name in OPS] for kind in (0, 1)], np.int64)
+    cell = a[:, 1 if red else 0]  # [A, 8, 2]
+    total += table[(cell[..., 0] >= 2).astype(np.int64), cell[..., 1]].sum(axis=1)
     h_prev = h_out
     if auxiliary and i == aux_at:
-      t = aux_terms(4 * c, h_prev, num_classes)
-      params, flops, macs = params + t[0], flops + t[1], macs + t[2]
+      fixed += np.array(aux_terms(4 * c, h_prev, num_classes), np.int64)
   c_last = plan(C, layers)[-1][2] * 4
-  params += c_last * num_classes + num_classes
-  flops += c_last * (h_prev + 1) ** 2 + c_last * num_classes
-  macs += c_last * num_classes
-  return {"params": int(params), "flops": int(flops), "macs": int(macs)}
+  fixed += np.array([c_last * num_classes + num_classes,
+                     c_last * (h_prev + 1) ** 2 + c_last * num_classes, c_last * num_classes],
+                    np.int64)
+  total += fixed
+  return {"params": total[:, 0], "flops": total[:, 1], "macs": total[:, 2]}
 
 
 def count_params(arch, num_classes: int = 10, **kw) -> int:
@@ -401,9 +410,10 @@ def fast_counts():
     network.pop("N", None)
     network.pop("drop_path_prob", None)
     a = _batch(archs)
+    for x in a:  # validated (one-line errors) before counting
+      cells(x)
     kw = {"C": 36 if C is None else C, **network}
-    return np.asarray([counts(a[i], num_classes, image_size=image_size, **kw)[which]
-                       for i in range(a.shape[0])], np.int64)
+    return counts_many(a, num_classes, image_size=image_size, **kw)[which]
 
   def params(archs, ids, *, num_classes, C, N=None, image_size=32, **network):
     del ids, N
@@ -441,5 +451,6 @@ def param_count(variables: Any, auxiliary: bool = False) -> int:
 
 
 __all__ = ["AuxiliaryHead", "Cell", "DARTSNetwork", "DARTS_V2", "STYLES", "ZC_NETWORK", "cells",
-           "compile_darts", "count_flops", "count_macs", "count_params", "counts", "fast_counts",
+           "compile_darts", "count_flops", "count_macs", "count_params", "counts", "counts_many",
+           "fast_counts",
            "genotype", "param_count", "plan", "reductions"]
