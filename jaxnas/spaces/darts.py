@@ -175,8 +175,12 @@ def _shapes_ok(a: Arch) -> bool:
           and all(jnp.issubdtype(d, jnp.integer) for d in dt))
 
 
+@jax.jit
 def _valid_arrays(x) -> jax.Array:
-  """``bool[...]`` of a stacked ``[..., 2, 8, 2]`` architecture."""
+  """``bool[...]`` of a stacked ``[..., 2, 8, 2]`` architecture. Jitted as one function (here and
+  for the other kernels below) because host code calls these eagerly on batches of every shape
+  (checks, tests): op by op each new shape costs dozens of primitive compiles; inside a caller's
+  jit it is inlined like any function."""
   inp, op = x[..., 0], x[..., 1]
   in_range = (inp >= 0) & (inp <= jnp.asarray(MAX_INPUT)) & (op >= 0) & (op < NUM_OPS)
   distinct = inp[..., 0::2] != inp[..., 1::2]
@@ -233,18 +237,26 @@ def check(arch) -> tuple[np.ndarray, np.ndarray]:
 def canonical(arch) -> Arch:
   """The same architecture with each node's two pairs ordered by input (the network is
   unchanged: a node sums its two op outputs). Jittable."""
-  x = _stack(arch)
+  return _unstack(_canonical_arrays(_stack(arch)))
+
+
+@jax.jit
+def _canonical_arrays(x) -> jax.Array:
   first, second = x[..., 0::2, :], x[..., 1::2, :]
   swap = (first[..., 0] > second[..., 0])[..., None]
   lo, hi = jnp.where(swap, second, first), jnp.where(swap, first, second)
-  return _unstack(jnp.stack([lo, hi], -2).reshape(x.shape))
+  return jnp.stack([lo, hi], -2).reshape(x.shape)
 
 
 def fingerprint(arch) -> jax.Array:
   """``int32[..., 4]``: the :func:`canonical` compact packed exactly (6 bits per pair, 4 pairs per
   word: words 0-1 the normal cell, 2-3 the reduction cell); equal iff the architectures are equal
   up to the order of a node's two pairs. Jittable."""
-  x = _stack(canonical(arch))
+  return _fingerprint_arrays(_canonical_arrays(_stack(arch)))
+
+
+@jax.jit
+def _fingerprint_arrays(x) -> jax.Array:
   code = jnp.clip(x[..., 0], 0, 7) * 8 + jnp.clip(x[..., 1], 0, 7)  # [..., 2, 8] in 0..63
   code = code.reshape(code.shape[:-2] + (4, 4))
   place = jnp.asarray([1, 64, 64**2, 64**3], jnp.int32)
@@ -417,7 +429,11 @@ def sample(key: jax.Array, shape: tuple[int, ...] = ()) -> Arch:
   """NASLib's ``sample_random_architecture``: per cell and node ``j`` two distinct inputs uniformly
   from ``0 .. j + 1`` (random order) and two ops uniformly over the 7. Jittable;
   ``Arch[*shape]``."""
-  shape = tuple(shape)
+  return _sample(key, tuple(shape))
+
+
+@functools.partial(jax.jit, static_argnames="shape")
+def _sample(key, shape) -> Arch:
   n = int(np.prod(shape)) if shape else 1
   keys = rng.split(key, max(n, 1))[:n]
   a = jax.vmap(_sample_one)(keys)
@@ -445,6 +461,7 @@ MUTATE_PROBS = _MUTATE_WEIGHTS / _MUTATE_WEIGHTS.sum()  # [120]: law of mutate o
 _MUTATE_CDF = np.cumsum(MUTATE_PROBS).astype(np.float32)
 
 
+@jax.jit
 def _change(x, c, p, field, step) -> jax.Array:
   """The stacked architecture ``x [..., 2, 8, 2]`` with one edit; ``c, p, field, step`` are
   scalars or arrays broadcasting against the batch ``[...]`` (masks, no gather or scatter)."""
@@ -465,21 +482,28 @@ def _change(x, c, p, field, step) -> jax.Array:
 
 def neighbour(arch, k) -> Arch:
   """The ``k``-th of :func:`neighbours` (``k`` may be traced). Jittable."""
-  k = jnp.asarray(k, jnp.int32)
-  x = _stack(arch)
-  return _unstack(_change(x, jnp.asarray(_NB_CELL)[k], jnp.asarray(_NB_PAIR)[k],
-                          jnp.asarray(_NB_FIELD)[k], jnp.asarray(_NB_STEP)[k]))
+  return _unstack(_neighbour_arrays(_stack(arch), jnp.asarray(k, jnp.int32)))
+
+
+@jax.jit
+def _neighbour_arrays(x, k) -> jax.Array:
+  return _change(x, jnp.asarray(_NB_CELL)[k], jnp.asarray(_NB_PAIR)[k], jnp.asarray(_NB_FIELD)[k],
+                 jnp.asarray(_NB_STEP)[k])
 
 
 def neighbours(arch) -> Arch:
   """NASLib's ``get_nbhd``: the K = 120 one-edit changes in a fixed order (every pair's 6 other
   ops, then every pair's other inputs not used by its sibling). Jittable;
   ``Arch[..., 120]``."""
-  x = _stack(arch)
+  return _unstack(_neighbours_arrays(_stack(arch)))
+
+
+@jax.jit
+def _neighbours_arrays(x) -> jax.Array:
   batch = x.shape[:-3]
   xk = jnp.broadcast_to(x[..., None, :, :, :], batch + (NUM_NEIGHBOURS,) + x.shape[-3:])
-  return _unstack(_change(xk, jnp.asarray(_NB_CELL), jnp.asarray(_NB_PAIR),
-                          jnp.asarray(_NB_FIELD), jnp.asarray(_NB_STEP)))
+  return _change(xk, jnp.asarray(_NB_CELL), jnp.asarray(_NB_PAIR), jnp.asarray(_NB_FIELD),
+                 jnp.asarray(_NB_STEP))
 
 
 def neighbours_masked(arch) -> tuple[Arch, jax.Array]:
@@ -493,9 +517,14 @@ def mutate(key: jax.Array, arch) -> Arch:
   """One edit, NASLib's 2021 ``mutate`` law conditioned on changing something (module docstring):
   one of the 120 neighbours drawn with :data:`MUTATE_PROBS`. Jittable; one architecture (``vmap``
   for a batch). The child of a valid parent is valid and differs in exactly one entry."""
+  return _unstack(_mutate_arrays(key, _stack(arch)))
+
+
+@jax.jit
+def _mutate_arrays(key, x) -> jax.Array:
   u = (rng.words(key, 1)[0] >> 8).astype(jnp.float32) / float(1 << 24)
   k = jnp.minimum(jnp.searchsorted(jnp.asarray(_MUTATE_CDF), u, side="right"), NUM_NEIGHBOURS - 1)
-  return neighbour(arch, k)
+  return _neighbour_arrays(x, k)
 
 
 # ----------------------------------------------------------------------------- encodings
@@ -593,7 +622,11 @@ def encode(arch, kind: str = "adjacency_one_hot") -> jax.Array:
   if kind not in dict(ENCODING_DIMS):
     raise ValueError(f"unknown encoding {kind!r} for search space {NAME}; valid: "
                      f"{', '.join(k for k, _ in ENCODING_DIMS)}")
-  x = _stack(arch)
+  return _encode_arrays(_stack(arch), kind)
+
+
+@functools.partial(jax.jit, static_argnames="kind")
+def _encode_arrays(x, kind: str) -> jax.Array:
   batch = x.shape[:-3]
   if kind == "compact":
     return x.reshape(batch + (COMPACT_DIM,)).astype(jnp.float32)
