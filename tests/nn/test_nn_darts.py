@@ -102,6 +102,8 @@ def test_search_style_variables_equal_the_closed_form():
   net = jnn.compile("darts", ALL_OPS, 10, C=4, layers=4, style="search")
   assert darts.param_count(_variables(net)) == darts.count_params(ALL_OPS, C=4, layers=4,
                                                                   style="search")
+  # the generic NATS-convention counter (conv + linear multiply-adds, linear bias) agrees
+  assert jnn.count_flops(net) == darts.count_macs(ALL_OPS, C=4, layers=4) + 10
 
 
 def test_invalid_inputs_are_one_line_errors():
