@@ -7,7 +7,6 @@ and drop-path, the search style) are ``extended``."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import pathlib
@@ -124,37 +123,34 @@ def test_invalid_inputs_are_one_line_errors():
     darts.counts(darts.DARTS_V2, image_size=30)
 
 
-@functools.lru_cache(maxsize=1)
-def _tiny():
-  net = darts.compile_darts(ALL_OPS, 10, C=4, layers=3, auxiliary=True, drop_path_prob=0.3)
-  x = jax.random.normal(jax.random.key(0), (4, 32, 32, 3))
-  v = jax.jit(lambda k: net.init(k, x, False))(jax.random.key(0, impl="unsafe_rbg"))
-  return net, x, {"params": v["params"], "batch_stats": v["batch_stats"]}
-
-
 @pytest.mark.extended
-def test_training_forward_aux_head_and_drop_path():
-  """Training mode: auxiliary logits in the ``aux`` collection, drop-path deterministic per key
-  and different across keys; evaluation mode: no aux, no rng needed, running statistics."""
-  net, x, v = _tiny()
+def test_cell_drop_path_and_aux_head_forward():
+  """A training-mode cell (every op): drop-path deterministic per key and different across keys,
+  a zero probability keeps every path, running statistics move; the auxiliary head maps an 8x8
+  map to logits. (The whole network trains in tests/drivers/test_darts_configs.py.)"""
+  cell = darts.Cell(ALL_OPS[0], 8, 8, 4, False, False)
+  x = jax.random.normal(jax.random.key(0), (4, 8, 8, 8))
+  v = cell.init({"params": jax.random.key(0, impl="unsafe_rbg")}, x, x, False)
 
   @jax.jit
   def train(v, key, drop):
-    return net.apply(v, x, True, drop, mutable=["batch_stats", "aux"], rngs={"dropout": key})
+    return cell.apply(v, x, x, True, drop, mutable=["batch_stats"], rngs={"dropout": key})
 
   y1, s1 = train(v, jax.random.key(1), 0.3)
   y2, _ = train(v, jax.random.key(1), 0.3)
   y3, _ = train(v, jax.random.key(2), 0.3)
-  y0, _ = train(v, jax.random.key(2), 0.0)  # a traced 0 keeps every path
-  assert y1.shape == (4, 10) and s1["aux"]["logits"][0].shape == (4, 10)
+  y0, _ = train(v, jax.random.key(2), 0.0)
+  assert y1.shape == (4, 8, 8, 16)
   np.testing.assert_array_equal(y1, y2)
   assert not np.allclose(y1, y3)
-  assert np.isfinite(np.asarray(y0)).all()
-  moved = jax.tree.leaves(jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), s1["batch_stats"],
-                                       v["batch_stats"]))
+  no_drop = cell.apply(v, x, x, True, None, mutable=["batch_stats"])[0]
+  np.testing.assert_allclose(y0, no_drop, rtol=1e-5, atol=1e-5)
+  moved = jax.tree.leaves(jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()),
+                                       s1["batch_stats"], v["batch_stats"]))
   assert max(moved) > 0
-  ye = jax.jit(lambda v: net.apply(v, x, False))(v)
-  assert ye.shape == (4, 10) and np.isfinite(np.asarray(ye)).all()
+  head = darts.AuxiliaryHead(8, 10)
+  hv = head.init(jax.random.key(0), x, False)
+  assert head.apply(hv, x, True, mutable=["batch_stats"])[0].shape == (4, 10)
 
 
 def test_pools_follow_pytorch():
