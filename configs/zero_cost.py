@@ -14,6 +14,17 @@ the space has no more than that. ``zc_scores.csv`` has ``index, arch`` (the spac
 ``val_accuracy``/``test_accuracy`` when its table is available (embedded, or
 ``benchmark.path``); ``zc_correlations.json`` and ``zc_<proxy>.png`` then correlate them. The other
 keys are those of ``configs/nb201_zc.py``. ``:smoke`` shrinks the network for a quick check.
+
+DARTS / NAS-Bench-301 (``search_space=darts``): ``archs_file`` lists NASLib compact strings
+``[[(0, 3), (1, 3), ...], [...]]`` or DARTS ``Genotype(normal=[...], ...)`` texts, as a JSON list,
+a one-column CSV (compact strings) or a ``.txt`` file with one architecture per line. The network
+is NASLib's DARTS zero-cost network (C=32, 8 cells, search-style ops, no auxiliary head; its
+``params``/``flops`` are NASLib's ``params_mb``/``flops_m`` exactly) unless ``network`` is changed;
+``configs/zero_cost.py:darts`` exposes its keys (``--config.network.layers=...``):
+
+  python -m jaxnas.run --config configs/zero_cost.py --workdir runs/zc_darts \
+      --config.search_space=darts --config.archs_file=my_genotypes.txt \
+      --config.proxies=params,flops,synflow,jacov,nwot
 """
 
 from __future__ import annotations
@@ -22,4 +33,20 @@ from jaxnas.drivers.zero_cost import zero_cost_config
 
 
 def get_config(arg=None):
+  if arg in ("darts", "darts_smoke"):
+    return _darts(arg)
   return zero_cost_config(arg)
+
+
+def _darts(arg):
+  """``:darts``: the DARTS space on NASLib's zero-cost network with its keys exposed
+  (``network.channels`` 32, ``network.layers`` 8, ``network.style`` "search"); ``:darts_smoke``
+  shrinks it (C=2, 3 cells) for a quick check."""
+  import ml_collections  # pylint: disable=import-outside-toplevel
+
+  c = zero_cost_config("smoke" if arg == "darts_smoke" else None)
+  c.search_space = "darts"
+  c.network = ml_collections.ConfigDict({"channels": 32, "layers": 8, "style": "search"})
+  if arg == "darts_smoke":
+    c.network.channels, c.network.layers = 2, 3
+  return c

@@ -103,21 +103,42 @@ def rmsprop_tx(total_steps: int, lr: float = 0.2, momentum: float = 0.9, weight_
 OPTIMIZERS = ("sgd", "rmsprop")
 
 
+def cutout(key: jax.Array, images: jax.Array, length: int) -> jax.Array:
+  """DARTS's ``Cutout(length)``: one ``length x length`` square per image, centred uniformly in
+  the image and clipped at its border, set to 0 (the normalised mean)."""
+  b, h, w = images.shape[:3]
+  ky, kx = jax.random.split(key)
+  cy = jax.random.randint(ky, (b, 1, 1), 0, h)
+  cx = jax.random.randint(kx, (b, 1, 1), 0, w)
+  rows, cols = jnp.arange(h)[None, :, None], jnp.arange(w)[None, None, :]
+  hole = ((rows >= cy - length // 2) & (rows < cy + length - length // 2)
+          & (cols >= cx - length // 2) & (cols < cx + length - length // 2))
+  return jnp.where(hole[..., None], jnp.zeros((), images.dtype), images)
+
+
 @functools.lru_cache(maxsize=8)
 def _programs(space: str, arch: tuple, num_classes: int, C: int, N: int | None, total_steps: int,
               lr: float, momentum: float, nesterov: bool, weight_decay: float,
               label_smoothing: float, padding: int, network: tuple = (),
-              optimizer: tuple = ()):
+              optimizer: tuple = (), regular: tuple = ()):
   """The jitted init / train-step / eval-step for one setting (cached: a rerun, e.g. a resume
   in the same process, reuses the compiled programs). ``N`` None: the space's network has no
   stages of ``N`` cells; ``network``: its other arguments, sorted ``(key, value)`` pairs;
-  ``optimizer``: ``()`` NB201's SGD, or ``("rmsprop", decay, eps)`` (:func:`rmsprop_tx`)."""
+  ``optimizer``: ``()`` NB201's SGD, or ``("rmsprop", decay, eps)`` (:func:`rmsprop_tx`);
+  ``regular``: ``()``, or DARTS's ``(aux_weight, drop_path_prob, cutout, grad_clip, epochs)``
+  (:func:`darts_regular`): auxiliary-head loss weight (the network's ``aux`` collection), drop-path
+  probability ramped linearly per epoch from 0 as DARTS does (``p * epoch / epochs``), cutout
+  length, global-norm gradient clipping (0: off)."""
+  aux_weight, drop_path, cut, clip, epochs = regular or (0.0, 0.0, 0, 0.0, 1)
   net = jnn.compile(space, arch, num_classes, C=C, **({} if N is None else {"N": N}),
                     **dict(network))
   if optimizer and optimizer[0] == "rmsprop":
     tx = rmsprop_tx(total_steps, lr, momentum, weight_decay, *optimizer[1:])
   else:
     tx = nb201_tx(total_steps, lr, momentum, nesterov, weight_decay)
+  if clip > 0:
+    tx = optax.chain(optax.clip_by_global_norm(clip), tx)
+  steps_per_epoch = max(1, total_steps // max(1, epochs))
   shard = io.mesh_constraint()
 
   @jax.jit
@@ -130,14 +151,25 @@ def _programs(space: str, arch: tuple, num_classes: int, C: int, N: int | None, 
   @functools.partial(jax.jit, out_shardings=io.replicated())
   def train_step(state: TrainState, key, train, idx, pad_value):
     b = train[idx]
-    x = shard(data_lib.augment(key, b.images, padding=padding, pad_value=pad_value))
+    x = data_lib.augment(key, b.images, padding=padding, pad_value=pad_value)
+    if cut:
+      x = cutout(jax.random.fold_in(key, 2), x, cut)
+    x = shard(x)
     y = shard(b.labels)
+    extra = {}
+    if drop_path > 0:  # DARTS: drop_path_prob * epoch / epochs, one mask per sample and op
+      epoch = (state.step // steps_per_epoch).astype(jnp.float32)
+      extra = {"drop_prob": drop_path * epoch / epochs,
+               "rngs": {"dropout": jax.random.fold_in(key, 1)}}
 
     def loss_fn(params):
       logits, new = net.apply({"params": params, "batch_stats": state.batch_stats}, x, True,
-                              mutable=["batch_stats"])
+                              mutable=["batch_stats"] + (["aux"] if aux_weight else []), **extra)
       target = optax.smooth_labels(jax.nn.one_hot(y, num_classes), label_smoothing)
       loss = optax.softmax_cross_entropy(logits, target).mean()
+      if aux_weight:  # DARTS's auxiliary head
+        aux_logits = new["aux"]["logits"][0]
+        loss = loss + aux_weight * optax.softmax_cross_entropy(aux_logits, target).mean()
       return loss, (jnp.mean(jnp.argmax(logits, -1) == y), new["batch_stats"])
 
     (loss, (acc, bs)), g = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
@@ -155,6 +187,24 @@ def _programs(space: str, arch: tuple, num_classes: int, C: int, N: int | None, 
     return jnp.sum(correct), jnp.sum(loss)
 
   return init, train_step, eval_step
+
+
+def darts_regular(config) -> tuple:
+  """``(aux_weight, drop_path_prob, cutout, grad_clip)`` from the config keys that DARTS's recipe
+  adds (``configs/darts_train.py``), or ``()`` when the config has none of them (other configs:
+  unchanged programs and checkpoints). One-line ValueError for values out of range."""
+  keys = ("aux_weight", "drop_path_prob", "cutout", "grad_clip")
+  if not any(k in config for k in keys):
+    return ()
+  aux, dp = float(config.get("aux_weight", 0.0)), float(config.get("drop_path_prob", 0.0))
+  cut, clip = int(config.get("cutout", 0)), float(config.get("grad_clip", 0.0))
+  if aux < 0 or not 0 <= dp < 1 or cut < 0 or clip < 0:
+    raise ValueError(f"aux_weight >= 0, drop_path_prob in [0, 1), cutout >= 0, grad_clip >= 0; "
+                     f"got {aux}, {dp}, {cut}, {clip}")
+  if aux and not dict(config.network).get("auxiliary", False):
+    raise ValueError(f"aux_weight {aux} needs the auxiliary head: set network.auxiliary=True "
+                     "(or aux_weight=0)")
+  return (aux, dp, cut, clip)
 
 
 def init_key(seed: int) -> jax.Array:
@@ -215,6 +265,7 @@ def run_train(config, workdir=None, quiet: bool = False, stop_after: int | None 
   optimizer = (() if opt_name == "sgd" else
                ("rmsprop", float(config.get("rmsprop_decay", 0.9)),
                 float(config.get("rmsprop_eps", 1.0))))
+  regular = darts_regular(config)
   epochs, batch = int(config.epochs), int(config.batch_size)
   train = drv.load_split(config, "train")
   test_cfg = config.copy_and_resolve_references()
@@ -228,7 +279,8 @@ def run_train(config, workdir=None, quiet: bool = False, stop_after: int | None 
   init, train_step, eval_step = _programs(
       space.name, arch, train.num_classes, C, N, epochs * steps, float(config.lr),
       float(config.momentum), bool(config.nesterov), float(config.weight_decay),
-      float(config.label_smoothing), padding, tuple(sorted(net_kw.items())), optimizer)
+      float(config.label_smoothing), padding, tuple(sorted(net_kw.items())), optimizer,
+      regular + (epochs,) if regular else ())
   _say = functools.partial(distributed.say, quiet=quiet)  # with the process id when several
   _say(f"training {config.arch} on {train.name} ({len(train)} images "
        f"{'x'.join(map(str, train.images.shape[1:]))}, test {len(test)}), C="

@@ -79,6 +79,20 @@ def zero_cost_config(arg=None):
   return c
 
 
+# the config's default network (zero_cost_config); a space listed in
+# ``jaxnas.nn.ZERO_COST_NETWORKS`` scores on its own default network when this one is unchanged
+DEFAULT_NETWORK = {"channels": 16, "cells_per_stage": 5}
+
+
+def zc_network(config, space) -> dict:
+  """``config.network`` as a dict; while it is the untouched default, the space's registered
+  zero-cost network instead (DARTS: NASLib's C=32, 8 cells, search-style ops)."""
+  network = dict(config.network)
+  if network == DEFAULT_NETWORK:
+    return dict(getattr(jnn, "ZERO_COST_NETWORKS", {}).get(network_space(space), network))
+  return network
+
+
 def network_space(space) -> str:
   """The name under which ``space``'s networks are registered; a one-line ValueError naming the
   spaces that have networks when it has none (before any data is read or anything compiles)."""
@@ -105,7 +119,7 @@ def select_archs(num_archs: int, seed: int, total: int) -> np.ndarray:
 
 def read_archs_file(path, space) -> list:
   """The architectures listed in ``path`` (``.json``: a list of strings or of NASLib tuples;
-  otherwise a one-column CSV, optionally with a header row; a NASLib tuple may be one quoted cell
+  ``.txt``: one per line; otherwise a one-column CSV, optionally with a header row; a NASLib tuple may be one quoted cell
   or spread over the row's cells), each read by :func:`jaxnas.spaces.arch_from_string`.
 
   Raises:
@@ -125,6 +139,9 @@ def read_archs_file(path, space) -> list:
       raise ValueError(f"archs_file {path} must hold a JSON list of architectures, got a "
                        f"{type(entries).__name__}")
     rows = [(i, e) for i, e in enumerate(entries)]
+    header_ok = False
+  elif path.suffix.lower() == ".txt":  # one architecture per line (e.g. DARTS Genotype(...) text)
+    rows = [(i, ln.strip()) for i, ln in enumerate(path.read_text().splitlines()) if ln.strip()]
     header_ok = False
   else:
     with open(path, newline="") as f:
@@ -176,10 +193,13 @@ def setup(config):
   space = spaces.get_space(config.get("search_space", "nasbench201"))
   network_space(space)
   # bad keys: one-line error (a space without a supernet scores each cell's own network)
-  jnn.network_kwargs(space, dict(config.network), discrete=not has_supernet(space))
+  jnn.network_kwargs(space, zc_network(config, space), discrete=not has_supernet(space))
   names = zce.parse_proxies(config.proxies)
   names = [n for n in STATS if n not in names] + names
-  bench = io.optional_benchmark(config, space)
+  # a space with no benchmark registered yet (DARTS) is scored without lookups
+  own = not (config.benchmark.get("name") or config.benchmark.get("path"))
+  bench = (None if own and space.name not in bm.BENCHMARKS else
+           io.optional_benchmark(config, space))
   dataset = config.dataset
   if bench is not None:
     dataset = bench.datasets[bench.dataset_index(dataset)]
@@ -232,7 +252,7 @@ def score_proxies(config, quiet: bool = False) -> dict:
   batch, data_name = load_batch(config, dataset, needs_data)
   # config.network as each factory's arguments (channels -> C, cells_per_stage -> N where the
   # network has stages of N cells, other keys such as TransNAS' skeleton by name)
-  disc_kw = jnn.network_kwargs(space, dict(config.network), discrete=True)
+  disc_kw = jnn.network_kwargs(space, zc_network(config, space), discrete=True)
   if not has_supernet(space):
     return _score_discrete(config, space, bench, dataset, names, archs, ids, batch, data_name,
                            disc_kw, quiet)

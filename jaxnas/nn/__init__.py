@@ -19,6 +19,7 @@ import types
 from jaxnas.nn import cell, layers, nb201, probes, transnas_micro
 from jaxnas.nn import nb101
 from jaxnas.nn import nb_macro, transnas_macro
+from jaxnas.nn import darts, darts_ops
 from jaxnas.nn.counting import count_flops, count_params
 from jaxnas.nn.layers import DEFAULT_BN, NB201_BN, BNConfig
 from jaxnas.nn.nb201 import (NB201Network, NB201Supernet, compile_nb201, one_hot, restrict,
@@ -34,6 +35,8 @@ NETWORKS["nasbench101"] = (nb101.compile_nb101, None)
 NETWORKS["transnas101_macro"] = (transnas_macro.compile_transnas_macro,
                                  transnas_macro.supernet_transnas_macro)
 NETWORKS["nasbench_macro"] = (nb_macro.compile_nb_macro, nb_macro.supernet_nb_macro)
+# DARTS / NAS-Bench-301: the evaluation network (style "eval") and NASLib's search-style one
+NETWORKS["darts"] = (darts.compile_darts, None)
 # registered space name -> the one-shot optimizers' view of its supernet (alpha shape, edge targets,
 # discretisation, one-hot, path sampler)
 SUPERNET_SPECS = {"nasbench201": nb201.SUPERNET_SPEC,
@@ -48,6 +51,10 @@ SYNFLOW_FAST_PATHS = {NB201Supernet: nb201.synflow_fast_path}
 FAST_COUNTS = {"nasbench201": nb201.fast_counts()}
 FAST_COUNTS["nasbench101"] = nb101.fast_counts()  # closed forms (TF params, tensorwatch FLOPs)
 FAST_COUNTS["nasbench_macro"] = nb_macro.fast_counts()  # NAS-Bench-Macro's own convention
+FAST_COUNTS["darts"] = darts.fast_counts()  # closed forms (DARTS params, tensorwatch FLOPs)
+# registered space name -> the network zero-cost scores on by default (config ``network`` keys);
+# DARTS: the one NASLib's DARTS-space params_mb / flops_m / zero-cost figures describe
+ZERO_COST_NETWORKS = {"darts": {"channels": 32, "layers": 8, "style": "search"}}
 nb201_flop_counts = nb201.flop_counts
 # other accepted names: a space module's name (``jaxnas.spaces.nb201``) and the short name
 ALIASES = {"nb201": "nasbench201"}
@@ -150,4 +157,5 @@ __all__ = [
     "nb201",
     "probes", "transnas_micro", "nb_macro", "transnas_macro",
     "nb101",
+    "darts", "darts_ops", "ZERO_COST_NETWORKS",
 ]
