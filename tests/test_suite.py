@@ -32,6 +32,7 @@ def test_suite_schema_and_ranks(tmp_path):
       assert RESULT_KEYS <= set(r) and r["seeds"] == 3 and r["queries"] == 10
       assert set(r["mean_best_at"]) == {"10"} and r["mean_best_at"]["10"] == pytest.approx(r["mean_best"])
       assert t["optimum"] >= r["mean_best"] > 0 and r["sem"] >= 0 and r["seconds_per_seed_run"] > 0
+      assert r["cpu_seconds_per_seed_run"] > 0
   assert rep["tasks"][0]["optimum"] == pytest.approx(0.81933, abs=1e-5)  # Cora's best validation
   # ranks recomputed by hand: per task, 1 for the larger mean best, ties share 1.5
   want = {"rs": [], "ls": []}

@@ -23,7 +23,8 @@ of one table that share space options run as ONE compiled program per optimizer
 
 Output (``--json``): ``tasks[]`` with ``space``, ``dataset``, ``metric``, ``higher_is_better``,
 ``optimum``, ``num_archs``, ``results[]`` (``optimizer``, ``seeds``, ``queries``, ``mean_best`` at
-the last query, ``sem``, ``mean_best_at`` {"50", "100", "150"}, ``seconds_per_seed_run``), and
+the last query, ``sem``, ``mean_best_at`` {"50", "100", "150"}, ``seconds_per_seed_run``, and
+``cpu_seconds_per_seed_run``: the process CPU time, all threads, less inflated by load), and
 ``average_rank`` (optimizer -> mean over tasks of its rank by ``mean_best``, 1 = best, ties
 averaged). ``--markdown``: normalised regret per task and the average ranks, with the command,
 wall time and machine load. ``--predictors``: Kendall tau of predictors at 100 and 400 training
@@ -175,8 +176,9 @@ def average_rank(tasks: list[dict]) -> dict[str, float]:
 def _run_rows(bench, opt, space, datasets, metric: str, num_queries: int, num_seeds: int,
               repeats: int = 1):
   """``bbo_report.run_rows`` for any metric: ``num_seeds`` searches per dataset, the datasets
-  vmapped with the seeds in ONE compiled program; (outputs [rows, seeds, steps], compile s, run s:
-  the fastest of ``repeats`` executions, so a loaded machine's stalls inflate it less)."""
+  vmapped with the seeds in ONE compiled program; (outputs [rows, seeds, steps], compile s, (run s,
+  process CPU s)), each the smallest of ``repeats`` executions: a loaded machine's stalls inflate
+  wall time, much less the CPU time the run itself used)."""
   import functools  # pylint: disable=import-outside-toplevel
   objective = loops.Objective(dataset=bbo_report.VIEW, metric=metric)
   loops.check_objective(bbo_report.dataset_view(bench, datasets[0]), opt, objective)
@@ -190,12 +192,13 @@ def _run_rows(bench, opt, space, datasets, metric: str, num_queries: int, num_se
   t0 = time.perf_counter()
   compiled = jax.jit(fn).lower(keys, stacked).compile()
   t1 = time.perf_counter()
-  run_s = float("inf")
+  run_s = cpu_s = float("inf")
   for _ in range(max(1, repeats)):
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     out = jax.block_until_ready(compiled(keys, stacked))
     run_s = min(run_s, time.perf_counter() - t2)
-  return jax.tree.map(np.asarray, out), t1 - t0, run_s
+    cpu_s = min(cpu_s, time.process_time() - c2)
+  return jax.tree.map(np.asarray, out), t1 - t0, (run_s, cpu_s)
 
 
 def _table_stats(bench, metric, dataset) -> tuple[float, float, int]:
@@ -231,7 +234,7 @@ def run_tasks(tasks, names, *, num_seeds: int, num_queries: int, seeds_for=None,
     for opt_name in names:
       n = (seeds_for or {}).get(opt_name, num_seeds)
       opt = optimizers.make(opt_name, space, **_hparams(opt_name, space, bench, metric, datasets[0]))
-      out, compile_s, run_s = _run_rows(bench, opt, space, datasets, metric, num_queries, n,
+      out, compile_s, (run_s, cpu_s) = _run_rows(bench, opt, space, datasets, metric, num_queries, n,
                                           repeats)
       for r, ds in enumerate(datasets):
         at = {}
@@ -246,10 +249,11 @@ def run_tasks(tasks, names, *, num_seeds: int, num_queries: int, seeds_for=None,
             "mean_best": float(last.mean()) if len(last) else float("nan"),
             "sem": float(last.std(ddof=1) / np.sqrt(len(last))) if len(last) > 1 else 0.0,
             "mean_best_at": at, "seconds_per_seed_run": run_s / (n * len(datasets)),
-            "compile_seconds": compile_s})
+            "compile_seconds": compile_s, "cpu_seconds_per_seed_run": cpu_s / (n * len(datasets))})
       log(f"{name} [{', '.join(datasets)}] {opt_name}: {n} seeds x {num_queries} queries, compile "
           f"{compile_s:.1f} s, run {run_s:.2f} s ({run_s / (n * len(datasets)) * 1e6:.0f} us per "
-          "seed-run)")
+          "seed-run; "
+          f"{cpu_s / (n * len(datasets)) * 1e6:.0f} us of process CPU time)")
   return [rows[(name, ds)] for name, ds, _ in tasks if (name, ds) in rows]
 
 
