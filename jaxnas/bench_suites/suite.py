@@ -370,7 +370,7 @@ def merge(reports: list[dict]) -> dict:
         tasks[key]["results"] += t["results"]
   rows = list(tasks.values())
   merged = dict(first, tasks=rows, average_rank=average_rank(rows),
-                optimizers=[n for rep in reports for n in rep["optimizers"]],
+                optimizers=list(dict.fromkeys(n for rep in reports for n in rep["optimizers"])),
                 seeds_for={k: v for rep in reports for k, v in rep.get("seeds_for", {}).items()},
                 runs=[{k: rep[k] for k in ("command", "wall_seconds", "load_before", "load_after",
                                            "num_seeds", "num_queries", "optimizers")}

@@ -348,18 +348,28 @@ def _mutate(proteins: bool, key, arch: Arch) -> Arch:
   operator (tested) without building and fingerprinting 40 neighbours per call (RE's hot path).
   A parent with no valid neighbour gives neighbour 0, as before."""
   links, ops = jnp.asarray(arch.links, jnp.int32), jnp.asarray(arch.ops, jnp.int32)
-  m = jnp.asarray(_mutation_bits(proteins))[raw_index(links, ops)].astype(jnp.int32)  # [5]
+  row = raw_index(links, ops)
+  m = jnp.asarray(_mutation_bits(proteins))[row].astype(jnp.int32)  # [5]
   cnt = jax.lax.population_count(m)
   csum = jnp.cumsum(cnt)
   r = (rng.words(key, 1)[0] % jnp.maximum(csum[-1], 1).astype(jnp.uint32)).astype(jnp.int32)
   grp = jnp.argmax(csum > r)
-  within = r - (csum[grp] - cnt[grp])
-  j = jnp.argmax(jnp.cumsum((m[grp] >> jnp.arange(8)) & 1) > within)  # the within-th set bit
-  p = _pattern_index(links)
-  new_p = j + (j >= jnp.maximum(p, 0)) * (p >= 0)
-  new_links = jnp.where(grp == 0, jnp.asarray(PATTERNS, jnp.int32)[new_p], links)
+  j = jnp.asarray(_NTH_BIT)[m[grp], r - (csum[grp] - cnt[grp])]  # the within-th set bit
+  # link change j: the j-th of the patterns other than the parent's (a 24 x 8 table by link index)
+  new_links = jnp.where(grp == 0, jnp.asarray(_OTHER_LINKS)[row // NUM_OPS**NUM_NODES, j], links)
   new_ops = jnp.where(jnp.arange(NUM_NODES) == grp - 1, (ops + j + 1) % NUM_OPS, ops)
   return Arch(links=new_links, ops=new_ops)
+
+
+# [256, 8]: the position of the r-th set bit of a byte (0 where there is none)
+_NTH_BIT = np.zeros((256, 8), np.int32)
+for _b in range(256):
+  _set = [i for i in range(8) if (_b >> i) & 1]
+  _NTH_BIT[_b, :len(_set)] = _set
+# [24, 8, 4]: for each link vector (link index order), the 8 other patterns _neighbours_masked uses
+_OTHER_LINKS = np.array([[PATTERNS[q] for q in range(len(PATTERNS)) if q != (
+    PATTERNS.index(tuple(lk)) if tuple(lk) in PATTERNS else -1)][:8]
+                         for lk in all_link_vectors().tolist()], np.int32)
 
 
 def to_categorical(arch: Arch) -> jax.Array:
