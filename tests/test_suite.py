@@ -85,3 +85,17 @@ def test_merge_cli_joins_report_files(tmp_path):
   md.write_text("{")
   with pytest.raises(ValueError, match="is not a suite report"):
     bench.main(["suite", "--merge", str(md)])
+
+
+def test_markdown_counts_tasks_when_coverage_differs():
+  def task(d, results):
+    return {"space": "s", "dataset": d, "higher_is_better": True, "optimum": 1.0, "worst": 0.0,
+            "metric": "m", "results": [{"optimizer": o, "mean_best": v, "seeds": 3, "queries": 10}
+                                       for o, v in results]}
+  tasks = [task("a", [("rs", 0.5), ("re", 0.7)]), task("b", [("rs", 0.9)])]
+  rep = {"tasks": tasks, "average_rank": suite.average_rank(tasks), "command": "c",
+         "wall_seconds": 1.0, "load_before": "1", "load_after": "2", "machine": "x"}
+  text = suite.markdown(rep)
+  assert rep["average_rank"] == {"rs": 1.5, "re": 1.0}
+  assert "| tasks | 2 | 1 |" in text and "average rank over the 1 tasks all of them ran on" in text
+  assert text.rstrip().endswith("| 2.00 | 1.00 |") or "| 2.00 | 1.00 |" in text

@@ -333,9 +333,21 @@ def markdown(report: dict) -> str:
     lines.append(f"| {t['space']}/{t['dataset']} | {t['metric']} | {t['optimum']:.4g} | "
                  + " | ".join(cells) + " |")
   ar = report["average_rank"]
+  ran = {n: sum(any(r["optimizer"] == n for r in t["results"]) for t in tasks) for n in names}
   lines += ["", "Average rank over the tasks (1 = best; ties averaged):", "",
             "| " + " | ".join(names) + " |", "|" + "---|" * len(names),
             "| " + " | ".join(f"{ar[n]:.2f}" for n in names) + " |"]
+  if len(set(ran.values())) > 1:  # a merged report where some optimizers ran on fewer tasks
+    common = [t for t in tasks if {r["optimizer"] for r in t["results"]} >= set(names)]
+    lines[-3] = "| | " + lines[-3][2:]
+    lines[-2] = "|---|" + lines[-2][1:]
+    lines[-1] = "| average rank | " + lines[-1][2:]
+    lines += ["| tasks | " + " | ".join(str(ran[n]) for n in names) + " |"]
+    if common:
+      car = average_rank(common)
+      lines += ["", f"Not every optimizer ran on every task: average rank over the {len(common)} "
+                "tasks all of them ran on:", "", "| " + " | ".join(names) + " |",
+                "|" + "---|" * len(names), "| " + " | ".join(f"{car[n]:.2f}" for n in names) + " |"]
   wins = {}
   for t in tasks:
     rk = _rank(np.array([r["mean_best"] for r in t["results"]]), t["higher_is_better"])
