@@ -79,6 +79,11 @@ def test_merge_cli_joins_report_files(tmp_path):
   b.write_text(json.dumps(rep("re", 0.7)))
   assert bench.main(["suite", "--merge", f"{a},{b}", "--json", str(out), "--markdown", str(md)]) == 0
   assert json.loads(out.read_text())["average_rank"] == {"rs": 2.0, "re": 1.0}
+  other = rep("re", 0.6)
+  other["tasks"][0]["dataset"] = "b"  # a task only the second report ran: kept
+  b.write_text(json.dumps(other))
+  assert bench.main(["suite", "--merge", f"{a},{b}", "--json", str(out)]) == 0
+  assert [t["dataset"] for t in json.loads(out.read_text())["tasks"]] == ["a", "b"]
   assert "| s/a | m |" in md.read_text()
   with pytest.raises(FileNotFoundError, match="suite report .*nope.json not found"):
     bench.main(["suite", "--merge", str(tmp_path / "nope.json")])

@@ -370,8 +370,9 @@ def markdown(report: dict) -> str:
 
 
 def merge(reports: list[dict]) -> dict:
-  """One report from several runs of the suite over the same tasks with different optimizers (e.g.
-  the model-free ones at 100 seeds, the model-based ones at fewer): results joined per task,
+  """One report from several runs of the suite with different optimizers or tasks (e.g. the
+  model-free ones at 100 seeds, the model-based ones at fewer, per table): results joined per task
+  (tasks in the order first seen),
   ``average_rank`` recomputed, each run's command, wall time and load kept."""
   first = reports[0]
   tasks = {(t["space"], t["dataset"]): dict(t, results=list(t["results"])) for t in first["tasks"]}
@@ -380,6 +381,8 @@ def merge(reports: list[dict]) -> dict:
       key = (t["space"], t["dataset"])
       if key in tasks:
         tasks[key]["results"] += t["results"]
+      else:  # a task the earlier reports did not run (per-table runs merged)
+        tasks[key] = dict(t, results=list(t["results"]))
   rows = list(tasks.values())
   merged = dict(first, tasks=rows, average_rank=average_rank(rows),
                 optimizers=list(dict.fromkeys(n for rep in reports for n in rep["optimizers"])),
