@@ -70,6 +70,8 @@ def main(argv=None) -> int:
                  help="suite: fewer seeds for some optimizers, e.g. bananas=20,gp_bo=10 (recorded)")
   p.add_argument("--predictors", action="store_true",
                  help="suite: also the predictors' Kendall tau at 100 and 400 architectures")
+  p.add_argument("--merge", default=None,
+                 help="suite: merge these comma-separated --json reports (no run) into --json/--markdown")
   args = p.parse_args(argv)
   if args.suite not in SUITES:
     print(f"error: unknown suite {args.suite!r}; valid: {', '.join(SUITES)}", file=sys.stderr)
@@ -130,6 +132,10 @@ def main(argv=None) -> int:
         seeds_for[k.strip()] = int(v)
     if seeds_for:
       kwargs["seeds_for"] = seeds_for
+    if args.repeats:
+      kwargs["repeats"] = args.repeats
+    if args.merge:
+      kwargs["merge_files"] = [f.strip() for f in args.merge.split(",") if f.strip()]
   else:
     if args.quick:
       kwargs["quick"] = True

@@ -23,7 +23,8 @@ of one table that share space options run as ONE compiled program per optimizer
 
 Output (``--json``): ``tasks[]`` with ``space``, ``dataset``, ``metric``, ``higher_is_better``,
 ``optimum``, ``num_archs``, ``results[]`` (``optimizer``, ``seeds``, ``queries``, ``mean_best`` at
-the last query, ``sem``, ``mean_best_at`` {"50", "100", "150"}, ``seconds_per_seed_run``), and
+the last query, ``sem``, ``mean_best_at`` {"50", "100", "150"}, ``seconds_per_seed_run``, and
+``cpu_seconds_per_seed_run``: the process CPU time, all threads, less inflated by load), and
 ``average_rank`` (optimizer -> mean over tasks of its rank by ``mean_best``, 1 = best, ties
 averaged). ``--markdown``: normalised regret per task and the average ranks, with the command,
 wall time and machine load. ``--predictors``: Kendall tau of predictors at 100 and 400 training
@@ -172,9 +173,12 @@ def average_rank(tasks: list[dict]) -> dict[str, float]:
   return {n: float(np.mean(v)) for n, v in ranks.items()}
 
 
-def _run_rows(bench, opt, space, datasets, metric: str, num_queries: int, num_seeds: int):
+def _run_rows(bench, opt, space, datasets, metric: str, num_queries: int, num_seeds: int,
+              repeats: int = 1):
   """``bbo_report.run_rows`` for any metric: ``num_seeds`` searches per dataset, the datasets
-  vmapped with the seeds in ONE compiled program; (outputs [rows, seeds, steps], compile s, run s)."""
+  vmapped with the seeds in ONE compiled program; (outputs [rows, seeds, steps], compile s, (run s,
+  process CPU s)), each the smallest of ``repeats`` executions: a loaded machine's stalls inflate
+  wall time, much less the CPU time the run itself used)."""
   import functools  # pylint: disable=import-outside-toplevel
   objective = loops.Objective(dataset=bbo_report.VIEW, metric=metric)
   loops.check_objective(bbo_report.dataset_view(bench, datasets[0]), opt, objective)
@@ -188,9 +192,13 @@ def _run_rows(bench, opt, space, datasets, metric: str, num_queries: int, num_se
   t0 = time.perf_counter()
   compiled = jax.jit(fn).lower(keys, stacked).compile()
   t1 = time.perf_counter()
-  out = jax.block_until_ready(compiled(keys, stacked))
-  t2 = time.perf_counter()
-  return jax.tree.map(np.asarray, out), t1 - t0, t2 - t1
+  run_s = cpu_s = float("inf")
+  for _ in range(max(1, repeats)):
+    t2, c2 = time.perf_counter(), time.process_time()
+    out = jax.block_until_ready(compiled(keys, stacked))
+    run_s = min(run_s, time.perf_counter() - t2)
+    cpu_s = min(cpu_s, time.process_time() - c2)
+  return jax.tree.map(np.asarray, out), t1 - t0, (run_s, cpu_s)
 
 
 def _table_stats(bench, metric, dataset) -> tuple[float, float, int]:
@@ -202,7 +210,7 @@ def _table_stats(bench, metric, dataset) -> tuple[float, float, int]:
   return (float(t.max()), float(t.min()), len(t)) if hib else (float(t.min()), float(t.max()), len(t))
 
 
-def run_tasks(tasks, names, *, num_seeds: int, num_queries: int, seeds_for=None,
+def run_tasks(tasks, names, *, num_seeds: int, num_queries: int, seeds_for=None, repeats: int = 1,
               log=print) -> list[dict]:
   """Runs every optimizer on every task; returns the JSON ``tasks`` list (see the module doc)."""
   checkpoints = sorted({q for q in CHECKPOINTS if q <= num_queries} | {num_queries})
@@ -226,7 +234,8 @@ def run_tasks(tasks, names, *, num_seeds: int, num_queries: int, seeds_for=None,
     for opt_name in names:
       n = (seeds_for or {}).get(opt_name, num_seeds)
       opt = optimizers.make(opt_name, space, **_hparams(opt_name, space, bench, metric, datasets[0]))
-      out, compile_s, run_s = _run_rows(bench, opt, space, datasets, metric, num_queries, n)
+      out, compile_s, (run_s, cpu_s) = _run_rows(bench, opt, space, datasets, metric, num_queries, n,
+                                          repeats)
       for r, ds in enumerate(datasets):
         at = {}
         for q in checkpoints:
@@ -240,10 +249,11 @@ def run_tasks(tasks, names, *, num_seeds: int, num_queries: int, seeds_for=None,
             "mean_best": float(last.mean()) if len(last) else float("nan"),
             "sem": float(last.std(ddof=1) / np.sqrt(len(last))) if len(last) > 1 else 0.0,
             "mean_best_at": at, "seconds_per_seed_run": run_s / (n * len(datasets)),
-            "compile_seconds": compile_s})
+            "compile_seconds": compile_s, "cpu_seconds_per_seed_run": cpu_s / (n * len(datasets))})
       log(f"{name} [{', '.join(datasets)}] {opt_name}: {n} seeds x {num_queries} queries, compile "
           f"{compile_s:.1f} s, run {run_s:.2f} s ({run_s / (n * len(datasets)) * 1e6:.0f} us per "
-          "seed-run)")
+          "seed-run; "
+          f"{cpu_s / (n * len(datasets)) * 1e6:.0f} us of process CPU time)")
   return [rows[(name, ds)] for name, ds, _ in tasks if (name, ds) in rows]
 
 
@@ -323,9 +333,21 @@ def markdown(report: dict) -> str:
     lines.append(f"| {t['space']}/{t['dataset']} | {t['metric']} | {t['optimum']:.4g} | "
                  + " | ".join(cells) + " |")
   ar = report["average_rank"]
+  ran = {n: sum(any(r["optimizer"] == n for r in t["results"]) for t in tasks) for n in names}
   lines += ["", "Average rank over the tasks (1 = best; ties averaged):", "",
             "| " + " | ".join(names) + " |", "|" + "---|" * len(names),
             "| " + " | ".join(f"{ar[n]:.2f}" for n in names) + " |"]
+  if len(set(ran.values())) > 1:  # a merged report where some optimizers ran on fewer tasks
+    common = [t for t in tasks if {r["optimizer"] for r in t["results"]} >= set(names)]
+    lines[-3] = "| | " + lines[-3][2:]
+    lines[-2] = "|---|" + lines[-2][1:]
+    lines[-1] = "| average rank | " + lines[-1][2:]
+    lines += ["| tasks | " + " | ".join(str(ran[n]) for n in names) + " |"]
+    if common:
+      car = average_rank(common)
+      lines += ["", f"Not every optimizer ran on every task: average rank over the {len(common)} "
+                "tasks all of them ran on:", "", "| " + " | ".join(names) + " |",
+                "|" + "---|" * len(names), "| " + " | ".join(f"{car[n]:.2f}" for n in names) + " |"]
   wins = {}
   for t in tasks:
     rk = _rank(np.array([r["mean_best"] for r in t["results"]]), t["higher_is_better"])
@@ -348,8 +370,9 @@ def markdown(report: dict) -> str:
 
 
 def merge(reports: list[dict]) -> dict:
-  """One report from several runs of the suite over the same tasks with different optimizers (e.g.
-  the model-free ones at 100 seeds, the model-based ones at fewer): results joined per task,
+  """One report from several runs of the suite with different optimizers or tasks (e.g. the
+  model-free ones at 100 seeds, the model-based ones at fewer, per table): results joined per task
+  (tasks in the order first seen),
   ``average_rank`` recomputed, each run's command, wall time and load kept."""
   first = reports[0]
   tasks = {(t["space"], t["dataset"]): dict(t, results=list(t["results"])) for t in first["tasks"]}
@@ -358,9 +381,11 @@ def merge(reports: list[dict]) -> dict:
       key = (t["space"], t["dataset"])
       if key in tasks:
         tasks[key]["results"] += t["results"]
+      else:  # a task the earlier reports did not run (per-table runs merged)
+        tasks[key] = dict(t, results=list(t["results"]))
   rows = list(tasks.values())
   merged = dict(first, tasks=rows, average_rank=average_rank(rows),
-                optimizers=[n for rep in reports for n in rep["optimizers"]],
+                optimizers=list(dict.fromkeys(n for rep in reports for n in rep["optimizers"])),
                 seeds_for={k: v for rep in reports for k, v in rep.get("seeds_for", {}).items()},
                 runs=[{k: rep[k] for k in ("command", "wall_seconds", "load_before", "load_after",
                                            "num_seeds", "num_queries", "optimizers")}
@@ -375,9 +400,37 @@ def merge(reports: list[dict]) -> dict:
   return merged
 
 
+def _merge_files(paths, json_out, markdown_out, log) -> dict:
+  """:func:`merge` of the JSON reports at ``paths``; one-line errors for a missing or bad file."""
+  import json  # pylint: disable=import-outside-toplevel
+  reports = []
+  for p in paths:
+    p = pathlib.Path(p)
+    if not p.is_file():
+      raise FileNotFoundError(f"suite report {p} not found (write one with python -m jaxnas.bench "
+                              "suite --json FILE)")
+    try:
+      rep = json.loads(p.read_text())
+      if not isinstance(rep, dict) or not isinstance(rep.get("tasks"), list):
+        raise ValueError
+    except ValueError:
+      raise ValueError(f"{p} is not a suite report (JSON with tasks[]; written by python -m "
+                       "jaxnas.bench suite --json FILE)") from None
+    reports.append(rep)
+  report = merge(reports)
+  if json_out:
+    from jaxnas.drivers.io import write_json  # pylint: disable=import-outside-toplevel
+    write_json(pathlib.Path(json_out), report)
+  md = markdown(report)
+  if markdown_out:
+    pathlib.Path(markdown_out).write_text(md + "\n")
+  log(md)
+  return report
+
+
 def run(json_out=None, *, markdown_out=None, tasks=None, names=None, num_seeds: int = 100,
         num_queries: int = 150, seeds_for=None, predictors: bool = False, cache_dir=None,
-        command=None, log=print) -> dict:
+        command=None, repeats: int = 1, merge_files=None, log=print) -> dict:
   """Runs the suite; returns (and writes to ``json_out`` / ``markdown_out``) the report.
 
   Args:
@@ -385,7 +438,13 @@ def run(json_out=None, *, markdown_out=None, tasks=None, names=None, num_seeds: 
     names: optimizers (default: every one in ``jaxnas.optimizers.BLACKBOX``).
     seeds_for: ``{optimizer: num_seeds}`` overrides (e.g. fewer for ``gp_bo``), recorded.
     predictors: also the Kendall tau table (:func:`predictor_table`).
+    merge_files: instead of running, merge these ``--json`` reports (:func:`merge`, e.g. the
+      model-free run at 100 seeds and the model-based one at 10) and write the joint report.
+    repeats: executions per compiled run; ``seconds_per_seed_run`` is the fastest (the results
+      are those of every execution: same keys, same program).
   """
+  if merge_files:
+    return _merge_files(merge_files, json_out, markdown_out, log)
   names = list(names or optimizers.BLACKBOX)
   for n in names:
     optimizers.hyperparameters(n)  # an unknown name: a one-line ValueError, before any run
@@ -394,11 +453,11 @@ def run(json_out=None, *, markdown_out=None, tasks=None, names=None, num_seeds: 
   skipped = []
   found = discover(cache_dir, tasks, log=lambda m: (skipped.append(m.split(": ", 1)[-1]), log(m)))
   task_rows = run_tasks(found, names, num_seeds=num_seeds, num_queries=num_queries,
-                        seeds_for=seeds_for, log=log)
+                        seeds_for=seeds_for, repeats=repeats, log=log)
   report = {
       "tasks": task_rows, "average_rank": average_rank(task_rows),
       "optimizers": names, "num_seeds": num_seeds, "num_queries": num_queries,
-      "seeds_for": dict(seeds_for or {}), "skipped": skipped,
+      "seeds_for": dict(seeds_for or {}), "skipped": skipped, "repeats": repeats,
       "command": command or ("python -m jaxnas.bench suite " + " ".join(
           shlex.quote(a) for a in sys.argv[2:])),
       "machine": f"{platform.machine()} {os.cpu_count()} CPUs, jax {jax.__version__} on "

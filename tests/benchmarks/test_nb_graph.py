@@ -79,3 +79,22 @@ def test_unsafe_and_corrupt_pickles_are_refused(tmp_path):
     nb_graph_build.build(tmp_path / "nowhere")
   with pytest.raises(FileNotFoundError, match="build it with: pip install --no-deps nas-bench-graph"):
     bm.load("nasbench_graph", tmp_path / "missing.npz")
+
+
+def test_blackbox_config_makes_the_proteins_space_for_proteins():
+  """``configs/blackbox.py --config.search_space=nasbench_graph --config.dataset=proteins`` searches
+  the space made with ``proteins=True`` (the table's per-dataset space option: only the five ops
+  of the proteins table, never an absent entry); other datasets get all nine ops."""
+  import importlib.util  # pylint: disable=import-outside-toplevel
+
+  from jaxnas.drivers import blackbox as driver  # pylint: disable=import-outside-toplevel
+  from jaxnas.paths import REPO_ROOT  # pylint: disable=import-outside-toplevel
+  spec = importlib.util.spec_from_file_location("cfg_blackbox", REPO_ROOT / "configs" / "blackbox.py")
+  cfg_mod = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(cfg_mod)
+  for dataset, proteins in (("proteins", True), ("cora", False)):
+    cfg = cfg_mod.get_config()
+    cfg.search_space, cfg.dataset = "nasbench_graph", dataset
+    space, _, opt, _ = driver.blackbox_setup(cfg)
+    assert dict(space.options)["proteins"] is proteins and space is nb_graph.make_space(proteins)
+    assert opt.name == "re"

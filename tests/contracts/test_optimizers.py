@@ -152,3 +152,56 @@ def test_optimizer_on_nasbench101(name):
   other = search(jax.random.key(6), NB101_SUR)
   assert not np.array_equal(other.arch.matrix, out.arch.matrix)
   assert len(traces) == 1
+
+
+# NAS-Bench-Graph: a (links, ops) architecture, dense ids = ranks of the 26,206 canonical keys, a
+# mutation drawn from a precomputed mask, and the proteins option (five ops; the real table is NaN
+# elsewhere). RE (mutation) on the space made for proteins, against a stand-in table NaN outside
+# proteins' 2,021 entries (fails if the search queries an absent entry), and LS (neighbours_masked)
+# on the full space (extended: the default suite's time budget); the other optimizers share these
+# code paths with the cell spaces above.
+GRAPH = {False: spaces.get_space("nasbench_graph"), True: spaces.get_space("nasbench_graph", proteins=True)}
+
+
+def _graph_stand_in(proteins: bool) -> bm.Benchmark:
+  from jaxnas.spaces import nb_graph  # pylint: disable=import-outside-toplevel
+  n = nb_graph.NUM_ARCHS
+  v = np.random.default_rng(1).uniform(0, 1, (1, n)).astype(np.float32)
+  if proteins:
+    keep = np.zeros(n, bool)
+    keep[nb_graph._tables()["proteins_ids"]] = True  # pylint: disable=protected-access
+    v[:, ~keep] = np.nan
+  metric = bm.Metric("val_accuracy", higher_is_better=True, unit="", final_epoch=100)
+  return bm.from_arrays({
+      "name": np.array(f"stand-in-nasbench_graph-{proteins}"), "datasets": np.array(["stand-in"]),
+      "val_accuracy": v, "num_seeds": np.ones((1, n), np.int32),
+      "iso_class": np.arange(n, dtype=np.int32),
+      "declarations": bm.declarations_json([metric], space="nasbench_graph")})
+
+
+@pytest.mark.parametrize("name,proteins", [
+    ("re", True), pytest.param("ls", False, marks=pytest.mark.extended)])  # ~3.6 / ~4.8 CPU-s
+def test_optimizer_on_nasbench_graph(name, proteins):
+  space, bench = GRAPH[proteins], _graph_stand_in(proteins)
+  opt = optimizers.make(name, space, **SMALL[name])
+  loops.check_space(bench, space)
+  loops.check_objective(bench, opt, OBJ)
+  traces = []
+
+  @jax.jit
+  def search(key, b):
+    traces.append(1)
+    return loops.search(key, b, optimizer=opt, space=space, objective=OBJ, num_queries=24)
+
+  out = search(jax.random.key(5), bench)
+  ids = np.asarray(out.arch_id).reshape(-1)
+  assert np.all((ids >= 0) & (ids < space.num_archs)), ids
+  arch = jax.tree.map(lambda x: np.asarray(x).reshape((-1, 4)), out.arch)
+  space.check(arch)  # every queried architecture is valid for the space (raises otherwise)
+  np.testing.assert_array_equal(np.asarray(space.to_id(arch)), ids)
+  assert np.isfinite(np.asarray(out.fitness)).all()  # proteins: no absent (NaN) entry queried
+  again = search(jax.random.key(5), bench)
+  np.testing.assert_array_equal(again.arch_id, out.arch_id)
+  other = search(jax.random.key(6), bench)
+  assert not np.array_equal(other.arch_id, out.arch_id)
+  assert len(traces) == 1

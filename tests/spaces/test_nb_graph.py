@@ -114,3 +114,40 @@ def test_contract(space):
   iso = [g.Arch(links=jnp.array([0, 0, 0, 2]), ops=jnp.array([1, 2, 3, 4])),
          g.Arch(links=jnp.array([0, 0, 0, 1]), ops=jnp.array([2, 1, 3, 4]))]
   np.testing.assert_array_equal(space.encode(iso[0]), space.encode(iso[1]))
+
+
+def test_mutate_draws_uniformly_among_the_masked_neighbours():
+  """The direct draw (a precomputed bit mask, the r-th set bit) has the old operator's
+  distribution: exact support = the masked neighbours, frequencies uniform (chi-square, fixed key),
+  and the bit table equals the jnp mask on random raw architectures; both option values, one
+  compile."""
+  import scipy.stats  # pylint: disable=import-outside-toplevel
+  rs = np.random.default_rng(0)
+  rows = rs.integers(0, 24 * 9**4, 500)
+  raw = g.Arch(links=g.all_link_vectors()[rows // 9**4],
+               ops=np.stack([(rows % 9**4 // 9**(3 - i)) % 9 for i in range(4)], -1))
+  # a raw (non-pattern) parent for the full space; a proteins parent with skips for proteins
+  parents = {False: g.Arch(links=jnp.array([0, 0, 2, 1]), ops=jnp.array([1, 8, 3, 4])),
+             True: g.Arch(links=jnp.array([0, 1, 1, 2]), ops=jnp.array([8, 1, 4, 8]))}
+  n = 3000
+
+  @jax.jit
+  def draw(key):
+    out = {}
+    for proteins, parent in parents.items():
+      space = g.make_space(proteins)
+      kids = jax.vmap(space.mutate, in_axes=(0, None))(jax.random.split(key, n), parent)
+      nbrs, m = space.neighbours_masked(parent)
+      same = ((kids.links[:, None] == nbrs.links[None]).all(-1)
+              & (kids.ops[:, None] == nbrs.ops[None]).all(-1))
+      out[proteins] = (same, m, space.neighbours_masked(raw)[1])
+    return out
+
+  for proteins, (same, m, raw_mask) in jax.tree_util.tree_map(np.asarray, draw(jax.random.key(7))).items():
+    bits = np.unpackbits(g._mutation_bits(proteins)[rows][..., None], -1, bitorder="little")
+    np.testing.assert_array_equal(bits.reshape(-1, 40), raw_mask)
+    assert (same.sum(-1) >= 1).all()  # every child is one of the 40 neighbours ...
+    hits = np.bincount(same.argmax(-1), minlength=40)
+    assert set(np.flatnonzero(hits)) == set(np.flatnonzero(m))  # ... exactly the masked ones
+    expected = n / m.sum()  # uniform over them: chi-square below its 0.1% critical value
+    assert ((hits[m] - expected) ** 2 / expected).sum() < scipy.stats.chi2.ppf(0.999, m.sum() - 1)

@@ -98,3 +98,27 @@ def test_encodings():
   assert SPACE.encode(a, "adjacency_one_hot").shape == (30,)
   assert dict(SPACE.encoding_dims) == {"adjacency_one_hot": 30, "op_indices": 6, "counts": 4,
                                            "path": 30}
+
+
+def test_mutate_draws_uniformly_among_the_valid_neighbours():
+  """The direct draw (the r-th of a precomputed neighbour list) has the mask-and-sample
+  operator's distribution: exact support = the masked neighbours, uniform frequencies (chi-square
+  with a fixed key), for a short and a long skeleton."""
+  import scipy.stats  # pylint: disable=import-outside-toplevel
+  n = 4000
+
+  @jax.jit
+  def draw(key, i):
+    parent = SPACE.from_id(i)
+    kids = jax.vmap(SPACE.mutate, in_axes=(0, None))(jax.random.split(key, n), parent)
+    nbrs, m = SPACE.neighbours_masked(parent)
+    return (kids.ops[:, None] == nbrs.ops[None]).all(-1), m
+
+  for i in (0, 1337):
+    same, m = jax.tree_util.tree_map(np.asarray, draw(jax.random.key(3), i))
+    assert (same.sum(-1) == 1).all()  # neighbours are distinct; every child is one of them
+    hits = np.bincount(same.argmax(-1), minlength=24)
+    assert set(np.flatnonzero(hits)) == set(np.flatnonzero(m))
+    expected = n / m.sum()
+    chi2 = ((hits[m] - expected) ** 2 / expected).sum()
+    assert chi2 < scipy.stats.chi2.ppf(0.999, m.sum() - 1)
