@@ -103,6 +103,28 @@ def test_deterministic_queries(built):
   np.testing.assert_array_equal(np.asarray(queries(bench, archs)[0]), mean)  # deterministic
 
 
+def test_bucket_index_equals_binary_search(built):
+  """The bucket index built at load finds the same rows as the binary search on the EC-NAS
+  table: every row, and the neighbours of every 10th row (absent mostly: 7-vertex cells, cells
+  EC-NAS did not train), by fingerprint."""
+  _, bench, rows, _ = built
+  assert bench.index_starts is not None and 1 <= bench.index_window <= 8
+  space = spaces.get_space("nasbench101")
+  archs = space.arch_type(matrix=np.asarray(rows["matrix"], np.int32),
+                          ops=np.asarray(rows["ops"], np.int32))
+  nbrs = jax.jit(space.neighbours)(archs[::10])
+  fp = jax.jit(space.fingerprint)(jax.tree.map(
+      lambda a, b: np.concatenate([a, np.asarray(b).reshape(-1, *a.shape[1:])]), archs, nbrs))
+  find = jax.jit(bm.benchmark.fingerprint_rows)
+  (r1, p1) = find(bench, fp)
+  (r2, p2) = find(bench.replace(index_starts=None, index_window=0), fp)
+  np.testing.assert_array_equal(p1, p2)
+  np.testing.assert_array_equal(r1, r2)
+  p1 = np.asarray(p1)
+  np.testing.assert_array_equal(np.asarray(r1)[:bench.num_rows], np.arange(bench.num_rows))
+  assert p1[:bench.num_rows].all() and 0 < p1[bench.num_rows:].sum() < p1[bench.num_rows:].size
+
+
 def test_re_through_the_driver_counts_absent_queries(built):
   path = built[0]
   from jaxnas.drivers.blackbox import generic_blackbox_config, run_blackbox  # pylint: disable=import-outside-toplevel
