@@ -9,7 +9,8 @@ Three kinds share one interface (:func:`lookup` / :func:`query`, declared :class
   its space (NB101/NB301 labelled subsets). Its rows are sorted by ``index: int32[N, W]``, the
   space's ``fingerprint`` of each row (``W`` int32 words compared lexicographically as signed
   ints, so a 64-bit-ish hash is ``W = 2``; ``W = 1`` for a space whose ``fingerprint`` returns
-  ``int32[...]``, wider spaces return ``int32[..., W]``). A lookup is a binary search inside jit;
+  ``int32[...]``, wider spaces return ``int32[..., W]``). A lookup inside jit compares the query
+  with the few rows of its bucket (:func:`bucket_index`, built at load), or binary-searches;
   an architecture missing from the table is **absent**: NaN for every metric, False from
   :func:`contains`, never another row.
 * **surrogate** (:class:`jaxnas.benchmarks.surrogate.SurrogateBenchmark`): a query is a jittable
@@ -228,6 +229,9 @@ class Benchmark(_Declared):
       tables; a partial table's rows are already one per fingerprint: ``arange(N)``).
     index: None (dense), or ``int32[N, W]``: the fingerprint of each row, sorted lexicographically
       (partial tables).
+    index_starts, index_window: the bucket index of ``index`` built at load
+      (:func:`bucket_index`; None and 0 when the fingerprints are too skewed for one: binary
+      search then).
     name: the benchmark name, static.
     datasets: dataset names in table order, static.
     source: provenance text, static.
@@ -243,6 +247,9 @@ class Benchmark(_Declared):
   # step then gathers one value instead of S values and a NaN-aware mean)
   seed_means: dict = flax.struct.field(default_factory=dict)
   index: Any = None  # [N, W] int32 sorted fingerprints (partial tables) or None (dense)
+  # [2**k + 1] int32 or None: the bucket index of a partial table (:func:`bucket_index`), derived
+  # at load; None: rows are found by binary search
+  index_starts: Any = None
   name: str = flax.struct.field(pytree_node=False, default="nasbench201")
   datasets: tuple[str, ...] = flax.struct.field(pytree_node=False, default=())
   source: str = flax.struct.field(pytree_node=False, default="")
@@ -251,6 +258,8 @@ class Benchmark(_Declared):
   space: str = flax.struct.field(pytree_node=False, default="")  # registry name ("" = name)
   dataset_kind: str = flax.struct.field(pytree_node=False, default="dataset")  # or "task"
   index_kind: str = flax.struct.field(pytree_node=False, default="id")
+  # rows a bucket of ``index_starts`` holds at most (static: the window every lookup compares)
+  index_window: int = flax.struct.field(pytree_node=False, default=0)
   dataset_aliases: tuple[tuple[str, str], ...] = flax.struct.field(pytree_node=False, default=())
 
   kind = "table"
@@ -371,6 +380,66 @@ def searchsorted_rows(index: jax.Array, query: jax.Array) -> jax.Array:
   return lo
 
 
+# a bucket index is used when no bucket holds more rows than this (else: binary search)
+MAX_WINDOW = 32
+
+
+def bucket_index(index, max_window: int = MAX_WINDOW):
+  """``(starts int32[2**k + 1], window)`` of a sorted fingerprint index ``int32[N, W]``, or None.
+
+  Bucket ``b`` is the top ``k = N.bit_length()`` bits of the first word read as an unsigned
+  number after flipping its sign bit (an order-preserving map of signed int32, so the sorted rows
+  are grouped by bucket): its rows are ``starts[b] .. starts[b + 1] - 1``. Fingerprints are hashes
+  (uniform words), so a bucket holds about one row and ``window`` (the largest bucket) is small:
+  8 for 423,624 random NB101 fingerprints. A lookup (:func:`fingerprint_rows`) then compares the
+  query with ``window`` consecutive rows from its bucket's start: one contiguous gather instead of
+  ``log2 N`` dependent ones. Deterministic (a function of the sorted index alone), computed on
+  the host with numpy (a few ms for 423,624 rows). None when ``window > max_window``
+  (fingerprints that are not uniform, e.g. small integers): lookups then binary-search.
+  """
+  index = np.asarray(index)
+  n = int(index.shape[0])
+  k = max(1, n.bit_length())
+  if k > 26:  # 2**k buckets: beyond 64 M rows use the binary search
+    return None
+  first = index[:, 0].astype(np.int32).view(np.uint32) ^ np.uint32(0x80000000)
+  bucket = first >> np.uint32(32 - k)
+  starts = np.searchsorted(bucket, np.arange(2**k + 1, dtype=np.uint32)).astype(np.int32)
+  window = int(np.diff(starts).max()) if n else 0
+  if window > max_window:
+    return None
+  return starts, window
+
+
+def _bucket_rows(index, starts, window: int, query):
+  """``(row, present)`` of ``query int32[..., W]`` by the bucket index (see :func:`bucket_index`)."""
+  n, w = index.shape
+  k = int(starts.shape[0] - 1).bit_length() - 1
+  batch = query.shape[:-1]
+  q = query.reshape(-1, w)
+  word = jax.lax.bitcast_convert_type(q[:, 0], jnp.uint32) ^ jnp.uint32(0x80000000)
+  b = (word >> jnp.uint32(32 - k)).astype(jnp.int32)
+  # the window from the bucket's start, moved back to fit: rows outside the bucket cannot match
+  start = jnp.minimum(starts[b], n - window)
+  win = jax.vmap(lambda s: jax.lax.dynamic_slice(index, (s, 0), (window, w)))(start)  # [B, K, W]
+  eq = jnp.all(win == q[:, None, :], -1)  # [B, K]; rows are unique: at most one True
+  present = jnp.any(eq, -1)
+  row = jnp.where(present, start + jnp.argmax(eq, -1).astype(jnp.int32), 0)
+  return row.reshape(batch), present.reshape(batch)
+
+
+def fingerprint_rows(bench: Benchmark, fp: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """``(row int32[...], present bool[...])`` of fingerprints ``int32[..., W]`` in a partial table
+  (absent: row 0, present False): the bucket index when the table has one, else a binary search;
+  both give the same answer. Jittable."""
+  if bench.index_starts is not None:
+    return _bucket_rows(bench.index, bench.index_starts, bench.index_window, fp)
+  r = searchsorted_rows(bench.index, fp)
+  safe = jnp.minimum(r, bench.index.shape[0] - 1)
+  present = (r < bench.index.shape[0]) & jnp.all(bench.index[safe] == fp, axis=-1)
+  return jnp.where(present, safe, 0), present
+
+
 def fingerprint_words(space, arch, width: int) -> jax.Array:
   """``space.fingerprint(arch)`` as ``int32[..., width]`` (a space whose fingerprint is one int32
   per architecture gets a trailing axis of 1)."""
@@ -394,11 +463,7 @@ def rows(bench: Benchmark, space, arch) -> tuple[jax.Array, jax.Array]:
     return ids, jnp.ones(ids.shape, bool)
   space = _space_of(bench, space)
   a = _as_arch(bench, space, arch)
-  fp = fingerprint_words(space, a, bench.index.shape[1])
-  r = searchsorted_rows(bench.index, fp)
-  safe = jnp.minimum(r, bench.index.shape[0] - 1)
-  present = (r < bench.index.shape[0]) & jnp.all(bench.index[safe] == fp, axis=-1)
-  return jnp.where(present, safe, 0), present
+  return fingerprint_rows(bench, fingerprint_words(space, a, bench.index.shape[1]))
 
 
 def contains(bench, space, arch) -> jax.Array:
@@ -418,7 +483,8 @@ def lookup(bench, space, arch, metric: str | Sequence[str] = "val_accuracy",
   the one function a search loop looks benchmarks up with. Jittable and vmappable.
 
   * dense table: a gather at ``space.to_id(arch)``;
-  * partial table: a binary search of ``space.fingerprint(arch)`` in the sorted index, then a
+  * partial table: ``space.fingerprint(arch)`` found in the sorted index (its bucket's rows, or a
+    binary search: :func:`fingerprint_rows`), then a
     gather; an absent architecture gives NaN (see :func:`contains`);
   * surrogate: ``apply(params, space.encode(arch, encoding), key, dataset_index)``.
 
@@ -551,6 +617,7 @@ def from_arrays(arrays: Mapping[str, np.ndarray], source: str = "") -> Benchmark
     warnings.simplefilter("ignore", RuntimeWarning)
     seed_means = {k: jnp.asarray(np.nanmean(np.asarray(v, np.float32), axis=-1))
                   for k, v in arrays.items() if k in tables and np.ndim(v) == 3}
+  buckets = None if index is None else bucket_index(index)
   iso = arrays.get("iso_class")
   if iso is None:  # a partial table: one row per fingerprint, each its own class
     iso = np.arange(np.asarray(arrays["num_seeds"]).shape[-1], dtype=np.int32)
@@ -566,6 +633,8 @@ def from_arrays(arrays: Mapping[str, np.ndarray], source: str = "") -> Benchmark
       space=str(decl.get("space", "")) if decl.get("space", "") != name else "",
       dataset_kind=str(decl.get("dataset_kind", "dataset")),
       index=None if index is None else jnp.asarray(index),
+      index_starts=None if buckets is None else jnp.asarray(buckets[0]),
+      index_window=0 if buckets is None else buckets[1],
       index_kind=index_kind,
       dataset_aliases=_aliases(decl, name),
   )

@@ -3,8 +3,11 @@
 A partial table is a :class:`~jaxnas.benchmarks.benchmark.Benchmark` with ``index_kind
 "fingerprint"``: its file holds ``fingerprint_index: int32[N, W]``, the space's ``fingerprint`` of
 each row, sorted lexicographically (signed int32 words) and unique, and its tables are
-``f32[D, N]`` / ``f32[D, N, S]`` in that row order. A lookup is a binary search inside jit
-(:func:`~jaxnas.benchmarks.benchmark.searchsorted_rows`); an architecture missing from the table
+``f32[D, N]`` / ``f32[D, N, S]`` in that row order. A lookup inside jit compares the query with
+the few rows of its bucket (:func:`~jaxnas.benchmarks.benchmark.bucket_index`, built at load from
+the sorted index; 8 rows at most for 423,624 NB101 fingerprints), or binary-searches
+(:func:`~jaxnas.benchmarks.benchmark.searchsorted_rows`) when the fingerprints are too skewed for
+buckets; both find the same row. An architecture missing from the table
 is absent (NaN, ``contains`` False), never another row. ``W`` is 1 for spaces whose
 ``fingerprint`` returns ``int32[...]``; a space with a wider hash (NB101's 128-bit MD5, cut to
 e.g. 64 bits) returns ``int32[..., W]``.

@@ -300,6 +300,14 @@ def run_blackbox(config, workdir=None, quiet: bool = False, bench=None) -> dict:
                   + ("; none was present: was the table built with another version of the "
                      "space's fingerprint? rebuild it" if sum(absent) >= total else ""),
                   stacklevel=2)
+  summ, seeds_n = results["summary"], len(results["seeds"])
+  if summ.get("best_test_accuracy_seeds", seeds_n) < seeds_n:
+    warnings.warn(f"{seeds_n - summ['best_test_accuracy_seeds']} of {seeds_n} seeds' best cells "
+                  f"have no test_accuracy at epoch {summ['test_accuracy_epoch']} in {bench.name} "
+                  "(best_test_accuracy null; mean_best_test_accuracy over the other seeds"
+                  + ("; mean_best_test_accuracy_at_search_epoch is at the search's budget"
+                     if "mean_best_test_accuracy_at_search_epoch" in summ else "") + ")",
+                  stacklevel=2)
   if wd and writer:
     write_blackbox_outputs(wd, config, results, outs, bench, objective, space)
     _say(f"wrote {wd / 'results.json'}, errors.json, trajectory.png", quiet)
@@ -363,6 +371,18 @@ def _results(config, space, bench, optimizer, objective, outs, compile_s, run_s)
   best_test = (np.where(found, np.asarray(bm.lookup(bench, space, best_archs, "test_accuracy",
                                                     objective.dataset), float), np.nan)
                if has_test else None)
+  # Test accuracy is read at the table's final (largest) budget, named in the summary; a table
+  # may lack it for some cells (EC-NAS's 5-vertex cells have only 4-epoch runs, so a search at
+  # epoch 4 can find a best without a 108-epoch test accuracy): that seed's value is null and the
+  # mean is over the seeds that have one (counted), never NaN. Searching at a lower budget the
+  # table has test accuracy at, the test accuracy at the search's budget is reported too.
+  test_epoch = bench.final_epoch("test_accuracy") if has_test else None
+  has_test_value = None if best_test is None else np.isfinite(best_test)
+  at_obj = (objective.epoch and has_test and objective.epoch != test_epoch
+            and bench.has("test_accuracy", objective.epoch))
+  test_at_obj = (np.where(found, np.asarray(bm.lookup(bench, space, best_archs, "test_accuracy",
+                                                      objective.dataset, epoch=objective.epoch),
+                                            float), np.nan) if at_obj else None)
   absent = absent_counts(space, bench, outs)
   seeds = []
   for i in range(best_val.shape[0]):
@@ -371,14 +391,32 @@ def _results(config, space, bench, optimizer, objective, outs, compile_s, run_s)
         "best_arch": space.to_string(_take(best_archs, i)) if found[i] else None,
         "best_id": int(best_ids[i]) if found[i] else loops.NO_ID,
         "best_val_accuracy": float(best_val[i]),
-        "best_test_accuracy": None if best_test is None else float(best_test[i]),
+        "best_test_accuracy": (None if best_test is None or not has_test_value[i]
+                               else float(best_test[i])),
         "trajectory": [float(v) for v in outs["best_fitness"][i]],
         "train_time": [float(v) for v in np.cumsum(outs["train_time"][i])],
         "queries": [int(v) for v in np.cumsum(counted[i]) * num_ask],
     })
     if absent is not None:  # partial table: queried architectures it does not have
       seeds[-1]["num_absent"] = int(absent[i])
+    if test_at_obj is not None:
+      seeds[-1]["best_test_accuracy_at_search_epoch"] = (
+          float(test_at_obj[i]) if np.isfinite(test_at_obj[i]) else None)
   n = len(best_val)
+  test_summary = {}
+  if best_test is not None:
+    have = best_test[has_test_value]
+    test_summary = {
+        "test_accuracy_epoch": test_epoch,
+        "best_test_accuracy_seeds": int(has_test_value.sum()),
+        "mean_best_test_accuracy": float(have.mean()) if have.size else None,
+        "stderr_best_test_accuracy": (float(have.std(ddof=1) / np.sqrt(have.size))
+                                      if have.size > 1 else None),
+    }
+    if test_at_obj is not None:
+      ok = np.isfinite(test_at_obj)
+      test_summary["mean_best_test_accuracy_at_search_epoch"] = (
+          float(test_at_obj[ok].mean()) if ok.any() else None)
   return {
       "search_space": space.name,
       "dataset": objective.dataset,
@@ -393,9 +431,9 @@ def _results(config, space, bench, optimizer, objective, outs, compile_s, run_s)
       "summary": {
           "mean_best_val_accuracy": float(best_val.mean()),
           "stderr_best_val_accuracy": float(best_val.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0,
-          "mean_best_test_accuracy": None if best_test is None else float(best_test.mean()),
-          "stderr_best_test_accuracy": (None if best_test is None or n < 2 else
-                                        float(best_test.std(ddof=1) / np.sqrt(n))),
+          "mean_best_test_accuracy": None,
+          "stderr_best_test_accuracy": None,
+          **test_summary,
           "mean_queries": float(counted.sum(-1).mean() * num_ask),
           "mean_train_time": float(outs["train_time"].sum(-1).mean()),
           **({} if absent is None else {"mean_absent_queries": float(absent.mean())}),

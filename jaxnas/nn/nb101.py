@@ -122,7 +122,7 @@ def _raw_spec(arch) -> tuple[np.ndarray, tuple[str, ...]]:
   flat = np.asarray(arch).reshape(-1)
   if flat.size == 56:
     return _from_naslib(flat)
-  if flat.size == 31:  # the space's categorical view (how the train driver passes an arch)
+  if flat.size == 26:  # the space's categorical view (how the train driver passes an arch)
     from jaxnas.spaces import nb101 as space  # pylint: disable=import-outside-toplevel
     return _raw_spec(space.from_categorical(flat.astype(np.int32)))
   raise ValueError("a NAS-Bench-101 architecture is a (matrix, ops) pair, a {'matrix', 'ops'} "

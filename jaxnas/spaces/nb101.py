@@ -524,27 +524,27 @@ def from_id(idx) -> Arch:
   return Arch(matrix=m, ops=ops.astype(jnp.int32))
 
 
-# categorical view: 21 edge bits, then 2 bits per interior op (code 2*hi+lo; 3 reads as maxpool)
-CATEGORICAL = (2,) * (NUM_EDGE_SLOTS + 2 * OP_SPOTS)
+# categorical view: 21 edge bits, then one 3-way variable per interior op. (It was 2 bits per op,
+# code 3 read as maxpool: a TPE drawing each bit from its smoothed frequencies proposed maxpool for
+# codes 2 and 3, half of all draws before any data, and the bits could not model an op on its own.)
+CATEGORICAL = (2,) * NUM_EDGE_SLOTS + (len(INTERIOR_OPS),) * OP_SPOTS
 
 
 def to_categorical(arch) -> jax.Array:
-  """``int32[..., 31]`` binary view: 21 edge bits, then (hi, lo) bits of ``op - 1`` per interior
-  vertex."""
+  """``int32[..., 26]``: the 21 upper-triangular edge bits (row-major), then ``op - 1`` of each
+  interior vertex (0 conv3x3-bn-relu, 1 conv1x1-bn-relu, 2 maxpool3x3): ``CATEGORICAL`` gives the
+  choices per variable (2 or 3)."""
   a = _as_arch(arch)
   m, ops = jnp.asarray(a.matrix, jnp.int32), jnp.asarray(a.ops, jnp.int32)
-  c = ops[..., 1:-1] - 1
-  opbits = jnp.stack([c // 2, c % 2], -1).reshape(*c.shape[:-1], 2 * OP_SPOTS)
-  return jnp.concatenate([m[..., _ROWS, _COLS], opbits], -1).astype(jnp.int32)
+  return jnp.concatenate([m[..., _ROWS, _COLS], ops[..., 1:-1] - 1], -1).astype(jnp.int32)
 
 
 def from_categorical(x) -> Arch:
-  """Inverse of :func:`to_categorical` (the unused code 3 reads as maxpool3x3, so every binary
-  vector is a spec; it may still be invalid: disconnected or too many edges)."""
+  """Inverse of :func:`to_categorical` (every vector in range is a spec; it may still be invalid:
+  disconnected or too many edges)."""
   x = jnp.asarray(x, jnp.int32)
   bits = x[..., :NUM_EDGE_SLOTS]
-  ob = x[..., NUM_EDGE_SLOTS:].reshape(*x.shape[:-1], OP_SPOTS, 2)
-  c = jnp.minimum(2 * ob[..., 0] + ob[..., 1], 2)
+  c = jnp.clip(x[..., NUM_EDGE_SLOTS:], 0, len(INTERIOR_OPS) - 1)
   m = jnp.zeros(x.shape[:-1] + (7, 7), jnp.int32).at[..., _ROWS, _COLS].set(bits)
   ops = jnp.concatenate([jnp.zeros(x.shape[:-1] + (1,), jnp.int32), c + 1,
                          jnp.full(x.shape[:-1] + (1,), OUTPUT, jnp.int32)], -1)

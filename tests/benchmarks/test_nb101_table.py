@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from jaxnas import benchmarks as bm
-from jaxnas import spaces
+from jaxnas import loops, optimizers, spaces
 from jaxnas.benchmarks import nb101_build as nb
 
 DATA = pathlib.Path(os.environ.get("JAXNAS_SHARED_DATA",
@@ -103,6 +103,28 @@ def test_deterministic_queries(built):
   np.testing.assert_array_equal(np.asarray(queries(bench, archs)[0]), mean)  # deterministic
 
 
+def test_bucket_index_equals_binary_search(built):
+  """The bucket index built at load finds the same rows as the binary search on the EC-NAS
+  table: every row, and the neighbours of every 10th row (absent mostly: 7-vertex cells, cells
+  EC-NAS did not train), by fingerprint."""
+  _, bench, rows, _ = built
+  assert bench.index_starts is not None and 1 <= bench.index_window <= 8
+  space = spaces.get_space("nasbench101")
+  archs = space.arch_type(matrix=np.asarray(rows["matrix"], np.int32),
+                          ops=np.asarray(rows["ops"], np.int32))
+  nbrs = jax.jit(space.neighbours)(archs[::10])
+  fp = jax.jit(space.fingerprint)(jax.tree.map(
+      lambda a, b: np.concatenate([a, np.asarray(b).reshape(-1, *a.shape[1:])]), archs, nbrs))
+  find = jax.jit(bm.benchmark.fingerprint_rows)
+  (r1, p1) = find(bench, fp)
+  (r2, p2) = find(bench.replace(index_starts=None, index_window=0), fp)
+  np.testing.assert_array_equal(p1, p2)
+  np.testing.assert_array_equal(r1, r2)
+  p1 = np.asarray(p1)
+  np.testing.assert_array_equal(np.asarray(r1)[:bench.num_rows], np.arange(bench.num_rows))
+  assert p1[:bench.num_rows].all() and 0 < p1[bench.num_rows:].sum() < p1[bench.num_rows:].size
+
+
 def test_re_through_the_driver_counts_absent_queries(built):
   path = built[0]
   from jaxnas.drivers.blackbox import generic_blackbox_config, run_blackbox  # pylint: disable=import-outside-toplevel
@@ -121,6 +143,28 @@ def test_re_through_the_driver_counts_absent_queries(built):
     assert 0 <= seed["num_absent"] <= 30
   assert sum(seed["num_absent"] for seed in res["seeds"]) > 0
   assert res["summary"]["mean_absent_queries"] == np.mean([s["num_absent"] for s in res["seeds"]])
+  # test accuracy: at the table's largest budget (named), null for a best cell without a 108-epoch
+  # run (EC-NAS's 5-vertex cells; it was NaN, and so was the mean), and at the search's budget
+  _, bench, rows, _ = built
+  from jaxnas.spaces import nb101  # pylint: disable=import-outside-toplevel
+  row = {h: i for i, h in enumerate(rows["hash"])}
+  t108 = np.nanmean(np.asarray(bench.tables["test_accuracy"][0], float), -1)
+  t4 = np.nanmean(np.asarray(bench.tables["test_accuracy@4"][0], float), -1)
+  summ, have = res["summary"], []
+  assert summ["test_accuracy_epoch"] == 108
+  for seed in res["seeds"]:
+    i = row[nb101.arch_module_hash(nb101.from_string(seed["best_arch"]))]
+    if np.isnan(t108[i]):
+      assert seed["best_test_accuracy"] is None
+    else:
+      assert seed["best_test_accuracy"] == pytest.approx(t108[i], rel=1e-6)
+      have.append(t108[i])
+    assert seed["best_test_accuracy_at_search_epoch"] == pytest.approx(t4[i], rel=1e-6)
+  assert summ["best_test_accuracy_seeds"] == len(have)
+  assert (summ["mean_best_test_accuracy"] is None if not have
+          else summ["mean_best_test_accuracy"] == pytest.approx(np.mean(have), rel=1e-6))
+  assert np.isfinite(summ["mean_best_test_accuracy_at_search_epoch"])
+  print("seeds with a 108-epoch test accuracy:", len(have), "of", len(res["seeds"]))
 
 
 def test_a_table_from_another_fingerprint_version_is_refused(built, tmp_path):
@@ -142,3 +186,47 @@ def test_a_table_from_another_fingerprint_version_is_refused(built, tmp_path):
       bm.load("nasbench101", path)
     msg = str(e.value)
     assert "\n" not in msg and "fingerprint version" in msg and "build nasbench101" in msg, msg
+
+
+# Every black-box optimizer on NB101 (small settings; "tpe" is BOHB with one rung, BOHB's TPE
+# model proposing every query at full budget, the project's TPE). Single-fidelity ones search the
+# 4-epoch budget, which every EC-NAS cell has; the multi-fidelity ones rungs 4 and 12 epochs.
+_TINY_MODEL = {"num_init": 4, "k": 2, "num_candidates": 6, "buffer_size": 48, "predictor": "blr"}
+_MF = {"fidelities": (4, 12)}
+OPTIMIZER_CASES = {
+    "rs": ("rs", {}), "re": ("re", {"population_size": 6, "sample_size": 3}),
+    "ls": ("ls", {"num_init": 3}), "bananas": ("bananas", _TINY_MODEL),
+    "npenas": ("npenas", _TINY_MODEL), "bp": ("bp", _TINY_MODEL),
+    "gp_bo": ("gp_bo", {k: v for k, v in _TINY_MODEL.items() if k != "predictor"} | {"gp_steps": 3}),
+    "tpe": ("bohb", {"fidelities": (4,), "min_points_in_model": 3, "history_size": 16}),
+    "sh": ("sh", _MF), "hb": ("hb", _MF),
+    "bohb": ("bohb", dict(_MF, min_points_in_model=2, history_size=16)),
+}
+
+
+@pytest.mark.extended
+@pytest.mark.parametrize("case", sorted(OPTIMIZER_CASES))
+def test_every_blackbox_optimizer_runs_on_nb101(built, case):
+  """12 queries, one seed, one compile each: only valid cells are asked, cells absent from the
+  partial table give NaN (never a value), present ones their value at the rung asked."""
+  _, bench, _, _ = built
+  name, hp = OPTIMIZER_CASES[case]
+  space = spaces.get_space("nasbench101")
+  opt = optimizers.make(name, space, **hp)
+  obj = loops.Objective(dataset="cifar10", epoch=opt.fidelities[-1] if opt.fidelities else 4)
+  loops.check_objective(bench, opt, obj)
+  out = jax.jit(lambda k, b: loops.search(k, b, optimizer=opt, space=space, objective=obj,
+                                          num_queries=12))(jax.random.key(3), bench)
+  archs = jax.tree.map(lambda x: x.reshape(12, *x.shape[2:]), out.arch)  # [steps, ask] -> [12]
+  fit = np.asarray(out.fitness).reshape(12)
+  valid, present, at4 = (np.asarray(x) for x in _check_queries(bench, archs))
+  assert valid.all() and np.isnan(fit[~present]).all() and np.isfinite(fit).any()
+  if not opt.fidelities or opt.fidelities == (4,):  # every query at 4 epochs: the table's value
+    np.testing.assert_array_equal(fit[present], at4[present])
+
+
+@jax.jit  # one compile for every optimizer's 12 queries (eagerly, each shape compiled op by op)
+def _check_queries(bench, archs):
+  space = spaces.get_space("nasbench101")
+  return (space.is_valid(archs), bm.contains(bench, space, archs),
+          nb.query(bench, archs, "val_accuracy", epoch=4))

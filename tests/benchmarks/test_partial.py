@@ -109,3 +109,33 @@ def test_re_on_a_partial_table_reports_present_bests(dense, sub):
   # absent queries cost no simulated training time
   tt = np.asarray(bm.query(dense, o.arch_id[..., 0], "train_time", "cifar10"))
   np.testing.assert_allclose(o.train_time, np.where(present, tt, 0.0), rtol=1e-6)
+
+
+def test_bucket_index_equals_binary_search():
+  """The bucket index built at load (``bucket_index``) finds exactly the rows the binary search
+  finds, absent fingerprints included (first word present, second not: the same bucket), also
+  where several rows share a first word; skewed fingerprints get no bucket index."""
+  rng = np.random.default_rng(1)
+  words = rng.integers(-2**31, 2**31, (3000, 2), dtype=np.int64).astype(np.int32)
+  words[1000:1010, 0] = words[999, 0]  # 11 rows with one first word: a window of >= 11
+  words[2000:2003, 0] = np.int32(-2**31)  # the extreme words, both ends of the bucket table
+  words[2003:2006, 0] = np.int32(2**31 - 1)
+  index = np.unique(words, axis=0)
+  index = index[partial.sort_rows(index)]
+  starts, window = bm.benchmark.bucket_index(index)
+  assert starts.shape == (2**12 + 1,) and window >= 11 and starts[-1] == len(index)
+  q = np.concatenate([index, index + np.array([0, 1], np.int32),  # present; first word present
+                      rng.integers(-2**31, 2**31, (500, 2), dtype=np.int64).astype(np.int32)])
+  base = bm.benchmark.Benchmark(tables={}, num_seeds=jnp.zeros((1, len(index)), jnp.int32),
+                                iso_class=jnp.arange(len(index)), index=jnp.asarray(index),
+                                index_kind="fingerprint")
+  fast = base.replace(index_starts=jnp.asarray(starts), index_window=window)
+  find = jax.jit(bm.benchmark.fingerprint_rows)
+  (r1, p1), (r2, p2) = find(base, jnp.asarray(q)), find(fast, jnp.asarray(q))
+  np.testing.assert_array_equal(p1, p2)
+  np.testing.assert_array_equal(r1, r2)
+  assert np.asarray(p2)[:len(index)].all() and not np.asarray(p2)[len(index):2 * len(index)].any()
+  np.testing.assert_array_equal(np.asarray(r2)[:len(index)], np.arange(len(index)))
+  # deterministic; small-integer fingerprints (one bucket) fall back to the binary search
+  np.testing.assert_array_equal(bm.benchmark.bucket_index(index)[0], starts)
+  assert bm.benchmark.bucket_index(np.arange(100, dtype=np.int32)[:, None]) is None

@@ -112,8 +112,13 @@ def _hyperband(space: SearchSpace, *, name: str, fidelities, eta: int, brackets,
   n_members = int(sched[:, 2].max()) + 1
   rung_t, new_t, slot_t, start_t = (jnp.asarray(sched[:, i]) for i in range(4))
   epochs = jnp.asarray(fidelities, jnp.int32)
-  # BOHB's model works on the space's categorical view (NB201: 6 edges x 5 ops)
-  num_edges, num_ops = len(space.categorical), int(space.categorical[0])
+  # BOHB's model works on the space's categorical view (NB201: 6 edges x 5 ops; NB101: 21 edge
+  # bits and 5 three-way ops). Variables with fewer choices than the most have the missing ones
+  # masked out (a static branch: spaces with equal choices run exactly the unmasked model).
+  num_edges, num_ops = len(space.categorical), int(max(space.categorical))
+  ragged = len(set(space.categorical)) > 1
+  choices = np.asarray(space.categorical, np.float32)[:, None]  # [E, 1]
+  allowed = np.arange(num_ops)[None, :] < choices  # [E, O]
 
   member_shape = jax.eval_shape(lambda: space.sample(jax.random.key(0), (n_members,)))
   multi = len(fidelities) > 1  # one rung: no per-query epoch, the objective's fidelity
@@ -152,15 +157,23 @@ def _hyperband(space: SearchSpace, *, name: str, fidelities, eta: int, brackets,
     good = use & (rank < n_good)
     bad = use & ~good
     oh = jax.nn.one_hot(state.hist_ops, num_ops)  # [H, E, O]
-    lg = jnp.log((jnp.einsum("h,heo->eo", good.astype(jnp.float32), oh) + 1.0)
-                 / (jnp.sum(good) + num_ops))
-    lb = jnp.log((jnp.einsum("h,heo->eo", bad.astype(jnp.float32), oh) + 1.0)
-                 / (jnp.sum(bad) + num_ops))
+    if ragged:  # Laplace smoothing over each variable's own choices; the others never drawn
+      lg = jnp.where(allowed, jnp.log((jnp.einsum("h,heo->eo", good.astype(jnp.float32), oh) + 1.0)
+                                      / (jnp.sum(good) + choices)), -jnp.inf)
+      lb = jnp.where(allowed, jnp.log((jnp.einsum("h,heo->eo", bad.astype(jnp.float32), oh) + 1.0)
+                                      / (jnp.sum(bad) + choices)), -jnp.inf)
+    else:
+      lg = jnp.log((jnp.einsum("h,heo->eo", good.astype(jnp.float32), oh) + 1.0)
+                   / (jnp.sum(good) + num_ops))
+      lb = jnp.log((jnp.einsum("h,heo->eo", bad.astype(jnp.float32), oh) + 1.0)
+                   / (jnp.sum(bad) + num_ops))
     # sample num_samples cells from l(x) edge by edge (inverse CDF on hashed uniforms)
     u = (rng.words(k_samp, num_samples * num_edges).reshape(num_samples, num_edges)
          .astype(jnp.float32) / 2.0**32)
     cdf = jnp.cumsum(jnp.exp(lg), -1)  # [E, O]
-    ops = jnp.sum(u[:, :, None] > cdf[None] / cdf[None, :, -1:], -1).clip(0, num_ops - 1)
+    ops = jnp.sum(u[:, :, None] > cdf[None] / cdf[None, :, -1:], -1)
+    ops = jnp.minimum(ops, jnp.asarray(space.categorical, jnp.int32) - 1) if ragged else ops.clip(
+        0, num_ops - 1)
     gather = lambda t: jnp.take_along_axis(t[None], ops[:, :, None], -1)[..., 0].sum(-1)  # noqa: E731
     score = gather(lg) - gather(lb)
     fresh = jnp.ones((num_samples,), bool)
@@ -217,13 +230,13 @@ def _hyperband(space: SearchSpace, *, name: str, fidelities, eta: int, brackets,
 
 
 def _check_space(space: SearchSpace) -> None:
-  """BOHB's model is over the categorical view, so the space needs one (every cell space has it,
-  with equal choices per variable)."""
+  """BOHB's model is over the categorical view, so the space needs one (every cell space has it;
+  the numbers of choices may differ per variable, NB101's 2 per edge and 3 per op)."""
   if not space.categorical or space.to_categorical is None or space.from_categorical is None:
     raise ValueError(f"the multi-fidelity optimizers need a space with a categorical view "
                      f"(SearchSpace.categorical); {space.name!r} has none")
-  if len(set(space.categorical)) != 1:
-    raise ValueError(f"BOHB's model needs variables with equal numbers of choices; "
+  if min(space.categorical) < 1:
+    raise ValueError(f"every categorical variable needs at least one choice; "
                      f"{space.name!r} has {space.categorical}")
 
 
