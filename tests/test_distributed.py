@@ -224,6 +224,8 @@ def test_bench_device_quick(tmp_path):
   r = json.loads(out.read_text())
   assert r["quick"] and r["device_count"] == 2 and r["sizes"]["re_queries"] == 30
   assert set(r["results"]) == {"re", "synflow", "jacov", "darts", "gdas", "bananas"}
+  # one process: the programs were built by one thread per core (at most one per part) first
+  assert r["build_threads"] == min(6, os.cpu_count()) and 0 < r["build_s"] < r["total_s"]
   for part in ("re", "bananas"):
     assert r["results"][part]["us_per_seed_run"] > 0
     assert 85 < r["results"][part]["mean_best_val_accuracy"] < 92
