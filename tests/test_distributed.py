@@ -238,3 +238,16 @@ def test_bench_device_quick(tmp_path):
     x = r["results"][part]
     assert x["step_ms"] > 0 and x["epoch_s"] == pytest.approx(x["steps_per_epoch"] * x["step_ms"] / 1e3)
     assert 0.5 < x["train_loss"] < 2 * np.log(10)
+
+
+def test_bench_device_bad_names_and_lazy_build():
+  """Unknown parts or sizes are one-line errors before anything compiles; RE and BANANAS have no
+  build phase, and one build thread (several processes) builds each part lazily, when it runs."""
+  from jaxnas.bench_suites import device  # pylint: disable=import-outside-toplevel
+  with pytest.raises(ValueError, match="unknown device bench part 'dart'; valid: re, synflow"):
+    device.run(None, quick=True, parts=["re", "dart"])
+  with pytest.raises(ValueError, match="unknown device bench size 'seeds'; valid: re_seeds"):
+    device.run(None, quick=True, sizes={"seeds": 4})
+  assert device._build(["re", "bananas"], dict(device.QUICK), True, 2) == {}
+  lazy = device._build(["re", "darts", "jacov"], dict(device.QUICK), True, 1)
+  assert sorted(lazy) == ["darts", "jacov"] and all(callable(f) for f in lazy.values())

@@ -24,8 +24,8 @@ build phase); then every part runs and is timed alone. Several processes build e
 (same collectives in the same order on every process). ``jacov``'s first call scores every cell
 (its program depends on the cells per device), so its ``first_call_s`` is compile + one run.
 The JSON has ``sizes``, the device, ``jax.device_count()``, the load average and one entry per
-part; it is rewritten after every part, so a run cut short keeps what it measured. See ``docs/scaling.md`` for the expected
-duration (<= 8 minutes on one H200) and the figures measured.
+part; it is rewritten after every part, so a run cut short keeps what it measured. See
+``docs/scaling.md`` for the expected duration (<= 8 minutes on one H200) and the figures measured.
 """
 
 from __future__ import annotations
