@@ -2,9 +2,11 @@
 ``python -m jaxnas.launch --num-processes 2 -- python -m jaxnas.run ...``.
 
 ONE launched run (a module-scoped fixture: each process pays its JAX import and compiles once)
-does RE on NB201 (1,000 seeds x 150 queries, two chunks of 500) and two data-parallel DARTS steps
+does RE on NB201 (1,000 seeds x 150 queries, two chunks of 500), two data-parallel DARTS steps
 of a tiny supernet (C=4, N=1, 8x8 Fashion-MNIST, batch 8: one epoch of two steps, the batch
-sharded over the two processes' devices); the single-device references run in this process.
+sharded over the two processes' devices) and two data-parallel final-training steps of a tiny
+NB201 network (2 epochs of one batch of 8, and the same stopped after epoch 1); the
+single-device references run in this process.
 Also: ``initialize`` settings and errors, and ``bench device --quick``.
 """
 
@@ -36,14 +38,38 @@ def _darts(shared_data) -> list[str]:
           "--config.network.cells_per_stage=1", "--quiet"]
 
 
+def _train(shared_data) -> list[str]:
+  """Final training of a tiny NB201 network: 8 Fashion-MNIST images at 8x8, batch 8 (one step
+  per epoch, the batch sharded over the devices), 2 epochs, 8 test images."""
+  return ["--config", str(ROOT / "configs/nb201_train.py"), "--config.data.name=fashion_mnist",
+          f"--config.data.path={shared_data / 'images' / 'fashion_mnist'}",
+          "--config.data.max_examples=8", "--config.data.test_max_examples=8",
+          "--config.data.image_size=8", "--config.epochs=2", "--config.batch_size=8",
+          "--config.network.channels=4", "--config.network.cells_per_stage=1", "--quiet"]
+
+
 @pytest.fixture(scope="module")
 def launched(shared_data, tmp_path_factory):
-  """Workdirs of RE and DARTS run by ``jaxnas.launch --num-processes 2`` (one device each)."""
+  """Workdirs of RE, DARTS and final training run by ``jaxnas.launch --num-processes 2`` (one
+  device each), in one launch: each process imports JAX once. ``train_part`` is the training
+  run stopped after its first epoch (``run_train(stop_after=1)``, as if killed; the same
+  compiled programs)."""
   wd = tmp_path_factory.mktemp("launched")
-  child = ("import sys; from jaxnas import run; "
-           f"rc = run.main({RE + ['--workdir', str(wd / 're')]!r}); "
-           f"rc = rc or run.main({_darts(shared_data) + ['--workdir', str(wd / 'darts')]!r}); "
-           "sys.exit(rc)")
+  train = _train(shared_data)
+  overrides = [a[len("--config."):].split("=", 1) for a in train if a.startswith("--config.")]
+  child = "\n".join([
+      "import sys",
+      "from jaxnas import run",
+      "from jaxnas.config import load_config, override",
+      "from jaxnas.drivers.train import run_train",
+      f"rc = run.main({RE + ['--workdir', str(wd / 're')]!r})",
+      f"rc = rc or run.main({_darts(shared_data) + ['--workdir', str(wd / 'darts')]!r})",
+      f"rc = rc or run.main({train + ['--workdir', str(wd / 'train')]!r})",
+      "if not rc:",
+      f"  c = load_config({train[1]!r})",
+      f"  for k, v in {overrides!r}: override(c, k, v)",
+      f"  run_train(c, {str(wd / 'train_part')!r}, quiet=True, stop_after=1)",
+      "sys.exit(rc)"])
   env = dict(os.environ, PYTHONPATH=str(ROOT))
   p = subprocess.run([sys.executable, "-m", "jaxnas.launch", "--num-processes", "2", "--",
                       sys.executable, "-c", child], cwd=ROOT, env=env, capture_output=True,
@@ -98,6 +124,46 @@ def test_data_parallel_darts_steps_equal_single_device(launched, shared_data, tm
   assert s2 is not None and len(jax.tree.leaves(s2)) == len(jax.tree.leaves(s1)) > 10
   for a, b in zip(jax.tree.leaves(s1), jax.tree.leaves(s2)):
     np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), atol=1e-5)
+
+
+@pytest.mark.extended
+@pytest.mark.slow  # compiles the tiny network's training programs here and in each of 2 processes
+def test_data_parallel_training_equals_single_device_and_restores_on_one(launched, shared_data,
+                                                                          tmp_path):
+  """Final training data parallel over 2 processes (the batch of 8 sharded, BN over the whole
+  batch) gives the single-device losses and weights; its checkpoint after epoch 1 resumes on one
+  device and ends where the single-device run ends."""
+  from jaxnas.drivers.io import load_checkpoint  # pylint: disable=import-outside-toplevel
+  from flax import serialization  # pylint: disable=import-outside-toplevel
+  wd2, _ = launched
+  two = json.loads((wd2 / "train" / "results.json").read_text())
+  assert run.main(_train(shared_data) + ["--workdir", str(tmp_path / "one")]) == 0
+  one = json.loads((tmp_path / "one" / "results.json").read_text())
+  assert two["epochs_done"] == one["epochs_done"] == 2 and two["num_train"] == 8
+  for k in ("train_loss", "train_accuracy", "test_accuracy_per_epoch"):
+    np.testing.assert_allclose(two[k], one[k], atol=1e-5, rtol=0, err_msg=k)
+  assert 0.5 < one["train_loss"][0] < 2 * np.log(10), one["train_loss"]
+  # the epoch-1 checkpoint written by 2 processes, resumed (epoch 2) on this one device
+  resumed = tmp_path / "resumed"
+  shutil.copytree(wd2 / "train_part", resumed)
+  assert json.loads((resumed / "results.json").read_text())["epochs_done"] == 1
+  assert run.main(_train(shared_data) + ["--workdir", str(resumed)]) == 0
+  res = json.loads((resumed / "results.json").read_text())
+  np.testing.assert_allclose(res["train_loss"], one["train_loss"], atol=1e-5, rtol=0)
+  ckpts = {}
+  for name, folder in (("one", tmp_path / "one"), ("two", wd2 / "train"), ("resumed", resumed)):
+    (path,) = (folder / "checkpoints").rglob("epoch_0002.msgpack")
+    ckpts[name] = path
+  template = serialization.msgpack_restore(ckpts["one"].read_bytes())["state"]
+  states = {k: load_checkpoint(v.parent, template)[1] for k, v in ckpts.items()}
+  ref = jax.tree.leaves(states["one"])
+  assert len(ref) > 10
+  for name in ("two", "resumed"):
+    leaves = jax.tree.leaves(states[name])
+    assert len(leaves) == len(ref), name
+    for a, b in zip(ref, leaves):
+      np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), atol=1e-5,
+                                 err_msg=name)
 
 
 def test_settings_from_config_and_environment(monkeypatch):
@@ -158,6 +224,8 @@ def test_bench_device_quick(tmp_path):
   r = json.loads(out.read_text())
   assert r["quick"] and r["device_count"] == 2 and r["sizes"]["re_queries"] == 30
   assert set(r["results"]) == {"re", "synflow", "jacov", "darts", "gdas", "bananas"}
+  # one process: the programs were built by one thread per core (at most one per part) first
+  assert r["build_threads"] == min(6, os.cpu_count()) and 0 < r["build_s"] < r["total_s"]
   for part in ("re", "bananas"):
     assert r["results"][part]["us_per_seed_run"] > 0
     assert 85 < r["results"][part]["mean_best_val_accuracy"] < 92
@@ -170,3 +238,16 @@ def test_bench_device_quick(tmp_path):
     x = r["results"][part]
     assert x["step_ms"] > 0 and x["epoch_s"] == pytest.approx(x["steps_per_epoch"] * x["step_ms"] / 1e3)
     assert 0.5 < x["train_loss"] < 2 * np.log(10)
+
+
+def test_bench_device_bad_names_and_lazy_build():
+  """Unknown parts or sizes are one-line errors before anything compiles; RE and BANANAS have no
+  build phase, and one build thread (several processes) builds each part lazily, when it runs."""
+  from jaxnas.bench_suites import device  # pylint: disable=import-outside-toplevel
+  with pytest.raises(ValueError, match="unknown device bench part 'dart'; valid: re, synflow"):
+    device.run(None, quick=True, parts=["re", "dart"])
+  with pytest.raises(ValueError, match="unknown device bench size 'seeds'; valid: re_seeds"):
+    device.run(None, quick=True, sizes={"seeds": 4})
+  assert device._build(["re", "bananas"], dict(device.QUICK), True, 2) == {}
+  lazy = device._build(["re", "darts", "jacov"], dict(device.QUICK), True, 1)
+  assert sorted(lazy) == ["darts", "jacov"] and all(callable(f) for f in lazy.values())

@@ -16,14 +16,21 @@ the same code at :data:`QUICK` sizes, a CPU smoke test):
   step), and the epoch time of NB201's 25,000-image search half (391 steps);
 * ``bananas``: BANANAS with ``bananas_seeds`` x ``bananas_queries`` as one compiled program.
 
-Every part reports its compile seconds apart from its run seconds. The JSON has ``sizes``, the
-device, ``jax.device_count()``, the load average and one entry per part; it is rewritten after
-every part, so a run cut short keeps what it measured. See ``docs/scaling.md`` for the expected
-duration (<= 8 minutes on one H200) and the figures measured.
+Every part reports its compile seconds apart from its run seconds. In one process the programs
+of ``synflow``, ``jacov``, ``darts`` and ``gdas`` are built first, concurrently (one thread per
+core: XLA compiles release the GIL, and compilation dominates a run, on CPU and on a GPU host
+alike), so their compile figures are wall times during other compiles (``build_s``: the whole
+build phase); then every part runs and is timed alone. Several processes build each part in turn
+(same collectives in the same order on every process). ``jacov``'s first call scores every cell
+(its program depends on the cells per device), so its ``first_call_s`` is compile + one run.
+The JSON has ``sizes``, the device, ``jax.device_count()``, the load average and one entry per
+part; it is rewritten after every part, so a run cut short keeps what it measured. See
+``docs/scaling.md`` for the expected duration (<= 8 minutes on one H200) and the figures measured.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
 import os
 import pathlib
@@ -102,22 +109,29 @@ def _cells(n: int) -> np.ndarray:
   return np.asarray(jnn.one_hot(nb201.from_id(jnp.arange(n))), np.float32)
 
 
-def _synflow(s: dict, zc_nets) -> dict:
+def _synflow(s: dict, zc_nets):
+  """Builds (compiles, scoring one block) SynFlow; returns the timed run's closure."""
   from jaxnas.evaluate import zero_cost as zcd  # pylint: disable=import-outside-toplevel
   _, mixed, v = zc_nets
   n, chunk, H = s["synflow_archs"], s["synflow_chunk"], s["zc_image"]
   w = _cells(n)
   t0 = time.perf_counter()
-  zcd.synflow_many(mixed, v, w[:chunk], H, chunk)  # compiles (+ one block)
+  zcd.synflow_many(mixed, v, w[:chunk], H, chunk)  # compiles (+ one block: the same program)
   first = time.perf_counter() - t0
-  t0 = time.perf_counter()
-  scores = zcd.synflow_many(mixed, v, w, H, chunk)
-  dt = time.perf_counter() - t0
-  return {"num_archs": n, "chunk": chunk, "first_call_s": first, "run_s": dt,
-          "archs_per_s": n / dt, "finite": int(np.isfinite(scores).sum())}
+
+  def measure() -> dict:
+    t0 = time.perf_counter()
+    scores = zcd.synflow_many(mixed, v, w, H, chunk)
+    dt = time.perf_counter() - t0
+    return {"num_archs": n, "chunk": chunk, "first_call_s": first, "run_s": dt,
+            "archs_per_s": n / dt, "finite": int(np.isfinite(scores).sum())}
+
+  return measure
 
 
-def _jacov(s: dict, zc_nets, check: bool = False) -> dict:
+def _jacov(s: dict, zc_nets, check: bool = False):
+  """Builds jacov (its first call scores every cell: the program depends on the number of cells
+  per device, so a smaller warm-up would compile another one); returns the timed run's closure."""
   from jaxnas.evaluate import zero_cost as zcd  # pylint: disable=import-outside-toplevel
   select, _, v = zc_nets
   n, B, H, chunk = s["jacov_archs"], s["jacov_batch"], s["zc_image"], s["jacov_chunk"]
@@ -128,65 +142,89 @@ def _jacov(s: dict, zc_nets, check: bool = False) -> dict:
   def net_fn(vv, xx, ww, *, train, mutable):
     return select.apply(vv, xx, ww, train, mutable=mutable)
 
+  from jaxnas.predictors import zero_cost as zc  # pylint: disable=import-outside-toplevel
   w = _cells(n)
   key = jax.random.key(0)
-  per_device = chunk * jax.device_count()
+  if jax.device_count() == 1:
+    # score_many_sharded on one device is score_many itself, unjitted: an eager lax.map traces
+    # and compiles its body anew at every call, so jit it once and the timed call reuses it
+    one = jax.jit(lambda v, w, x, y: zc.score_many("jacov", key, net_fn, v, w, (x, y),
+                                                   chunk_size=chunk))
+    score = lambda: np.asarray(one(v, w, x, y))
+  else:
+    score = lambda: zcd.score_many_sharded("jacov", key, net_fn, v, w, (x, y), chunk_size=chunk)
   t0 = time.perf_counter()
-  zcd.score_many_sharded("jacov", key, net_fn, v, w[:per_device], (x, y), chunk_size=chunk)
+  score()
   first = time.perf_counter() - t0
-  t0 = time.perf_counter()
-  scores = zcd.score_many_sharded("jacov", key, net_fn, v, w, (x, y), chunk_size=chunk)
-  dt = time.perf_counter() - t0
-  out = {"num_archs": n, "batch": B, "chunk": chunk, "first_call_s": first, "run_s": dt,
-         "archs_per_s": n / dt, "finite": int(np.isfinite(scores).sum())}
+  single = None
   if check and jax.device_count() > 1:  # the sharded scores equal one device's score_many
-    from jaxnas.predictors import zero_cost as zc  # pylint: disable=import-outside-toplevel
     single = np.asarray(zc.score_many("jacov", key, net_fn, v, w, (x, y), chunk_size=chunk))
-    out["max_abs_diff_vs_unsharded"] = float(np.max(np.abs(single - scores)))
-  return out
+
+  def measure() -> dict:
+    t0 = time.perf_counter()
+    scores = score()
+    dt = time.perf_counter() - t0
+    out = {"num_archs": n, "batch": B, "chunk": chunk, "first_call_s": first, "run_s": dt,
+           "archs_per_s": n / dt, "finite": int(np.isfinite(scores).sum())}
+    if single is not None:
+      out["max_abs_diff_vs_unsharded"] = float(np.max(np.abs(single - scores)))
+    return out
+
+  return measure
 
 
-def _supernet(name: str, s: dict) -> dict:
+def _supernet(name: str, s: dict):
+  """Builds (initialises, compiles) a supernet search step; returns the timed run's closure."""
   from jaxnas import nn as jnn  # pylint: disable=import-outside-toplevel
-  from jaxnas.drivers import io  # pylint: disable=import-outside-toplevel
   from jaxnas.drivers.oneshot import SEARCH_CELL_BN  # pylint: disable=import-outside-toplevel
   from jaxnas.optimizers import oneshot as oneshot_lib  # pylint: disable=import-outside-toplevel
+  from jaxnas.optimizers.oneshot import bench  # pylint: disable=import-outside-toplevel
   C, N, B, H = (s["supernet_channels"], s["supernet_cells"], s["supernet_batch"],
                 s["supernet_image"])
   steps = math.ceil(s["search_half"] / B)
   net = jnn.supernet_nb201(10, C, N, cell_bn=SEARCH_CELL_BN)
   opt = oneshot_lib.make(name, net, epochs=50, steps_per_epoch=steps)
   rng = np.random.default_rng(0)
-  rep = io.replicated()
-  shard = io.mesh_constraint()  # data parallel over every device (batch sharded)
-  x = jax.device_put(rng.standard_normal((B, H, H, 3)).astype(np.float32), rep)
-  y = jax.device_put((np.arange(B) % 10).astype(np.int32), rep)
-  t0 = time.perf_counter()
-  state = jax.device_put(jax.jit(opt.init)(jax.random.key(0, impl="unsafe_rbg"), (x, y)), rep)
-  jax.block_until_ready(state)
-  init_s = time.perf_counter() - t0
+  x = rng.standard_normal((B, H, H, 3)).astype(np.float32)
+  y = (np.arange(B) % 10).astype(np.int32)
+  # data parallel over every device of every process (the batch sharded, weights replicated)
+  prog = bench.build_step(opt, (x, y), data_parallel=True)
 
-  def step(key, state, x, y):
-    xs, ys = shard(x), shard(y)
-    return opt.step(key, state, (xs, ys), (xs, ys))
+  def measure() -> dict:
+    r = bench.time_program(prog, s["supernet_repeats"])
+    return {"C": C, "N": N, "batch": B, "image": H, "init_compile_s": r["init_compile_s"],
+            "compile_s": r["compile_s"], "step_ms": r["step_ms"], "step_ms_min": r["step_ms_min"],
+            "steps_per_epoch": steps, "epoch_s": steps * r["step_ms"] / 1e3,
+            "images_per_s": r["images_per_s"], "train_loss": r["train_loss"]}
 
-  k = jax.random.key(0)
-  t0 = time.perf_counter()
-  compiled = jax.jit(step, out_shardings=rep).lower(k, state, x, y).compile()
-  compile_s = time.perf_counter() - t0
-  state, m = compiled(k, state, x, y)  # warm-up
-  jax.block_until_ready((state, m))
-  times = []
-  for i in range(s["supernet_repeats"]):
-    t0 = time.perf_counter()
-    state, m = compiled(jax.random.fold_in(k, i), state, x, y)
-    jax.block_until_ready((state, m))
-    times.append(time.perf_counter() - t0)
-  med = float(np.median(times))
-  return {"C": C, "N": N, "batch": B, "image": H, "init_compile_s": init_s,
-          "compile_s": compile_s, "step_ms": 1e3 * med, "step_ms_min": 1e3 * float(np.min(times)),
-          "steps_per_epoch": steps, "epoch_s": steps * med, "images_per_s": 2 * B / med,
-          "train_loss": float(m.train_loss)}
+  return measure
+
+
+def _build(parts, s: dict, quick: bool, workers: int) -> dict:
+  """``{part: (() -> its measure closure)}`` for the parts with programs to build before the
+  timed run (RE and BANANAS compile and run in one ``loops.run`` call, in the timed phase).
+
+  ``workers > 1``: built now, concurrently, by that many threads (XLA compiles release the GIL;
+  jit is thread-safe), returning when all are built; else built lazily, one at a time, when
+  the part runs."""
+  zc_nets = []
+
+  def zc():
+    if not zc_nets:
+      zc_nets.append(_zc_setup(s))
+    return zc_nets[0]
+
+  build = {"synflow": lambda: _synflow(s, zc()),
+           "jacov": lambda: _jacov(s, zc(), check=quick),
+           "darts": lambda: _supernet("darts", s), "gdas": lambda: _supernet("gdas", s)}
+  build = {p: build[p] for p in parts if p in build}
+  if workers <= 1 or not build:
+    return build
+  if "synflow" in build or "jacov" in build:
+    zc()  # the shared zero-cost network first (one init; the two parts then build in parallel)
+  with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+    futures = {p: pool.submit(f) for p, f in build.items()}
+  return {p: (lambda f=f: f.result()) for p, f in futures.items()}
 
 
 def run(json_out=None, quick: bool = False, parts=None, sizes=None) -> dict:
@@ -215,18 +253,22 @@ def run(json_out=None, quick: bool = False, parts=None, sizes=None) -> dict:
             "device_count": jax.device_count(), "process_count": jax.process_count(),
             "cpu_count": os.cpu_count(), "load_before": _load(), "results": {}}
   t_all = time.perf_counter()
-  zc_nets = None
+  # one process: the parts' programs are built (compiled) first, concurrently (a thread each, at
+  # most one per core), then each part runs and is timed alone, nothing else running; several
+  # processes build each part in turn before running it, so that every process runs the same
+  # collectives in the same order
+  workers = min(len(parts), os.cpu_count() or 1) if jax.process_count() == 1 else 1
+  built = _build(parts, s, quick, workers)
+  report["build_threads"] = workers
+  report["build_s"] = time.perf_counter() - t_all
   for part in parts:
     t0 = time.perf_counter()
     if part == "re":
       r = _blackbox("re", s["re_seeds"], s["re_queries"])
     elif part == "bananas":
       r = _blackbox("bananas", s["bananas_seeds"], s["bananas_queries"])
-    elif part in ("synflow", "jacov"):
-      zc_nets = zc_nets or _zc_setup(s)
-      r = _synflow(s, zc_nets) if part == "synflow" else _jacov(s, zc_nets, check=quick)
     else:
-      r = _supernet(part, s)
+      r = built[part]()()
     r["total_s"] = time.perf_counter() - t0
     r["load_after"] = _load()
     report["results"][part] = r

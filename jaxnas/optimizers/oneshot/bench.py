@@ -28,6 +28,7 @@ import pathlib
 import resource
 import sys
 import time
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -74,6 +75,79 @@ def _load() -> float | None:
     return None
 
 
+class StepProgram(NamedTuple):
+  """A compiled search step with the state and batch it runs on (:func:`build_step`)."""
+
+  compiled: Any  # (key, state, x, y) -> (state, Metrics)
+  state: Any
+  x: Any
+  y: Any
+  init_compile_s: float  # wall seconds of jit(init): compile + one run
+  compile_s: float  # wall seconds of lowering + compiling the step
+
+
+def build_step(opt, batch, *, data_parallel: bool = False) -> StepProgram:
+  """Initialises a one-shot optimizer and compiles its search step ahead of time (the step
+  building shared by ``bench supernet`` and ``bench device``; :func:`time_program` times it).
+
+  ``jit(opt.init)`` from an ``unsafe_rbg`` key (threefry's per-parameter path hashing compiles for
+  minutes on CPU), then ``jit(step).lower(...).compile()``; the same batch is the train and the
+  validation batch. Thread-safe (``bench device`` builds several parts' programs concurrently).
+
+  Args:
+    opt: a :class:`~jaxnas.optimizers.oneshot.OneShotOptimizer`.
+    batch: ``(x f32[B, H, W, 3], y int32[B])``.
+    data_parallel: shard the batch over every device of every process (weights replicated, the
+      gradient averaged by XLA, as the one-shot driver); False: the default device only.
+  """
+  x, y = batch
+  k = jax.random.key(0)
+  if data_parallel:
+    from jaxnas.drivers import io  # pylint: disable=import-outside-toplevel
+    rep, shard = io.replicated(), io.mesh_constraint()
+    x, y = jax.device_put(x, rep), jax.device_put(y, rep)
+
+    def step(key, state, x, y):
+      xs, ys = shard(x), shard(y)
+      return opt.step(key, state, (xs, ys), (xs, ys))
+
+    step = jax.jit(step, out_shardings=rep)
+  else:
+    rep = None
+    step = jax.jit(lambda key, state, x, y: opt.step(key, state, (x, y), (x, y)))
+  t0 = time.perf_counter()
+  state = jax.jit(opt.init)(jax.random.key(0, impl="unsafe_rbg"), (x, y))
+  if rep is not None:  # the sharding of a state the step returns: the step compiles once
+    state = jax.device_put(state, rep)
+  jax.block_until_ready(state)
+  init_s = time.perf_counter() - t0
+  t0 = time.perf_counter()
+  compiled = step.lower(k, state, x, y).compile()
+  return StepProgram(compiled, state, x, y, init_s, time.perf_counter() - t0)
+
+
+def time_program(prog: StepProgram, repeats: int) -> dict:
+  """One warm-up step, then ``repeats`` timed steps (keys folded from the step number).
+
+  Returns:
+    ``{"init_compile_s", "compile_s", "step_ms" (median), "step_ms_min", "images_per_s" (train +
+    validation images per second), "train_loss" (after the last step)}``.
+  """
+  k = jax.random.key(0)
+  state, m = prog.compiled(k, prog.state, prog.x, prog.y)  # warm-up
+  jax.block_until_ready((state, m))
+  times = []
+  for i in range(repeats):
+    t0 = time.perf_counter()
+    state, m = prog.compiled(jax.random.fold_in(k, i), state, prog.x, prog.y)
+    jax.block_until_ready((state, m))
+    times.append(time.perf_counter() - t0)
+  med = float(np.median(times))
+  return {"init_compile_s": prog.init_compile_s, "compile_s": prog.compile_s,
+          "step_ms": 1e3 * med, "step_ms_min": 1e3 * float(np.min(times)),
+          "images_per_s": 2 * len(prog.y) / med, "train_loss": float(m.train_loss)}
+
+
 def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: int = 10,
                    cases=None, quiet: bool = False) -> dict:
   """Times search steps on the NB201 supernet and writes the figures as JSON.
@@ -116,35 +190,20 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
       continue
     load_before = _load()
     opt = oneshot_lib.make(name, net, epochs=50, steps_per_epoch=steps_per_epoch, **kw)
-    # unsafe_rbg init key: threefry's per-parameter path hashing compiles for minutes on CPU
-    t0 = time.perf_counter()
-    state = jax.jit(opt.init)(jax.random.key(0, impl="unsafe_rbg"), (x, y))
-    jax.block_until_ready(state)
-    init_s = time.perf_counter() - t0
-    step = jax.jit(opt.step)
-    t0 = time.perf_counter()
-    compiled = step.lower(k, state, (x, y), (x, y)).compile()
-    compile_s = time.perf_counter() - t0
-    state, m = compiled(k, state, (x, y), (x, y))  # warm-up
-    jax.block_until_ready((state, m))
-    times = []
-    for i in range(repeats):
-      t0 = time.perf_counter()
-      state, m = compiled(jax.random.fold_in(k, i), state, (x, y), (x, y))
-      jax.block_until_ready((state, m))
-      times.append(time.perf_counter() - t0)
-    med = float(np.median(times))
+    prog = build_step(opt, (x, y))
+    r = time_program(prog, repeats)
     peak, source = _peak_memory()
-    out["results"][label] = {"step_ms": 1e3 * med, "step_ms_min": 1e3 * float(np.min(times)),
-                             "images_per_s": 2 * B / med, "epoch_25k_s": steps_per_epoch * med,
-                             "compile_s": compile_s, "init_compile_s": init_s,
-                             "xla_buffers_mib": _xla_buffers_mib(compiled), "peak_mib": peak,
+    out["results"][label] = {"step_ms": r["step_ms"], "step_ms_min": r["step_ms_min"],
+                             "images_per_s": r["images_per_s"],
+                             "epoch_25k_s": steps_per_epoch * r["step_ms"] / 1e3,
+                             "compile_s": r["compile_s"], "init_compile_s": r["init_compile_s"],
+                             "xla_buffers_mib": _xla_buffers_mib(prog.compiled), "peak_mib": peak,
                              "memory_source": source, "load_before": load_before,
-                             "load_after": _load(), "train_loss": float(m.train_loss)}
+                             "load_after": _load(), "train_loss": r["train_loss"]}
     _write(json_out, out)  # after every case: a run killed in a later case keeps the earlier ones
     if not quiet:  # progress on stderr: the full-size second-order case runs for many minutes
       r = out["results"][label]
-      print(f"supernet bench {label}: compile {compile_s:.1f} s, step {r['step_ms']:.1f} ms, "
+      print(f"supernet bench {label}: compile {r['compile_s']:.1f} s, step {r['step_ms']:.1f} ms, "
             f"{r['images_per_s']:.1f} images/s, load {load_before} -> {r['load_after']}",
             file=sys.stderr, flush=True)
   out["load_average"]["after"] = _load()
