@@ -26,6 +26,7 @@ SUITES = {
     "nb101-predictors": ("jaxnas.bench_suites.nb101_predictors", "run"),
     "suite": ("jaxnas.bench_suites.suite", "run"),
     "darts-surrogate": ("jaxnas.bench_suites.darts_surrogate", "run"),
+    "multiobjective": ("jaxnas.bench_suites.multiobjective", "run"),
 }
 
 
@@ -72,6 +73,11 @@ def main(argv=None) -> int:
                  help="suite: also the predictors' Kendall tau at 100 and 400 architectures")
   p.add_argument("--merge", default=None,
                  help="suite: merge these comma-separated --json reports (no run) into --json/--markdown")
+  p.add_argument("--combos", default=None,
+                 help="multiobjective: comma-separated HW-NAS-Bench-360 combinations to search "
+                      "(<combination>+energy_mj: 3 objectives)")
+  p.add_argument("--speed-seeds", type=int, default=None,
+                 help="multiobjective: seeds of the nsga2 speed run (default 1000, 0 = none)")
   args = p.parse_args(argv)
   if args.suite not in SUITES:
     print(f"error: unknown suite {args.suite!r}; valid: {', '.join(SUITES)}", file=sys.stderr)
@@ -136,6 +142,34 @@ def main(argv=None) -> int:
       kwargs["repeats"] = args.repeats
     if args.merge:
       kwargs["merge_files"] = [f.strip() for f in args.merge.split(",") if f.strip()]
+  elif args.suite == "multiobjective":
+    kwargs.update(markdown_out=args.markdown, quick=args.quick,
+                  command="python -m jaxnas.bench " + " ".join(argv if argv is not None
+                                                               else sys.argv[1:]))
+    for key, val in (("combos", args.combos), ("names", args.optimizers)):
+      if val:
+        kwargs[key] = [x.strip() for x in val.split(",") if x.strip()]
+    if args.seeds:
+      kwargs["num_seeds"] = args.seeds
+    if args.queries:
+      kwargs["num_queries"] = args.queries
+    if args.speed_seeds is not None:
+      kwargs["speed_seeds"] = args.speed_seeds
+    seeds_for = {}
+    for item in (args.optimizer_seeds or "").split(","):
+      if item.strip():
+        k, _, v = item.partition("=")
+        if not v.strip().isdigit():
+          print(f"error: --optimizer-seeds takes NAME=N,..., got {item!r}", file=sys.stderr)
+          return 2
+        seeds_for[k.strip()] = int(v)
+    kwargs["seeds_for"] = seeds_for
+    try:
+      run(args.json, **kwargs)
+    except (ValueError, FileNotFoundError) as e:
+      print(f"error: {e}", file=sys.stderr)
+      return 2
+    return 0
   else:
     if args.quick:
       kwargs["quick"] = True

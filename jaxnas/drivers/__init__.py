@@ -14,6 +14,7 @@ TASKS = {
     "zero_cost": ("jaxnas.drivers.zero_cost", "run"),
     "oneshot": ("jaxnas.drivers.oneshot", "run_oneshot"),
     "train": ("jaxnas.drivers.train", "run_train"),
+    "multiobjective": ("jaxnas.drivers.multiobjective", "run_multiobjective"),
 }
 
 __all__ = ["TASKS"]
