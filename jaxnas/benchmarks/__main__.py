@@ -1,6 +1,7 @@
 """Build commands for benchmark tables.
 
 ``python -m jaxnas.benchmarks build nasbench201 --out PATH [--test-accuracy-csv CSV] [--hp12-csv CSV]``
+``python -m jaxnas.benchmarks build nasbench201 --out PATH --test-accuracy-csv CSV --hw-nas-bench-360 CSV``
 ``python -m jaxnas.benchmarks build transnas101_micro --zip tnb101_micro_zen.zip --out PATH``
 ``python -m jaxnas.benchmarks build nasbench101 --tfrecord FILE [--tfrecord FILE ...] --out PATH``
 ``python -m jaxnas.benchmarks enumerate nasbench101 --out FILE.npz [--max-vertices 7]``
@@ -42,6 +43,9 @@ def main(argv=None) -> int:
                  help="nasbench101: an official (or EC-NAS) tfrecord file; repeat for several")
   b.add_argument("--halfway", action="store_true",
                  help="nasbench101: also store the intermediate (halfway) evaluation's tables")
+  b.add_argument("--hw-nas-bench-360", default=None,
+                 help="nasbench201: hw_nas_bench_360.csv.gz: adds <device>/<framework>/<task>/"
+                      "{lat_ms_median,lat_ms_var,energy_mj,accuracy} (needs --test-accuracy-csv)")
   en = sub.add_parser("enumerate", help="list every unique cell of a space (.npz)")
   en.add_argument("name", choices=["nasbench101"])
   en.add_argument("--out", required=True, help="output .npz path")
@@ -75,7 +79,7 @@ def main(argv=None) -> int:
         raise ValueError(f"--zip is required: {transnas_build.BUILD_HINT}")
       arrays = transnas_build.build(args.zip)
     else:
-      arrays = nb201_build.build(args.test_accuracy_csv, args.hp12_csv)
+      arrays = nb201_build.build(args.test_accuracy_csv, args.hp12_csv, args.hw_nas_bench_360)
   except (FileNotFoundError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2

@@ -11,6 +11,10 @@ Optional additions (files the user brings):
   per official NB201 index) adds ``test_accuracy`` and the official index order;
 * ``--hp12-csv``: the 12-epoch schedule (``index, arch_str, cifar10-test, cifar10-val, ...``) adds
   ``val_accuracy@12`` and ``test_accuracy@12``.
+* ``--hw-nas-bench-360``: HW-NAS-Bench-360's CSV (needs ``--test-accuracy-csv`` for the official
+  index its ``arch_idx`` is) adds ``<combination>/<metric>`` for the 12 combinations and the
+  metrics ``lat_ms_median``, ``lat_ms_var``, ``energy_mj``, ``accuracy``
+  (:mod:`jaxnas.benchmarks.hw_nas_bench`), and writes the file's ``declarations``.
 """
 
 from __future__ import annotations
@@ -141,11 +145,30 @@ def add_hp12(arrays: dict, csv_path) -> dict:
   return out
 
 
-def build(test_accuracy_csv=None, hp12_csv=None) -> dict[str, np.ndarray]:
+def add_hw_nas_bench(arrays: dict, csv_path) -> dict:
+  """Adds HW-NAS-Bench-360's 48 ``<combination>/<metric>`` tables (``f32[3, 15625]``, equal rows:
+  a combination fixes its own task) joined on ``arch_idx`` = the official index, and declares
+  every metric of the file in its ``declarations`` member."""
+  import json  # pylint: disable=import-outside-toplevel
+  from jaxnas.benchmarks import hw_nas_bench  # pylint: disable=import-outside-toplevel
+  if "official_to_id" not in arrays:
+    raise ValueError("--hw-nas-bench-360 needs --test-accuracy-csv nats_bench.csv (its arch_idx is "
+                     "NB201's official index, which that file orders)")
+  tables = hw_nas_bench.nb201_tables(csv_path, arrays["official_to_id"], len(DATASETS))
+  decl = dict(DECLARATIONS, metrics=list(DECLARATIONS["metrics"])
+              + hw_nas_bench.declarations(prefixed=True))
+  return dict(arrays, **tables, declarations=np.array(json.dumps(decl, sort_keys=True)),
+              source=np.array(str(arrays["source"]) + f"; {hw_nas_bench.SOURCE} from "
+                              f"{pathlib.Path(csv_path).name}"))
+
+
+def build(test_accuracy_csv=None, hp12_csv=None, hw_nas_bench_csv=None) -> dict[str, np.ndarray]:
   """All arrays of a NAS-Bench-201 table."""
   arrays = base_arrays()
   if test_accuracy_csv:
     arrays = add_test_accuracy(arrays, test_accuracy_csv)
   if hp12_csv:
     arrays = add_hp12(arrays, hp12_csv)
+  if hw_nas_bench_csv:
+    arrays = add_hw_nas_bench(arrays, hw_nas_bench_csv)
   return arrays
