@@ -28,6 +28,7 @@ def _config(name="re", **hp):
   return c
 
 
+@pytest.mark.extended
 def test_constrained_re_end_to_end(tmp_path):
   """Through ``python -m jaxnas.run`` with the committed config, shrunk: every seed ends feasible
   and what it reports is what the table says."""

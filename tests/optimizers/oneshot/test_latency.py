@@ -57,6 +57,7 @@ def test_fit_is_exact_on_an_additive_cost():
     latency.fit_lut(ops[:1], y[:1], O)
 
 
+@pytest.mark.extended
 def test_table_lut_on_nb201_params():
   """NB201's params are nearly additive over (edge, op): the fit explains them almost fully."""
   lut = latency.table_lut(bm.load("nasbench201"), "params", "cifar10")
