@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 from jaxnas import benchmarks as bm
-from jaxnas import distributed, loops, optimizers, spaces
+from jaxnas import distributed, loops, objectives, optimizers, spaces
 from jaxnas.config import to_dict
 from jaxnas.drivers import io
 
@@ -47,6 +47,9 @@ def blackbox_config(optimizer: str, **hparams):
   c.noisy = False  # False: mean over training seeds; True: one seed drawn per query
   c.time_budget = 0.0  # simulated training seconds (0 = none): the search stops when spent
   c.plot_x = "queries"  # x-axis of trajectory.png: queries or train_time (simulated seconds)
+  # constraints on other metrics of the table, e.g. ("latency <= 0.0158",): feasibility first,
+  # then the metric (jaxnas.objectives.constrain_benchmark), checked before compile
+  c.constraints = ()
   c.benchmark = ml_collections.ConfigDict({"name": "nasbench201", "path": ""})  # "" = embedded
   # every hyperparameter of the optimizer is in the config, so --config.optimizer.X=... can set it
   # and a misspelt one is rejected with the list of valid keys; optimizer.naslib_valid is a
@@ -188,6 +191,10 @@ def blackbox_setup(config, resolved: bool = False, quiet: bool = True, bench=Non
     raise ValueError(f"optimizer {name!r} has one fidelity, epoch {optimizer.fidelities[0]}, but "
                      f"the objective is at epoch {loops.target_epoch(bench, objective)}; one "
                      "fidelity must be the objective's")
+  constraints = objectives.parse_constraints(config.get("constraints"))
+  if constraints:  # feasibility first: a pure transform of the objective's table
+    objectives.make_objective(bench, objective.metric, constraints, dataset=objective.dataset)
+    bench = objectives.constrain_benchmark(bench, objective.metric, constraints)
   loops.check_time_budget(bench, config.get("time_budget", 0.0))
   if config.get("plot_x", "queries") not in PLOT_X:
     raise ValueError(f"unknown plot_x {config.plot_x!r}; valid: {', '.join(PLOT_X)}")
@@ -205,6 +212,7 @@ def _config_hash(config) -> str:
   # chunks saved by a run on two processes are resumed by one on one process
   drop = ("chunk_seeds", "plot_x", "distributed") + (() if config.get("time_budget") else
                                                      ("time_budget",))
+  drop += () if config.get("constraints") else ("constraints",)
   return io.config_hash(config, drop=drop)
 
 
@@ -417,6 +425,7 @@ def _results(config, space, bench, optimizer, objective, outs, compile_s, run_s)
       ok = np.isfinite(test_at_obj)
       test_summary["mean_best_test_accuracy_at_search_epoch"] = (
           float(test_at_obj[ok].mean()) if ok.any() else None)
+  extra = _constraint_results(config, space, bench, objective, best_archs, found, seeds)
   return {
       "search_space": space.name,
       "dataset": objective.dataset,
@@ -440,7 +449,36 @@ def _results(config, space, bench, optimizer, objective, outs, compile_s, run_s)
       },
       "wall_seconds": float(run_s),
       "compile_seconds": float(compile_s),
+      **extra,
   }
+
+
+def _constraint_results(config, space, bench, objective, best_archs, found, seeds) -> dict:
+  """With ``constraints``: per seed ``feasible`` and ``best_constraint_values``, and a
+  ``constraints`` section (the constraints, the fraction of seeds ending feasible, the table's
+  best feasible value of the metric, its id and the fraction of the table that is feasible);
+  ``{}`` without constraints (results of unconstrained runs unchanged)."""
+  cons = objectives.parse_constraints(config.get("constraints"))
+  if not cons:
+    return {}
+  ds = objective.dataset
+  vals = {c.metric: np.where(found, np.asarray(bm.lookup(bench, space, best_archs, c.metric, ds),
+                                               float), np.nan) for c in cons}
+  ok = np.asarray(objectives.feasible(vals, cons), bool) & found
+  for i, sd in enumerate(seeds):
+    sd["feasible"] = bool(ok[i])
+    sd["best_constraint_values"] = {m: float(v[i]) for m, v in vals.items()}
+  section = {"constraints": [str(c) for c in cons],
+             "feasible_seeds": float(ok.mean())}
+  if getattr(bench, "kind", "table") == "table":
+    value, row, frac = objectives.best_feasible(bench, objective.metric, cons, ds)
+    section.update(table_feasible_fraction=frac, table_best_feasible_value=value,
+                   table_best_feasible_id=row)
+    if bench.has("test_accuracy") and row >= 0:
+      t = np.asarray(bench.tables["test_accuracy"][bench.dataset_index(ds)], float)
+      section["table_best_feasible_test_accuracy"] = float(
+          np.nanmean(t[row]) if t.ndim == 2 else t[row])
+  return {"constraints": section}
 
 
 def write_blackbox_outputs(wd: pathlib.Path, config, results: dict, outs, bench, objective,

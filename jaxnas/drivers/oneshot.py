@@ -45,6 +45,7 @@ from jaxnas.config import to_dict
 from jaxnas.drivers import io
 from jaxnas.drivers.io import config_hash, load_checkpoint, replicated, save_checkpoint  # noqa: F401
 from jaxnas.optimizers import oneshot as oneshot_lib
+from jaxnas.optimizers.oneshot import latency as latency_lib
 
 # The space of a config without ``search_space`` (the NB201 presets from before spaces were
 # generic).
@@ -194,18 +195,27 @@ def load_split(config, split: str):
 @functools.lru_cache(maxsize=8)
 def search_programs(name: str, hparams: tuple, num_classes: int, C: int, N: int | None,
                     epochs: int, steps: int, padding: int, search_space: str = DEFAULT_SPACE,
-                    network: tuple = ()):
+                    network: tuple = (), cost_reg: tuple = ()):
   """The optimizer and its jitted functions for one setting (cached, so that a rerun in the same
   process, e.g. a resume, reuses the compiled programs): ``(opt, init, train_step, score,
   discretize, op_weights)``. ``train_step(state, key, train, valid, idx_t, idx_v, pad_value)``
   gathers, augments and shards both batches, then calls ``opt.step``. The supernet is
   ``search_space``'s with ``C``, ``N`` (None: the network has no such argument) and the other
-  ``network`` arguments (sorted ``(key, value)`` pairs)."""
+  ``network`` arguments (sorted ``(key, value)`` pairs). ``cost_reg``: ``()`` or ``(lut_key,
+  weight)``, an expected-cost regulariser (:mod:`jaxnas.optimizers.oneshot.latency`) for
+  DARTS / GDAS."""
   kw = {**dict(network), "C": C, **({} if N is None else {"N": N})}
   if "cell_bn" in inspect.signature(_supernet_factory(search_space)).parameters:
     kw["cell_bn"] = SEARCH_CELL_BN
   net = jnn.compile(search_space, None, num_classes, **kw)
-  opt = oneshot_lib.make(name, net, epochs=epochs, steps_per_epoch=steps, **dict(hparams))
+  if cost_reg:  # latency-aware DARTS / GDAS (configs/nb201_darts_latency.py)
+    (rows, intercept), weight = cost_reg
+    lut = latency_lib.CostLUT(np.asarray(rows, np.float32), intercept, 1.0, 0.0)
+    opt = oneshot_lib.ONESHOT[name](net, epochs=epochs, steps_per_epoch=steps,
+                                    op_regulariser=latency_lib.cost_regulariser(lut, weight),
+                                    **dict(hparams))
+  else:
+    opt = oneshot_lib.make(name, net, epochs=epochs, steps_per_epoch=steps, **dict(hparams))
   shard = io.mesh_constraint()
 
   @functools.partial(jax.jit, out_shardings=replicated())
@@ -256,6 +266,7 @@ def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | Non
   bench_ds = _benchmark_dataset(config, bench)
   has_test = bench is not None and bench.has("test_accuracy")
   epochs, batch = int(config.epochs), int(config.batch_size)
+  cost = cost_setup(config, name, space, bench, bench_ds)  # None without latency_* keys
 
   train = load_split(config, "search_train")
   valid = load_split(config, "search_valid")
@@ -267,7 +278,8 @@ def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | Non
   C, N = net_kw.pop("C"), net_kw.pop("N", None)
   opt, init, train_step, score_fn, discretize, op_weights = search_programs(
       name, tuple(sorted(hparams.items())), train.num_classes, C, N, epochs, steps, padding,
-      space.name, tuple(sorted(net_kw.items())))
+      space.name, tuple(sorted(net_kw.items())),
+      () if cost is None or not cost.weight else (cost.lut.key(), cost.weight))
   pad_value = jax.device_put(jnp.asarray(train.black), replicated())
 
   shape = " ".join(f"{k}={v}" for k, v in [("C", C), ("N", N), *sorted(net_kw.items())]
@@ -343,6 +355,8 @@ def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | Non
               "seconds": time.perf_counter() - t_epoch}
     if top is not None:
       record["best_score"] = top
+    if cost is not None:
+      record["cost"] = cost.of(arch)
     history.append(record)
     _say(f"epoch {epoch + 1}/{epochs}: train loss {mean['train_loss']:.4f} acc "
          f"{mean['train_accuracy']:.3f}, valid loss {mean['valid_loss']:.4f} acc "
@@ -350,15 +364,80 @@ def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | Non
                                             else "")
          + f" | {arch_s}" + ("" if val is None else f": {bench_ds} val {val:.2f}")
          + ("" if test is None else f" test {test:.2f}")
+         + ("" if cost is None else f", {cost.metric} {record['cost']['true']:.3f} "
+            f"(predicted {record['cost']['predicted']:.3f})")
          + f" ({record['seconds']:.1f} s)", quiet)
     if wd and distributed.is_writer():  # process 0 writes (the state is replicated)
       save_checkpoint(ckpt_dir, epoch + 1, state, {"history": history,
                                                     "compile_seconds": compile_s})
       results = _results(config, name, train, bench_ds, history, compile_s, epochs, space, bench)
+      if cost is not None:
+        results["latency"] = cost.summary(history)
       write_outputs(wd, results)
   results = _results(config, name, train, bench_ds, history, compile_s, epochs, space, bench)
+  if cost is not None:
+    results["latency"] = cost.summary(history)
   results["state"] = state  # not written: the final OneShotState, for notebooks and tests
   return results
+
+
+class CostSetup:
+  """The per-(edge, op) cost table of a latency-aware search and what it reports per epoch."""
+
+  def __init__(self, lut, weight, source, metric, dataset, accuracy_metric=None):
+    self.lut, self.weight, self.source = lut, float(weight), source
+    self.metric, self.dataset, self.accuracy_metric = metric, dataset, accuracy_metric
+
+  def of(self, arch) -> dict:
+    """The discovered cell's true cost (the table), predicted cost (the fit) and, for a
+    HW-NAS-Bench-360 combination, its task accuracy."""
+    out = {"true": float(bm.query(self.source, arch, self.metric, self.dataset)),
+           "predicted": float(self.lut.predict(np.asarray(arch.ops)))}
+    if self.accuracy_metric:
+      out["accuracy"] = float(bm.query(self.source, arch, self.accuracy_metric, self.dataset))
+    return out
+
+  def summary(self, history) -> dict:
+    final = history[-1].get("cost", {}) if history else {}
+    return {"weight": self.weight, "metric": self.metric, "dataset": self.dataset,
+            "benchmark": self.source.name, "lut": self.lut.to_json(),
+            "best_arch_true": final.get("true"), "best_arch_predicted": final.get("predicted"),
+            "best_arch_accuracy": final.get("accuracy")}
+
+
+LATENCY_KEYS = ("latency_weight", "latency_combo", "latency_metric", "latency_csv")
+LATENCY_OPTIMIZERS = ("darts", "gdas")
+
+
+def cost_setup(config, name, space, bench, bench_ds):
+  """The latency-aware search's :class:`CostSetup` from the config keys ``latency_weight``
+  (>= 0; 0 = plain search, the cost only reported), ``latency_combo`` (a HW-NAS-Bench-360
+  combination, ``pi5/litert/cifar100``; ``""``: ``latency_metric`` is a metric of the config's
+  own benchmark, e.g. NB201 ``latency`` or ``params`` on ``bench_ds``), ``latency_metric``
+  (``lat_ms_median``, ``energy_mj``, ...) and ``latency_csv`` (``""``: the shared data's CSV);
+  None when the config has none of them. One-line errors before any compile."""
+  if not any(k in config for k in LATENCY_KEYS):
+    return None
+  weight = float(config.get("latency_weight", 0.0) or 0.0)
+  if weight < 0:
+    raise ValueError(f"latency_weight must be >= 0, got {weight}")
+  if weight and name not in LATENCY_OPTIMIZERS:
+    raise ValueError(f"latency_weight needs one-shot optimizer {' or '.join(LATENCY_OPTIMIZERS)}, "
+                     f"got {name!r}")
+  combo = str(config.get("latency_combo", "") or "")
+  metric = str(config.get("latency_metric", "lat_ms_median") or "lat_ms_median")
+  if combo:
+    from jaxnas.benchmarks import hw_nas_bench  # pylint: disable=import-outside-toplevel
+    hw_nas_bench.check_combo(combo)
+    hw_nas_bench.check_metric(metric)
+    source = hw_nas_bench.load(config.get("latency_csv", "") or None)
+    lut = latency_lib.nb201_lut(combo, metric, hw=source)
+    return CostSetup(lut, weight, source, metric, combo, "accuracy")
+  if bench is None:
+    raise ValueError("latency_combo '' takes the cost from the config's benchmark, and this "
+                     "search has none; set latency_combo (e.g. pi5/litert/cifar100)")
+  lut = latency_lib.table_lut(bench, metric, bench_ds, space)
+  return CostSetup(lut, weight, bench, metric, bench_ds)
 
 
 def _select(opt, score_fn, state, valid, key, num_archs: int, num_batches: int, batch: int):

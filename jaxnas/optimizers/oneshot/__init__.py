@@ -35,7 +35,7 @@ ONESHOT = {
     "rsws": rsws,
     "oneshot": oneshot,
 }
-_NOT_HPARAMS = ("epochs", "steps_per_epoch", "w_tx", "a_tx", "spec")
+_NOT_HPARAMS = ("epochs", "steps_per_epoch", "w_tx", "a_tx", "spec", "op_regulariser")
 
 
 def hyperparameters(name: str) -> dict:

@@ -57,7 +57,8 @@ def _softmax(alphas):
 def darts(network, *, epochs: int, steps_per_epoch: int, second_order: bool = False,
           lr: float = 0.025, lr_min: float = 0.001, momentum: float = 0.9,
           weight_decay: float = 3e-4, grad_clip: float = 5.0, arch_lr: float = 3e-4,
-          arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None, spec=None) -> base.OneShotOptimizer:
+          arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None, spec=None,
+          op_regulariser=None) -> base.OneShotOptimizer:
   """DARTS: softmax-relaxed op weights, alphas descend the validation loss.
 
   First order uses ``dL_val(w, alpha)/dalpha``. Second order descends the unrolled objective
@@ -72,6 +73,9 @@ def darts(network, *, epochs: int, steps_per_epoch: int, second_order: bool = Fa
     epochs, steps_per_epoch: schedule length.
     second_order: unrolled (True) or first-order (False) hypergradient.
     lr ... a_tx, spec: see the module doc.
+    op_regulariser: optional ``op_weights f32[E, O] -> f32[]`` added to the validation loss on
+      ``softmax(alpha)``, e.g. :func:`jaxnas.optimizers.oneshot.latency.cost_regulariser` (an
+      expected-latency term); None: DARTS unchanged.
 
   Returns:
     A ``OneShotOptimizer``.
@@ -87,7 +91,7 @@ def darts(network, *, epochs: int, steps_per_epoch: int, second_order: bool = Fa
                       steps_per_epoch=steps_per_epoch, init_alphas=_small_normal(spec),
                       weights_fn=lambda key, a, tau: _softmax(a), probs_fn=_softmax,
                       second_order=second_order, w_tx=w_tx, a_tx=a_tx,
-                      spec=spec)
+                      spec=spec, op_reg_fn=op_regulariser)
 
 
 def edge_normalisation(beta, spec=None):
@@ -160,13 +164,16 @@ def gumbel_hard(key, alpha, tau):
 def gdas(network, *, epochs: int, steps_per_epoch: int, tau_max: float = 10.0,
          tau_min: float = 0.1, lr: float = 0.025, lr_min: float = 0.001, momentum: float = 0.9,
          weight_decay: float = 3e-4, grad_clip: float = 5.0, arch_lr: float = 3e-4,
-         arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None, spec=None) -> base.OneShotOptimizer:
+         arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None, spec=None,
+         op_regulariser=None) -> base.OneShotOptimizer:
   """GDAS: one op per edge sampled by hard Gumbel-softmax, straight-through gradients.
 
   The supernet runs in ``"hard"`` mode: only the sampled op is computed, scaled by its live
   weight, plus GDAS's sum of the other (zero-valued, gradient-carrying) weights. A new sample is
   drawn for the alpha pass and for the weight pass. ``tau`` anneals linearly per epoch from
-  ``tau_max`` to ``tau_min`` (10 -> 0.1 as in AutoDL-Projects / NASLib).
+  ``tau_max`` to ``tau_min`` (10 -> 0.1 as in AutoDL-Projects / NASLib). ``op_regulariser``
+  (optional ``op_weights -> f32[]``, e.g. an expected-latency term) is added to the validation
+  loss on the validation pass's hard sample (straight-through gradients to the probabilities).
 
   References:
     Dong & Yang, "Searching for A Robust Neural Architecture in Four GPU Hours", CVPR 2019.
@@ -181,7 +188,7 @@ def gdas(network, *, epochs: int, steps_per_epoch: int, tau_max: float = 10.0,
                       probs_fn=_softmax,
                       tau_fn=base.linear_tau(tau_max, tau_min, epochs, steps_per_epoch),
                       w_tx=w_tx, a_tx=a_tx,
-                      spec=spec)
+                      spec=spec, op_reg_fn=op_regulariser)
 
 
 def snas(network, *, epochs: int, steps_per_epoch: int, tau_max: float = 1.0,

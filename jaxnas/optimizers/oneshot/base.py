@@ -201,7 +201,8 @@ def bilevel(name: str, network, *, epochs: int, steps_per_epoch: int, init_alpha
             w_tx: optax.GradientTransformation | None = None,
             a_tx: optax.GradientTransformation | None = None,
             discretize_from_best: bool = False,
-            spec: SupernetSpec | None = None) -> OneShotOptimizer:
+            spec: SupernetSpec | None = None,
+            op_reg_fn: Callable[[Array], Array] | None = None) -> OneShotOptimizer:
   """Builds a one-shot optimizer from how alphas become op weights.
 
   Args:
@@ -224,6 +225,9 @@ def bilevel(name: str, network, *, epochs: int, steps_per_epoch: int, init_alpha
     discretize_from_best: ``discretize`` returns ``state.best`` (set by scoring) instead of the
       argmax of ``probs_fn``.
     spec: the space's :class:`~jaxnas.nn.cell.SupernetSpec` (default :func:`resolve_spec`).
+    op_reg_fn: optional ``op_weights f32[E, O] -> f32[]`` added to the validation loss, applied to
+      the same op weights the validation pass uses (GDAS: its sample), e.g. an expected-latency
+      term (:mod:`jaxnas.optimizers.oneshot.latency`). None: the loss is unchanged.
 
   Returns:
     A :class:`OneShotOptimizer`.
@@ -255,6 +259,8 @@ def bilevel(name: str, network, *, epochs: int, steps_per_epoch: int, init_alpha
   def val_loss(alphas, params, batch_stats, key, tau, batch):
     loss, (acc, bs) = train_loss(params, batch_stats, alphas, key, tau, batch)
     reg = reg_fn(alphas) if reg_fn is not None else 0.0
+    if op_reg_fn is not None:  # the same key: the op weights of the pass above (XLA reuses them)
+      reg = reg + op_reg_fn(weights_fn(key, alphas, tau))
     return loss + reg, (loss, acc, bs)
 
   def unrolled(alphas, state, k_inner, k_val, tau, train_batch, val_batch):
