@@ -105,24 +105,25 @@ def test_deterministic_queries(built):
 
 def test_bucket_index_equals_binary_search(built):
   """The bucket index built at load finds the same rows as the binary search on the EC-NAS
-  table: every row, and the neighbours of every 10th row (absent mostly: 7-vertex cells, cells
-  EC-NAS did not train), by fingerprint."""
+  table: every row's fingerprint, and absent ones: each row's with the second word changed (the
+  same bucket, a present first word) or the first, and the cells of 7 vertices (EC-NAS has none)."""
   _, bench, rows, _ = built
   assert bench.index_starts is not None and 1 <= bench.index_window <= 8
-  space = spaces.get_space("nasbench101")
-  archs = space.arch_type(matrix=np.asarray(rows["matrix"], np.int32),
-                          ops=np.asarray(rows["ops"], np.int32))
-  nbrs = jax.jit(space.neighbours)(archs[::10])
-  fp = jax.jit(space.fingerprint)(jax.tree.map(
-      lambda a, b: np.concatenate([a, np.asarray(b).reshape(-1, *a.shape[1:])]), archs, nbrs))
+  fp = np.asarray(rows["fingerprint_index"])
+  chain = np.eye(7, k=1, dtype=np.uint8)[None].repeat(3, 0)
+  seven = nb.fingerprints_of(chain, np.array([[0, 1, 2, 3, 1, 2, 4], [0, 3, 3, 3, 3, 3, 4],
+                                              [0, 2, 2, 2, 2, 2, 4]], np.int8),
+                              batch=4096)  # the build's batch shape: its compile is reused
+  q = np.concatenate([fp, fp + np.array([0, 1], np.int32), fp + np.array([1, 0], np.int32),
+                      seven])
   find = jax.jit(bm.benchmark.fingerprint_rows)
-  (r1, p1) = find(bench, fp)
-  (r2, p2) = find(bench.replace(index_starts=None, index_window=0), fp)
+  (r1, p1) = find(bench, q)
+  (r2, p2) = find(bench.replace(index_starts=None, index_window=0), q)
   np.testing.assert_array_equal(p1, p2)
   np.testing.assert_array_equal(r1, r2)
-  p1 = np.asarray(p1)
-  np.testing.assert_array_equal(np.asarray(r1)[:bench.num_rows], np.arange(bench.num_rows))
-  assert p1[:bench.num_rows].all() and 0 < p1[bench.num_rows:].sum() < p1[bench.num_rows:].size
+  n = bench.num_rows
+  np.testing.assert_array_equal(np.asarray(r1)[:n], np.arange(n))
+  assert np.asarray(p1)[:n].all() and not np.asarray(p1)[3 * n:].any()
 
 
 def test_re_through_the_driver_counts_absent_queries(built):
@@ -204,8 +205,19 @@ OPTIMIZER_CASES = {
 }
 
 
+# CI's extended step runs the cheap six (measured ~36 CPU-s together at load 25); the model-based
+# four (~76 CPU-s: BANANAS' loop with an ensemble per step) and RE (~10 CPU-s, run through the
+# driver above in the default suite) run when JAXNAS_NB101_ALL_OPTIMIZERS=1 is set: all 11 passed
+# (2026-12-02, ~122 CPU-s), over the extended step's budget for this file.
+_HEAVY = ("bananas", "bp", "gp_bo", "npenas", "re")
+_ALL = os.environ.get("JAXNAS_NB101_ALL_OPTIMIZERS") == "1"
+
+
 @pytest.mark.extended
-@pytest.mark.parametrize("case", sorted(OPTIMIZER_CASES))
+@pytest.mark.parametrize("case", [
+    pytest.param(c, marks=pytest.mark.skipif(
+        c in _HEAVY and not _ALL, reason="model-based/RE on NB101: set JAXNAS_NB101_ALL_OPTIMIZERS=1"))
+    for c in sorted(OPTIMIZER_CASES)])
 def test_every_blackbox_optimizer_runs_on_nb101(built, case):
   """12 queries, one seed, one compile each: only valid cells are asked, cells absent from the
   partial table give NaN (never a value), present ones their value at the rung asked."""
