@@ -43,6 +43,7 @@ def test_composed_by_hand_fills_buffer_without_repeats(bench):
   np.testing.assert_array_equal(np.sort(np.asarray(state.ids[:24])), np.sort(seen))
 
 
+@pytest.mark.extended  # ~30 CPU-s: a quality check over many seeds; CI's second step
 def test_npenas_quick_quality(bench):
   """A small NPENAS (16 seeds x 60 queries, Bayesian linear regression on the path encoding: the
   cheapest predictor to compile) beats random search on the same seeds."""

@@ -50,7 +50,8 @@ def test_config_defaults_of_a_second_space():
   assert dict(smoke.network) == {"channels": 8, "skeleton": "4"}
 
 
-@pytest.mark.slow  # ~35 CPU-s, mostly compile: DARTS on the TNB micro supernet, end to end
+# ~35 CPU-s, mostly compile: DARTS on the TNB micro supernet, end to end (CI's second step)
+@pytest.mark.extended
 def test_darts_on_transnas_micro_supernet(shared_data, tnb_micro_table, tmp_path):
   """Also the proof that DARTS learns on this supernet (a library-level test of it compiled a
   second program of the same network for ~50 CPU-s): loss falls, the alphas leave their 1e-3

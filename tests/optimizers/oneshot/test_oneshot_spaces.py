@@ -103,6 +103,7 @@ def _check_search(space, opt, state, m, traces):
 # test_driver_spaces.py; a second compile of that network here cost ~50 CPU-s of the suite.
 
 
+@pytest.mark.extended  # ~20 CPU-s of compile; CI's second step
 def test_darts_on_user_networkx_cell(fashion):
   net = ncell.supernet(USER_SPACE, USER_LIBRARY, 10, C=4, plan=((4, 1), (4, 1)))
   opt = oneshot.make("darts", net, epochs=1, steps_per_epoch=STEPS, lr=0.1, arch_lr=3e-2)
