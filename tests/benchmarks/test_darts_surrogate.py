@@ -131,8 +131,11 @@ def test_re_searches_it_through_the_driver(small, tmp_path):
   assert res["summary"]["mean_best_test_accuracy"] is None  # the surrogate has no test accuracy
 
 
+# RE, LS and RS here (mutation, neighbours, sampling on the space); the model-based optimizers'
+# compiles on DARTS's encodings exceed this file's extended budget: BANANAS is measured at 100
+# seeds x 150 queries through the CLI by ``python -m jaxnas.bench darts-surrogate`` instead.
 @pytest.mark.extended
-@pytest.mark.parametrize("name", sorted(optimizers.OPTIMIZERS))
+@pytest.mark.parametrize("name", ["ls", "re", "rs"])
 def test_every_blackbox_optimizer_searches_it(small, name):
   _, _, _, out = small
   sur = bm.load("darts", out)
