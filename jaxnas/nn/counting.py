@@ -27,7 +27,7 @@ import flax.linen as nn
 import jax
 import numpy as np
 
-from jaxnas.nn import darts_ops, layers
+from jaxnas.nn import layers
 
 # The registered space of a bare architecture (a string or op indices) when ``space`` is not given
 # and the architecture's class does not tell it (the behaviour from before spaces were generic).
@@ -130,7 +130,7 @@ def count_flops(module_or_arch, *, num_classes: int = 10, C: int | None = None,
       if isinstance(m, layers.Conv):
         positions = int(np.prod(out.shape[:-1]))
         total[0] += positions * (m.kernel_size**2 * m.c_in * m.c_out + m.c_out * m.use_bias)
-      elif isinstance(m, darts_ops.DWConv):  # depthwise: one input channel per output channel
+      elif isinstance(m, layers.DWConv):  # depthwise: one input channel per output channel
         total[0] += int(np.prod(out.shape[:-1])) * m.kernel_size**2 * m.channels
       elif isinstance(m, layers.Dense):
         rows = int(np.prod(out.shape[:-1]))

@@ -180,6 +180,34 @@ class Dense(nn.Module):
     return x @ self.kernel + self.bias
 
 
+class DWConv(nn.Module):
+  """Depthwise conv (``groups = channels``, no bias), NHWC; kernel ``[k, k, 1, channels]``.
+
+  Attributes:
+    channels, kernel_size, stride, padding, dilation: as PyTorch ``nn.Conv2d(C, C, k, s, p, d,
+      groups=C, bias=False)``.
+  """
+
+  channels: int
+  kernel_size: int
+  stride: int = 1
+  padding: int = 0
+  dilation: int = 1
+
+  def setup(self):
+    # PyTorch init: fan_in = k * k * (C_in / groups) = k * k
+    self.kernel = self.param("kernel", torch_kernel_init,
+                             (self.kernel_size, self.kernel_size, 1, self.channels))
+
+  def __call__(self, x: Array) -> Array:
+    _check_channels(x, self.channels, f"depthwise conv {self.kernel_size}x{self.kernel_size}")
+    p, d = self.padding, self.dilation
+    return lax.conv_general_dilated(
+        x, self.kernel.astype(x.dtype), (self.stride, self.stride), ((p, p), (p, p)),
+        rhs_dilation=(d, d), dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        feature_group_count=self.channels)
+
+
 class BatchNorm(nn.Module):
   """PyTorch-semantics ``BatchNorm2d`` over the last axis (see :class:`BNConfig`).
 
