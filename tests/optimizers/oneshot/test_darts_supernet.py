@@ -1,0 +1,147 @@
+"""The DARTS search supernet (``jaxnas.nn.darts_supernet``) and the one-shot optimizers on it.
+
+Default tests compile no network: the spec (alpha rows, PC-DARTS edge groups), path <-> Arch
+conversions and ``discretize`` checked against DARTS's own ``Network.genotype`` rule (a transcription
+in pure Python below) on hand-set and random alphas, through the optimizers' ``discretize``.
+The ``extended`` tests compile tiny supernets: every optimizer takes steps, and first-order DARTS
+runs through the one-shot driver (loss falls, valid genotype, resume bit-identical).
+"""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxnas import nn as jnn
+from jaxnas import spaces
+from jaxnas.nn import darts_supernet as dsn
+from jaxnas.optimizers import oneshot
+from jaxnas.optimizers.oneshot.base import NO_ARCH, OneShotState
+
+DARTS = spaces.get_space("darts")
+PRIMITIVES = dsn.OPS
+
+
+def darts_parse(W):
+  """DARTS ``model_search.Network.genotype._parse`` (Liu et al.'s code, transcribed): per node
+  the 2 inputs whose best non-``none`` weight is largest, each with that op -> [(op, input)]."""
+  gene, n, start = [], 2, 0
+  for i in range(4):
+    end = start + n
+    w = W[start:end].copy()
+    edges = sorted(range(i + 2), key=lambda x: -max(
+        w[x][k] for k in range(len(w[x])) if k != PRIMITIVES.index("none")))[:2]
+    for j in edges:
+      k_best = None
+      for k in range(len(w[j])):
+        if k != PRIMITIVES.index("none"):
+          if k_best is None or w[j][k] > w[j][k_best]:
+            k_best = k
+      gene.append((PRIMITIVES[k_best], j))
+    start = end
+    n += 1
+  return gene
+
+
+def as_gene(cell):
+  return [(PRIMITIVES[int(o) + 1], int(i)) for i, o in np.asarray(cell)]
+
+
+def test_spec_shape_and_edge_groups():
+  spec = jnn.supernet_spec("darts")
+  assert spec is dsn.SUPERNET_SPEC and spec.alpha_shape == (28, 8)
+  assert spec.ops[0] == "none" and spec.ops[1:] == DARTS.ops
+  assert spec.edges[:14] == dsn.CELL_EDGES and len(set(spec.edges)) == 28
+  # PC-DARTS normalises beta over the edges entering one node of one cell type: 8 groups
+  t = np.asarray(spec.edge_targets)
+  assert sorted(np.bincount(t)[np.bincount(t) > 0]) == [2, 2, 3, 3, 4, 4, 5, 5]
+  norm = np.asarray(spec.edge_normalisation(jnp.arange(28.0) / 7))
+  for g in np.unique(t):
+    np.testing.assert_allclose(norm[t == g].sum(), 1.0, rtol=1e-6)
+  net = jnn.compile("darts", None, 10, C=4, layers=3)
+  assert net.spec is spec and dsn.reduction_cells(8) == (2, 5) and dsn.reduction_cells(3) == (1, 2)
+
+
+def test_paths_round_trip_and_sampler():
+  archs = DARTS.sample(jax.random.key(0), (50,))
+  ops = np.asarray(dsn.arch_to_ops(archs))  # [50, 28]
+  assert ops.shape == (50, 28) and ((ops > 0).sum(-1) == 16).all()
+  back = dsn.SUPERNET_SPEC.to_arch(ops)  # the path's Arch (pair order canonical)
+  assert bool(jnp.all(DARTS.is_valid(back)))
+  np.testing.assert_array_equal(np.asarray(DARTS.fingerprint(back)),
+                                np.asarray(DARTS.fingerprint(archs)))
+  hot = np.asarray(dsn.SUPERNET_SPEC.one_hot(archs))
+  np.testing.assert_array_equal(hot.argmax(-1), ops)
+  np.testing.assert_array_equal(hot, np.asarray(dsn.SUPERNET_SPEC.one_hot(jnp.asarray(ops))))
+  paths = np.asarray(jax.vmap(dsn.SUPERNET_SPEC.sample_ops)(jax.random.split(jax.random.key(1), 20)))
+  assert bool(jnp.all(DARTS.is_valid(dsn.SUPERNET_SPEC.to_arch(paths))))
+  assert ((paths > 0).sum(-1) == 16).all() and len({p.tobytes() for p in paths}) == 20
+
+
+def test_discretize_is_darts_rule_on_hand_set_alphas():
+  w = np.full((28, 8), 0.01, np.float32)
+  # normal node 2 (edges 0, 1): `none` dominates edge 0 but does not count
+  w[0] = [0.9, 0.01, 0.01, 0.02, 0.03, 0.01, 0.01, 0.01]
+  w[1] = [0.1, 0.1, 0.1, 0.1, 0.1, 0.4, 0.1, 0.1]
+  # node 3 (edges 2-4): input 2 strongest (dil_conv_3x3), then input 0 (skip)
+  w[2, 3], w[3, 4], w[4, 6] = 0.3, 0.2, 0.5
+  # node 5 (edges 9-13): a tie between inputs 1 and 4 -> the lower input first (sorted is stable)
+  w[10, 2], w[13, 7] = 0.6, 0.6
+  a = dsn.discretize(jnp.asarray(w))
+  gene = as_gene(a.normal)
+  assert gene[:4] == [("sep_conv_5x5", 1), ("sep_conv_3x3", 0), ("dil_conv_3x3", 2),
+                      ("skip_connect", 0)]
+  assert gene[6:] == [("avg_pool_3x3", 1), ("dil_conv_5x5", 4)]
+  assert gene == darts_parse(w[:14]) and as_gene(a.reduce) == darts_parse(w[14:])
+  rng = np.random.default_rng(0)
+  for _ in range(20):
+    w = jax.nn.softmax(jnp.asarray(rng.normal(size=(28, 8)), jnp.float32), -1)
+    a = dsn.discretize(w)
+    assert bool(DARTS.is_valid(a))
+    assert as_gene(a.normal) == darts_parse(np.asarray(w[:14]))
+    assert as_gene(a.reduce) == darts_parse(np.asarray(w[14:]))
+    assert DARTS.to_string(a).startswith("[[(")
+
+
+def _state(alpha, best=None, **extra):
+  return OneShotState(step=jnp.zeros((), jnp.int32), params={}, batch_stats={},
+                      alphas={"alpha": alpha, **extra}, w_opt=None, a_opt=None,
+                      best=jnp.full((28,), NO_ARCH, jnp.int32) if best is None else best)
+
+
+@pytest.mark.parametrize("name", list(oneshot.ONESHOT))
+def test_every_optimizer_discretizes_to_a_valid_genotype(name):
+  """No compile of the network: the optimizers' ``discretize`` on hand-set alphas is DARTS's
+  rule on their op distribution; RSWS / OneShot return the scored path (``state.best``)."""
+  net = jnn.compile("darts", None, 10, C=4, layers=3)
+  opt = oneshot.make(name, net, epochs=1, steps_per_epoch=1)
+  assert opt.spec is dsn.SUPERNET_SPEC
+  alpha = jnp.asarray(np.random.default_rng(1).normal(size=(28, 8)), jnp.float32)
+  extra = {"beta": jnp.zeros(28)} if name == "pcdarts" else {}
+  if name in ("rsws", "oneshot"):
+    path = dsn.SUPERNET_SPEC.sample_ops(jax.random.key(2))
+    a = opt.discretize(_state(alpha, best=path))
+    np.testing.assert_array_equal(np.asarray(dsn.arch_to_ops(a)), np.asarray(path))
+  else:
+    a = opt.discretize(_state(alpha, **extra))
+    w = np.asarray(opt.op_weights(_state(alpha, **extra)))
+    assert as_gene(a.normal) == darts_parse(w[:14]) and as_gene(a.reduce) == darts_parse(w[14:])
+  assert bool(DARTS.is_valid(a)) and spaces.darts.genotype_string(a).startswith("Genotype(normal=[(")
+
+
+# ----------------------------------------------------------------------------- extended (compiles)
+
+FAST = dict(xla_backend_optimization_level=0, xla_llvm_disable_expensive_passes=True)
+B = 8
+
+
+@pytest.fixture(scope="module")
+def tiny_batches():
+  k1, k2 = jax.random.split(jax.random.key(0))
+  x = jax.random.normal(k1, (2, B, 8, 8, 3), jnp.float32)
+  y = jax.random.randint(k2, (2, B), 0, 10)
+  return (x[0], y[0]), (x[1], y[1])
