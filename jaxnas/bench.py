@@ -69,6 +69,9 @@ def main(argv=None) -> int:
                  help="suite: fewer seeds for some optimizers, e.g. bananas=20,gp_bo=10 (recorded)")
   p.add_argument("--predictors", action="store_true",
                  help="suite: also the predictors' Kendall tau at 100 and 400 architectures")
+  p.add_argument("--cases", default=None,
+                 help="supernet: comma-separated cases (default the NB201 ones; the DARTS space's: "
+                      "darts_space_darts_1st, darts_space_gdas, darts_space_pcdarts)")
   args = p.parse_args(argv)
   if args.suite not in SUITES:
     print(f"error: unknown suite {args.suite!r}; valid: {', '.join(SUITES)}", file=sys.stderr)
@@ -138,6 +141,10 @@ def main(argv=None) -> int:
         kwargs["proxies"] = [p.strip() for p in args.proxies.split(",") if p.strip()]
     if args.suite == "nb101" and args.benchmark_path:
       kwargs["benchmark_path"] = args.benchmark_path
+    if args.suite == "supernet" and args.cases:
+      kwargs["cases"] = [c.strip() for c in args.cases.split(",") if c.strip()]
+    if args.suite == "supernet" and args.repeats:
+      kwargs["repeats"] = args.repeats
   report = run(None if args.suite == "bbo" else args.json, **kwargs)
   if args.suite == "bbo" and not args.no_model_based:
     # the model-based optimizers, at 100 seeds x 150 queries (their own, smaller default scale)

@@ -145,3 +145,77 @@ def tiny_batches():
   x = jax.random.normal(k1, (2, B, 8, 8, 3), jnp.float32)
   y = jax.random.randint(k2, (2, B), 0, 10)
   return (x[0], y[0]), (x[1], y[1])
+
+
+CONFIGS = ("darts", "pcdarts", "gdas", "snas", "drnas", "rsws", "oneshot")
+
+
+def test_configs_have_the_nb201_keys_and_the_darts_network():
+  from jaxnas.config import load_config
+  from jaxnas.drivers import oneshot as drv
+  from jaxnas.paths import REPO_ROOT
+  nb = load_config(str(REPO_ROOT / "configs" / "nb201_darts.py"))
+  for name in CONFIGS:
+    c = load_config(str(REPO_ROOT / "configs" / f"darts_{name}.py"))
+    assert c.search_space == "darts" and c.optimizer.name == name
+    assert set(c.keys()) == set(nb.keys()) and set(c.data.keys()) == set(nb.data.keys())
+    assert dict(c.network) == {"channels": 16, "layers": 8}
+    assert dict(c.benchmark) == {"name": "", "path": "", "dataset": ""}
+    assert set(c.optimizer.keys()) == {"name", *oneshot.hyperparameters(name)}
+    smoke = load_config(str(REPO_ROOT / "configs" / f"darts_{name}.py") + ":smoke")
+    assert dict(smoke.network) == {"channels": 4, "layers": 3} and smoke.data.image_size == 8
+  assert dict(drv.network_kwargs(c)) == {"C": 16, "layers": 8}
+
+
+def test_driver_errors_before_compiling(tmp_path):
+  from jaxnas.drivers import oneshot as drv
+  c = drv.oneshot_config("darts", search_space="darts")
+  c.network.depth = 3
+  with pytest.raises(ValueError, match="unknown network key 'depth' for search space darts"):
+    drv.run_oneshot(c, tmp_path, quiet=True)
+  c = drv.oneshot_config("darts", search_space="darts")
+  c.benchmark.name = "nasbench201"
+  with pytest.raises(ValueError, match="indexes search space 'nasbench201', not 'darts'"):
+    drv.run_oneshot(c, tmp_path, quiet=True)
+
+
+def _tiny_driver_config(shared_data, name="darts"):
+  from jaxnas.drivers import oneshot as drv
+  c = drv.oneshot_config(name, search_space="darts")
+  c.data.name = "fashion_mnist"
+  c.data.path = str(shared_data / "images" / "fashion_mnist")
+  c.data.max_examples = 128  # per search half: 256 images
+  c.data.image_size = 8
+  c.epochs, c.batch_size = 2, 32
+  c.network.channels, c.network.layers = 2, 3  # cells: normal, reduce, reduce
+  c.optimizer.lr, c.optimizer.arch_lr = 0.1, 3e-2
+  return c
+
+
+@pytest.mark.extended  # compiles the tiny DARTS supernet's init and step (~100 CPU-s, see README)
+def test_darts_first_order_through_the_driver_resumes_bit_identically(shared_data, tmp_path):
+  """First-order DARTS on the DARTS supernet, Fashion-MNIST: the training loss falls from the
+  first epoch to the second, ``results.json`` holds a valid genotype per epoch, and a run killed
+  after epoch 1 and resumed ends bit-identical to the uninterrupted one."""
+  from jaxnas.drivers import oneshot as drv
+  c = _tiny_driver_config(shared_data)
+  full = drv.run_oneshot(c, tmp_path / "full", quiet=True)
+  saved = json.loads((tmp_path / "full" / "results.json").read_text())
+  assert saved["search_space"] == "darts" and saved["epochs_done"] == 2
+  loss = saved["train_loss"]
+  assert np.all(np.isfinite(loss)) and loss[1] < loss[0], loss
+  assert len(saved["archs"]) == 2 and saved["best_arch"] == saved["archs"][-1]
+  for s in saved["archs"]:
+    assert bool(DARTS.is_valid(DARTS.from_string(s))), s
+  w = np.asarray(saved["history"][-1]["op_weights"])
+  assert w.shape == (28, 8)
+  assert DARTS.to_string(dsn.discretize(jnp.asarray(w, jnp.float32))) == saved["best_arch"]
+  assert saved["benchmark_val_accuracy"] == [None, None] and "benchmark_note" in saved
+  assert (tmp_path / "full" / "alphas.png").stat().st_size > 0
+  part = drv.run_oneshot(c, tmp_path / "resumed", quiet=True, stop_after=1)
+  assert part["epochs_done"] == 1
+  resumed = drv.run_oneshot(c, tmp_path / "resumed", quiet=True)
+  assert resumed["epochs_done"] == 2 and resumed["archs"] == full["archs"]
+  assert resumed["train_loss"] == full["train_loss"]
+  for a, b in zip(jax.tree.leaves(full["state"]), jax.tree.leaves(resumed["state"])):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
