@@ -1,8 +1,7 @@
-"""One-shot search on the DARTS space (NAS-Bench-301's cells) with
-DrNAS (Dirichlet op weights): the DARTS search
-supernet (C=16, 8 cells, reductions at 2 and 5, 14 mixed edges x 8 ops with ``none``; see
-jaxnas.nn.darts_supernet and jaxnas.optimizers.oneshot.drnas). ``results.json`` holds the genotype
-(the ``darts`` space's string) after every epoch; rerunning with the same workdir resumes.
+"""One-shot search on the DARTS space (NAS-Bench-301's cells) with DrNAS (Dirichlet op weights): the
+DARTS search supernet (C=16, 8 cells, reductions at 2 and 5, 14 mixed edges x 8 ops with ``none``;
+see jaxnas.nn.darts_supernet). ``results.json`` holds the genotype (the ``darts`` space's string)
+after every epoch; rerunning with the same workdir resumes.
 
   python -m jaxnas.run --config configs/darts_drnas.py --workdir runs/darts_drnas
   # a quick CPU check: 4 channels, 3 cells, Fashion-MNIST at 8x8, one epoch

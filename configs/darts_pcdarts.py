@@ -1,7 +1,6 @@
-"""One-shot search on the DARTS space (NAS-Bench-301's cells) with
-PC-DARTS (partial channels K=4, edge normalisation): the DARTS search
-supernet (C=16, 8 cells, reductions at 2 and 5, 14 mixed edges x 8 ops with ``none``; see
-jaxnas.nn.darts_supernet and jaxnas.optimizers.oneshot.pc_darts). ``results.json`` holds the genotype
+"""One-shot search on the DARTS space (NAS-Bench-301's cells) with PC-DARTS (partial channels K=4,
+edge normalisation): the DARTS search supernet (C=16, 8 cells, reductions at 2 and 5, 14 mixed
+edges x 8 ops with ``none``; see jaxnas.nn.darts_supernet). ``results.json`` holds the genotype
 (the ``darts`` space's string) after every epoch; rerunning with the same workdir resumes.
 
   python -m jaxnas.run --config configs/darts_pcdarts.py --workdir runs/darts_pcdarts

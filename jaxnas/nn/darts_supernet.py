@@ -317,6 +317,7 @@ def supernet_darts(num_classes: int, C: int = 16, layers: int = 8, *, mode: str 
                        int(partial_channels))
 
 
-__all__ = ["CELL_EDGES", "DartsSearchCell", "EdgeGroup", "OUT_EDGES", "DartsSupernet", "DartsSupernetSpec", "EDGES",
+__all__ = ["CELL_EDGES", "DartsSearchCell", "EdgeGroup", "OUT_EDGES", "DartsSupernet",
+           "DartsSupernetSpec", "EDGES",
            "LIBRARY", "OPS", "SUPERNET_SPEC", "arch_to_ops", "discretize", "reduction_cells",
            "sample_ops", "supernet_darts"]
