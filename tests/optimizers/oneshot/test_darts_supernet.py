@@ -219,3 +219,25 @@ def test_darts_first_order_through_the_driver_resumes_bit_identically(shared_dat
   assert resumed["train_loss"] == full["train_loss"]
   for a, b in zip(jax.tree.leaves(full["state"]), jax.tree.leaves(resumed["state"])):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.extended  # traces 7 bilevel steps of the tiny supernet (~15 CPU-s each, no compile)
+def test_all_seven_optimizers_build_their_step_on_the_darts_supernet(tiny_batches):
+  """Every optimizer's ``init`` and ``step`` trace on the tiny DARTS supernet (C=2, 3 cells, 8x8;
+  ``jax.eval_shape``, nothing compiles: a compile costs ~85 CPU-s per optimizer here): the step
+  maps the state to one of the same structure, shapes and dtypes, alphas ``[28, 8]`` (+ PC-DARTS's
+  ``beta [28]``), scalar float metrics. First-order DARTS runs for real in the driver test."""
+  net = jnn.compile("darts", None, 10, C=2, layers=3)
+  key = jax.random.key(0)
+  train, valid = tiny_batches
+  for name in oneshot.ONESHOT:
+    kw = {"partial_channels": 2} if name == "pcdarts" else {}
+    opt = oneshot.make(name, net, epochs=1, steps_per_epoch=1, **kw)
+    state = jax.eval_shape(opt.init, key, train)
+    assert state.alphas["alpha"].shape == (28, 8) and state.best.shape == (28,)
+    assert ("beta" in state.alphas) == (name == "pcdarts")
+    new, m = jax.eval_shape(opt.step, key, state, train, valid)
+    assert jax.tree.structure(new) == jax.tree.structure(state), name
+    for a, b in zip(jax.tree.leaves(new), jax.tree.leaves(state)):
+      assert (a.shape, a.dtype) == (b.shape, b.dtype), name
+    assert all(v.shape == () and v.dtype == jnp.float32 for v in jax.tree.leaves(m)), name
