@@ -78,6 +78,9 @@ def main(argv=None) -> int:
                       "(<combination>+energy_mj: 3 objectives)")
   p.add_argument("--speed-seeds", type=int, default=None,
                  help="multiobjective: seeds of the nsga2 speed run (default 1000, 0 = none)")
+  p.add_argument("--cases", default=None,
+                 help="supernet: comma-separated cases (default the NB201 ones; the DARTS space's: "
+                      "darts_space_darts_1st, darts_space_gdas, darts_space_pcdarts)")
   args = p.parse_args(argv)
   if args.suite not in SUITES:
     print(f"error: unknown suite {args.suite!r}; valid: {', '.join(SUITES)}", file=sys.stderr)
@@ -179,6 +182,10 @@ def main(argv=None) -> int:
         kwargs["proxies"] = [p.strip() for p in args.proxies.split(",") if p.strip()]
     if args.suite == "nb101" and args.benchmark_path:
       kwargs["benchmark_path"] = args.benchmark_path
+    if args.suite == "supernet" and args.cases:
+      kwargs["cases"] = [c.strip() for c in args.cases.split(",") if c.strip()]
+    if args.suite == "supernet" and args.repeats:
+      kwargs["repeats"] = args.repeats
   report = run(None if args.suite == "bbo" else args.json, **kwargs)
   if args.suite == "bbo" and not args.no_model_based:
     # the model-based optimizers, at 100 seeds x 150 queries (their own, smaller default scale)

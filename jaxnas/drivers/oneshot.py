@@ -107,6 +107,8 @@ def default_network(search_space: str) -> dict:
     out["cells_per_stage"] = params["N"].default
   if "skeleton" in params:
     out["skeleton"] = params["skeleton"].default
+  if "layers" in params:  # the DARTS search network: cells in all (8)
+    out["layers"] = params["layers"].default
   return out
 
 
@@ -262,7 +264,7 @@ def run_oneshot(config, workdir=None, quiet: bool = False, stop_after: int | Non
   check_common(config)
   space = spaces.get_space(config.get("search_space", DEFAULT_SPACE))
   net_kw = dict(network_kwargs(config))
-  bench = io.optional_benchmark(config, space)
+  bench = _optional_benchmark(config, space)
   bench_ds = _benchmark_dataset(config, bench)
   has_test = bench is not None and bench.has("test_accuracy")
   epochs, batch = int(config.epochs), int(config.batch_size)
@@ -458,6 +460,16 @@ def _select(opt, score_fn, state, valid, key, num_archs: int, num_batches: int, 
   scores = jnp.concatenate(scores)[:num_archs]
   best = int(jnp.argmax(scores))
   return state.replace(best=ops[best].astype(jnp.int32)), float(scores[best])
+
+
+def _optional_benchmark(config, space):
+  """``io.optional_benchmark``, or None when the config names no benchmark (``name`` and ``path``
+  empty) and none is registered under the space's name (the DARTS space: its surrogate benchmark
+  is fitted and saved separately; set ``benchmark.name``/``path`` to look the cells up in it)."""
+  b = config.get("benchmark", None)
+  if b is not None and not b.get("name") and not b.get("path") and space.name not in bm.BENCHMARKS:
+    return None
+  return io.optional_benchmark(config, space)
 
 
 def _checkpoint_hash(config) -> str:

@@ -20,6 +20,7 @@ from jaxnas.nn import cell, layers, nb201, probes, transnas_micro
 from jaxnas.nn import nb101
 from jaxnas.nn import nb_macro, transnas_macro
 from jaxnas.nn import darts, darts_ops
+from jaxnas.nn import darts_supernet
 from jaxnas.nn.counting import count_flops, count_params
 from jaxnas.nn.layers import DEFAULT_BN, NB201_BN, BNConfig
 from jaxnas.nn.nb201 import (NB201Network, NB201Supernet, compile_nb201, one_hot, restrict,
@@ -37,10 +38,13 @@ NETWORKS["transnas101_macro"] = (transnas_macro.compile_transnas_macro,
 NETWORKS["nasbench_macro"] = (nb_macro.compile_nb_macro, nb_macro.supernet_nb_macro)
 # DARTS / NAS-Bench-301: the evaluation network (style "eval") and NASLib's search-style one
 NETWORKS["darts"] = (darts.compile_darts, None)
+# the DARTS search supernet (14 + 14 mixed edges x 8 ops with none; spec: DARTS's top-2 rule)
+NETWORKS["darts"] = (NETWORKS["darts"][0], darts_supernet.supernet_darts)
 # registered space name -> the one-shot optimizers' view of its supernet (alpha shape, edge targets,
 # discretisation, one-hot, path sampler)
 SUPERNET_SPECS = {"nasbench201": nb201.SUPERNET_SPEC,
                   "transnas101_micro": transnas_micro.SUPERNET_SPEC}
+SUPERNET_SPECS["darts"] = darts_supernet.SUPERNET_SPEC
 # network class -> () -> its fast SynFlow scorer, a module with ``can_score(net, op_weights)`` and
 # ``score(net, variables, op_weights, image_size, *, chunk_size, precision)`` (loaded on first
 # use: the scorers import jaxnas.nn). See jaxnas.evaluate.zero_cost.synflow_many.
@@ -157,5 +161,5 @@ __all__ = [
     "nb201",
     "probes", "transnas_micro", "nb_macro", "transnas_macro",
     "nb101",
-    "darts", "darts_ops", "ZERO_COST_NETWORKS",
+    "darts", "darts_ops", "ZERO_COST_NETWORKS", "darts_supernet",
 ]

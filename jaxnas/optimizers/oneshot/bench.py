@@ -39,6 +39,10 @@ from jaxnas.optimizers import oneshot as oneshot_lib
 
 CASES = (("darts_1st", "darts", {}), ("darts_2nd", "darts", {"second_order": True}),
          ("gdas", "gdas", {}), ("drnas", "drnas", {}))
+# DARTS-space cases (opt-in with --cases): the same step on the DARTS search supernet (C=16, 8
+# cells, 28 x 8 alphas; quick: C=4, 3 cells), same batches, the driver's cell BN.
+DARTS_CASES = (("darts_space_darts_1st", "darts", {}), ("darts_space_gdas", "gdas", {}),
+               ("darts_space_pcdarts", "pcdarts", {}))
 SEARCH_HALF = 25_000  # images in each NB201 CIFAR-10 search half (train / valid)
 
 
@@ -167,8 +171,8 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
   Raises:
     ValueError: an unknown case label.
   """
-  labels = [c[0] for c in CASES]
-  cases = labels if cases is None else list(cases)
+  labels = [c[0] for c in CASES + DARTS_CASES]
+  cases = [c[0] for c in CASES] if cases is None else list(cases)
   bad = [c for c in cases if c not in labels]
   if bad:
     raise ValueError(f"unknown supernet bench case {bad[0]!r}; valid: {', '.join(labels)}")
@@ -185,11 +189,17 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
          "setting": {"C": C, "N": N, "batch": B, "image": [H, H, 3], "images_per_step": 2 * B,
                      "repeats": repeats, "steps_per_25k_epoch": steps_per_epoch},
          "load_average": {"before": _load()}, "results": {}}
-  for label, name, kw in CASES:
+  if any(c in cases for c, _, _ in DARTS_CASES):
+    out["setting"]["darts_space"] = {"C": 4 if quick else 16, "layers": 3 if quick else 8}
+  for label, name, kw in CASES + DARTS_CASES:
     if label not in cases:
       continue
     load_before = _load()
-    opt = oneshot_lib.make(name, net, epochs=50, steps_per_epoch=steps_per_epoch, **kw)
+    case_net = net
+    if label.startswith("darts_space_"):
+      case_net = jnn.compile("darts", None, 10, **out["setting"]["darts_space"],
+                             cell_bn=SEARCH_CELL_BN)
+    opt = oneshot_lib.make(name, case_net, epochs=50, steps_per_epoch=steps_per_epoch, **kw)
     prog = build_step(opt, (x, y))
     r = time_program(prog, repeats)
     peak, source = _peak_memory()

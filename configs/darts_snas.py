@@ -1,0 +1,23 @@
+"""One-shot search on the DARTS space (NAS-Bench-301's cells) with SNAS (relaxed Gumbel-softmax):
+the DARTS search supernet (C=16, 8 cells, reductions at 2 and 5, 14 mixed edges x 8 ops with
+``none``; see jaxnas.nn.darts_supernet). ``results.json`` holds the genotype (the ``darts``
+space's string) after every epoch; rerunning with the same workdir resumes.
+
+  python -m jaxnas.run --config configs/darts_snas.py --workdir runs/darts_snas
+  # a quick CPU check: 4 channels, 3 cells, Fashion-MNIST at 8x8, one epoch
+  python -m jaxnas.run --config configs/darts_snas.py:smoke --workdir runs/darts_snas_smoke
+"""
+
+from jaxnas.drivers.oneshot import oneshot_config
+
+
+def get_config(arg=None):
+  c = oneshot_config("snas", search_space="darts")
+  if arg == "smoke":
+    c.data.name = "fashion_mnist"
+    c.data.max_examples = 256
+    c.data.image_size = 8
+    c.epochs, c.batch_size = 1, 32
+    c.network.channels, c.network.layers = 4, 3
+    c.score_archs, c.score_batches = 10, 1
+  return c
