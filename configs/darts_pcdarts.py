@@ -12,12 +12,4 @@ from jaxnas.drivers.oneshot import oneshot_config
 
 
 def get_config(arg=None):
-  c = oneshot_config("pcdarts", search_space="darts")
-  if arg == "smoke":
-    c.data.name = "fashion_mnist"
-    c.data.max_examples = 256
-    c.data.image_size = 8
-    c.epochs, c.batch_size = 1, 32
-    c.network.channels, c.network.layers = 4, 3
-    c.score_archs, c.score_batches = 10, 1
-  return c
+  return oneshot_config("pcdarts", search_space="darts", preset=arg)

@@ -60,10 +60,18 @@ BENCHMARK_DATASET = {"cifar10": "cifar10", "cifar100": "cifar100",
 SEARCH_CELL_BN = jnn.BNConfig(affine=False, track_running_stats=False)
 
 
-def oneshot_config(optimizer: str, *, search_space: str = DEFAULT_SPACE, **hparams):
+# ``preset="smoke"``: a CPU check of a config in a minute or so (Fashion-MNIST at 8x8, 256 images,
+# one epoch) on a small network of the space (the keys of its ``config.network``)
+SMOKE_NETWORK = {"darts": {"channels": 4, "layers": 3}}
+
+
+def oneshot_config(optimizer: str, *, search_space: str = DEFAULT_SPACE, preset: str | None = None,
+                   **hparams):
   """The default one-shot search config (what ``configs/nb201_<optimizer>.py`` return); another
   ``search_space`` (e.g. ``transnas101_micro``) gets its network keys and, where the space's
-  table is not embedded, ``benchmark.name`` ``""`` (set ``benchmark.path`` to a built table)."""
+  table is not embedded, ``benchmark.name`` ``""`` (set ``benchmark.path`` to a built table).
+  ``preset`` (a config file's ``:arg``): ``None``, or ``"smoke"`` for the spaces of
+  :data:`SMOKE_NETWORK`."""
   import ml_collections  # pylint: disable=import-outside-toplevel
 
   spaces.get_space(search_space)  # ValueError naming the registered spaces
@@ -93,6 +101,15 @@ def oneshot_config(optimizer: str, *, search_space: str = DEFAULT_SPACE, **hpara
     # name "" = the space's own table; path "" = its embedded one (none: no benchmark numbers);
     # dataset "" = the search dataset's table column where the table has it, else its first
     c.benchmark = ml_collections.ConfigDict({"name": "", "path": "", "dataset": ""})
+  if preset is not None:
+    if preset != "smoke" or search_space not in SMOKE_NETWORK:
+      valid = "smoke" if search_space in SMOKE_NETWORK else "none"
+      raise ValueError(f"unknown config preset {preset!r} for search space {search_space!r}; "
+                       f"valid: {valid}")
+    c.data.name, c.data.max_examples, c.data.image_size = "fashion_mnist", 256, 8
+    c.epochs, c.batch_size = 1, 32
+    c.network.update(SMOKE_NETWORK[search_space])
+    c.score_archs, c.score_batches = 10, 1
   return c
 
 

@@ -164,6 +164,9 @@ def test_configs_have_the_nb201_keys_and_the_darts_network():
     assert set(c.optimizer.keys()) == {"name", *oneshot.hyperparameters(name)}
     smoke = load_config(str(REPO_ROOT / "configs" / f"darts_{name}.py") + ":smoke")
     assert dict(smoke.network) == {"channels": 4, "layers": 3} and smoke.data.image_size == 8
+  with pytest.raises(ValueError, match="unknown config preset 'big' for search space 'darts'; "
+                     "valid: smoke"):
+    load_config(str(REPO_ROOT / "configs" / "darts_gdas.py") + ":big")
   assert dict(drv.network_kwargs(c)) == {"C": 16, "layers": 8}
 
 
