@@ -30,6 +30,18 @@ SUITES = {
 }
 
 
+def _optimizer_seeds(text: str | None) -> dict[str, int]:
+  """``--optimizer-seeds NAME=N,...`` as ``{NAME: N}`` (ValueError on a malformed item)."""
+  out = {}
+  for item in (text or "").split(","):
+    if item.strip():
+      k, _, v = item.partition("=")
+      if not v.strip().isdigit():
+        raise ValueError(f"--optimizer-seeds takes NAME=N,..., got {item!r}")
+      out[k.strip()] = int(v)
+  return out
+
+
 def main(argv=None) -> int:
   p = argparse.ArgumentParser(prog="python -m jaxnas.bench", description=__doc__.split("\n\n")[0])
   p.add_argument("suite", help=f"one of: {', '.join(SUITES)}")
@@ -132,13 +144,11 @@ def main(argv=None) -> int:
     if args.queries:
       kwargs["num_queries"] = args.queries
     seeds_for = {"gp_bo": args.gp_seeds} if args.gp_seeds else {}
-    for item in (args.optimizer_seeds or "").split(","):
-      if item.strip():
-        k, _, v = item.partition("=")
-        if not v.strip().isdigit():
-          print(f"error: --optimizer-seeds takes NAME=N,..., got {item!r}", file=sys.stderr)
-          return 2
-        seeds_for[k.strip()] = int(v)
+    try:
+      seeds_for.update(_optimizer_seeds(args.optimizer_seeds))
+    except ValueError as e:
+      print(f"error: {e}", file=sys.stderr)
+      return 2
     if seeds_for:
       kwargs["seeds_for"] = seeds_for
     if args.repeats:
@@ -159,13 +169,11 @@ def main(argv=None) -> int:
     if args.speed_seeds is not None:
       kwargs["speed_seeds"] = args.speed_seeds
     seeds_for = {}
-    for item in (args.optimizer_seeds or "").split(","):
-      if item.strip():
-        k, _, v = item.partition("=")
-        if not v.strip().isdigit():
-          print(f"error: --optimizer-seeds takes NAME=N,..., got {item!r}", file=sys.stderr)
-          return 2
-        seeds_for[k.strip()] = int(v)
+    try:
+      seeds_for.update(_optimizer_seeds(args.optimizer_seeds))
+    except ValueError as e:
+      print(f"error: {e}", file=sys.stderr)
+      return 2
     kwargs["seeds_for"] = seeds_for
     try:
       run(args.json, **kwargs)
