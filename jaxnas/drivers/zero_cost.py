@@ -104,9 +104,14 @@ def network_space(space) -> str:
 
 
 def has_supernet(space) -> bool:
-  """Whether ``space`` registers an op-choice supernet (NB101 does not: a cell's topology sets its
-  network's shapes, so each cell is scored with its own discrete network)."""
-  return jnn.NETWORKS[network_space(space)][1] is not None
+  """Whether ``space``'s cells are scored through its op-choice supernet in select mode. NB101 has
+  none (a cell's topology sets its network's shapes), and a space with its own zero-cost network in
+  ``jaxnas.nn.ZERO_COST_NETWORKS`` (DARTS: NASLib's C=32, 8-cell search-style network, whose
+  preprocessing and counts its search supernet does not share) is scored on that network: each
+  cell with its own discrete network."""
+  name = network_space(space)
+  return (jnn.NETWORKS[name][1] is not None
+          and name not in getattr(jnn, "ZERO_COST_NETWORKS", {}))
 
 
 def select_archs(num_archs: int, seed: int, total: int) -> np.ndarray:
