@@ -418,14 +418,7 @@ def _merge_files(paths, json_out, markdown_out, log) -> dict:
                        "jaxnas.bench suite --json FILE)") from None
     reports.append(rep)
   report = merge(reports)
-  if json_out:
-    from jaxnas.drivers.io import write_json  # pylint: disable=import-outside-toplevel
-    write_json(pathlib.Path(json_out), report)
-  md = markdown(report)
-  if markdown_out:
-    pathlib.Path(markdown_out).write_text(md + "\n")
-  log(md)
-  return report
+  return _emit(report, json_out, markdown_out, log)
 
 
 def run(json_out=None, *, markdown_out=None, tasks=None, names=None, num_seeds: int = 100,
@@ -468,6 +461,11 @@ def run(json_out=None, *, markdown_out=None, tasks=None, names=None, num_seeds: 
   report["wall_seconds"] = time.perf_counter() - t0
   report["load_before"] = load_before
   report["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+  return _emit(report, json_out, markdown_out, log)
+
+
+def _emit(report: dict, json_out, markdown_out, log) -> dict:
+  """Writes ``report`` to ``--json`` and its markdown to ``--markdown``, logs the markdown."""
   if json_out:
     from jaxnas.drivers.io import write_json  # pylint: disable=import-outside-toplevel
     write_json(pathlib.Path(json_out), report)
