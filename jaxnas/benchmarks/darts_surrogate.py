@@ -263,15 +263,8 @@ def save(path, arrays: dict[str, np.ndarray]) -> pathlib.Path:
   """Writes a surrogate file (deterministic bytes, as :func:`jaxnas.benchmarks.io.save`)."""
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
-  with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-    for k in sorted(arrays):
-      buf = _io.BytesIO()
-      np.lib.format.write_array(buf, np.asanyarray(arrays[k]), allow_pickle=False)
-      info = zipfile.ZipInfo(f"{k}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-      info.compress_type = zipfile.ZIP_DEFLATED
-      info.external_attr = 0o644 << 16
-      zf.writestr(info, buf.getvalue(), compresslevel=9)
-  return path
+  from jaxnas.benchmarks.io import write_npz  # pylint: disable=import-outside-toplevel
+  return write_npz(path, arrays)
 
 
 def is_surrogate_file(path) -> bool:

@@ -40,15 +40,7 @@ def save(path, arrays: dict[str, np.ndarray]) -> pathlib.Path:
     raise ValueError(f"unknown index_kind {kind!r}; valid: {', '.join(REQUIRED_BY_KIND)}")
   version = FORMAT_VERSION if kind == "id" else PARTIAL_FORMAT_VERSION
   arrays = dict(arrays, format_version=np.int32(version))
-  with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-    for k in sorted(arrays):
-      buf = io.BytesIO()
-      np.lib.format.write_array(buf, np.asanyarray(arrays[k]), allow_pickle=False)
-      info = zipfile.ZipInfo(f"{k}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-      info.compress_type = zipfile.ZIP_DEFLATED
-      info.external_attr = 0o644 << 16
-      zf.writestr(info, buf.getvalue(), compresslevel=9)
-  return path
+  return write_npz(path, arrays)
 
 
 def load_arrays(path, build_hint: str) -> dict[str, np.ndarray]:
@@ -79,3 +71,18 @@ def load_arrays(path, build_hint: str) -> dict[str, np.ndarray]:
         f"benchmark table {path} has format {int(arrays['format_version'])}, this jaxnas reads "
         f"{want} for index kind {kind!r}; rebuild it with: {build_hint}")
   return arrays
+
+
+def write_npz(path, arrays: dict) -> pathlib.Path:
+  """An ``.npz`` with deterministic bytes (sorted members, fixed dates and modes, no pickles):
+  a rebuild from the same inputs is byte-identical."""
+  path = pathlib.Path(path)
+  with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    for k in sorted(arrays):
+      buf = io.BytesIO()
+      np.lib.format.write_array(buf, np.asanyarray(arrays[k]), allow_pickle=False)
+      info = zipfile.ZipInfo(f"{k}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+      info.compress_type = zipfile.ZIP_DEFLATED
+      info.external_attr = 0o644 << 16
+      zf.writestr(info, buf.getvalue(), compresslevel=9)
+  return path
