@@ -35,7 +35,6 @@ import csv
 import io as _io
 import json
 import pathlib
-import zipfile
 
 import jax
 import jax.numpy as jnp
