@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # suite -> (module, function); imported lazily so one broken suite does not break the others.
@@ -126,6 +127,9 @@ def main(argv=None) -> int:
       kwargs["names"] = [o.strip() for o in args.optimizers.split(",") if o.strip()]
   elif args.suite == "device":  # accelerator benchmark: fixed sizes (--quick: tiny, on CPU)
     kwargs["quick"] = args.quick
+    if args.quick:  # cheapest compiles for the smoke test; before any backend starts
+      from jaxnas.bench_suites import device  # pylint: disable=import-outside-toplevel
+      os.environ["XLA_FLAGS"] = device.with_quick_flags(os.environ.get("XLA_FLAGS", ""))
     if args.parts:
       kwargs["parts"] = tuple(x.strip() for x in args.parts.split(",") if x.strip())
     sizes = {"re_seeds": args.num_seeds, "re_queries": args.num_queries,

@@ -223,6 +223,9 @@ def test_bench_device_quick(tmp_path):
   assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
   r = json.loads(out.read_text())
   assert r["quick"] and r["device_count"] == 2 and r["sizes"]["re_queries"] == 30
+  # --quick compiles with XLA's cheapest settings, added to the flags the caller set
+  assert set(device_quick_flags()) <= set(r["xla_flags"].split()), r["xla_flags"]
+  assert "--xla_force_host_platform_device_count=2" in r["xla_flags"].split()
   assert set(r["results"]) == {"re", "synflow", "jacov", "darts", "gdas", "bananas"}
   # one process: the programs were built by one thread per core (at most one per part) first
   assert r["build_threads"] == min(6, os.cpu_count()) and 0 < r["build_s"] < r["total_s"]
@@ -238,6 +241,21 @@ def test_bench_device_quick(tmp_path):
     x = r["results"][part]
     assert x["step_ms"] > 0 and x["epoch_s"] == pytest.approx(x["steps_per_epoch"] * x["step_ms"] / 1e3)
     assert 0.5 < x["train_loss"] < 2 * np.log(10)
+
+
+def device_quick_flags():
+  from jaxnas.bench_suites import device  # pylint: disable=import-outside-toplevel
+  return device.QUICK_XLA_FLAGS
+
+
+def test_bench_device_quick_flags_keep_the_callers():
+  """``with_quick_flags`` adds each quick compile flag the caller's ``XLA_FLAGS`` does not set and
+  keeps the caller's value of one it does."""
+  from jaxnas.bench_suites import device  # pylint: disable=import-outside-toplevel
+  assert device.with_quick_flags("") == " ".join(device.QUICK_XLA_FLAGS)
+  got = device.with_quick_flags(" --xla_backend_optimization_level=2  --xla_foo=1 ").split()
+  assert got == ["--xla_backend_optimization_level=2", "--xla_foo=1",
+                 "--xla_cpu_use_fusion_emitters=false"]
 
 
 def test_bench_device_bad_names_and_lazy_build():
