@@ -31,6 +31,12 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
 _OPT_FLAG = "--xla_backend_optimization_level="
 if _OPT_FLAG not in os.environ.get("XLA_FLAGS", ""):
   os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" {_OPT_FLAG}0").strip()
+# XLA:CPU's legacy elemental emitters instead of its fusion emitters: code generation only, and
+# about 30% fewer compile CPU-seconds (test_model_based + test_nn_cell: 20.4 -> 14.2 CPU-s at load
+# 14; `bench device --quick` uses the same two flags: 118 -> 90 CPU-s).
+_EMIT_FLAG = "--xla_cpu_use_fusion_emitters="
+if _EMIT_FLAG not in os.environ.get("XLA_FLAGS", ""):
+  os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" {_EMIT_FLAG}false").strip()
 
 import jax  # pylint: disable=wrong-import-position
 import pytest  # pylint: disable=wrong-import-position
