@@ -21,8 +21,9 @@ Measures, on this machine's CPU:
   with the binary search it replaced. The issue's 10 M queries/s is met by (b); (a) is bound by
   the fingerprint (``fingerprints_per_s``: seven rounds of neighbourhood hashing per cell). With
   fingerprint v2 (``fingerprint_version`` in the report; bit-packed pruning, one vectorised loop
-  per 32-bit lane) the fingerprint runs ~30x faster than v1 and (a) is within reach of 10 M/s on
-  two idle cores: the fingerprint's loop runs on all cores, the lookup on one.
+  per 32-bit lane) the fingerprint runs ~25x faster than v1 and (a) reaches ~6 M queries per
+  CPU-s on this machine; the fingerprint's loop runs on all cores, the lookup on one, so the wall
+  rate on two idle cores lies between that and ~2x it (10 M/s not yet shown).
 """
 
 from __future__ import annotations
