@@ -19,7 +19,8 @@ Vectorised, no Python loop over labelled graphs:
 
 The file holds ``matrix uint8[N, 7, 7]``, ``ops int8[N, 7]`` (``OPS`` order: input,
 conv3x3-bn-relu, conv1x1-bn-relu, maxpool3x3, output; NASLib padding), ``hash`` (``str[N]``, the
-module hashes) and ``fingerprint`` (``int32[N, 2]``); rows sorted by fingerprint. For ``n = 7``,
+module hashes) and ``fingerprint`` (``int32[N, 2]``, of ``fingerprint_version``: the space's
+``FINGERPRINT_VERSION``); rows sorted by fingerprint. For ``n = 7``,
 N = 423,624 (Ying et al. 2019).
 """
 
@@ -151,7 +152,8 @@ def enumerate_cells(num_vertices: int = 7, quiet: bool = False, check_collisions
   _log(f"module hashes: {stats['distinct_module_hashes']:,} distinct "
        f"({time.time() - t0:.1f} s)", quiet)
   return {"matrix": rep_m.astype(np.uint8), "ops": rep_o.astype(np.int8), "hash": hashes,
-          "fingerprint": uniq.astype(np.int32), "stats": stats}
+          "fingerprint": uniq.astype(np.int32),
+          "fingerprint_version": np.array(nb101.FINGERPRINT_VERSION), "stats": stats}
 
 
 def main(out: str, num_vertices: int = 7, quiet: bool = False) -> int:

@@ -272,3 +272,31 @@ def test_tpe_sees_three_equal_ops():
   ops = np.asarray(archs.ops)[:, 0, 1:6]
   f = [(ops == o).mean() for o in (1, 2, 3)]
   assert abs(f[2] - f[1]) < 0.03 and f[0] > f[1] + 0.05, f  # conv3x3 (the good cell's) favoured
+
+
+def test_bitmask_pruning_and_fingerprint_match_the_matrix_forms():
+  # the fingerprint's bit-packed pruning (successor masks, one forward and one reverse pass) keeps
+  # exactly prune()'s vertices, also with entries below the diagonal (ignored) and values > 1
+  rng = np.random.default_rng(0)
+  m = rng.integers(0, 3, (512, 7, 7)) * (rng.random((512, 7, 7)) < 0.45)
+
+  @jax.jit
+  def both(m):
+    keep = nb101._keep_mask(nb101._succ_masks(nb101._edge_code(m)))  # pylint: disable=protected-access
+    return keep, nb101.prune(nb101.Arch(matrix=m, ops=jnp.zeros(m.shape[:-1], jnp.int32)))[1]
+
+  keep, want = jax.tree.map(np.asarray, both(jnp.asarray(m, jnp.int32)))
+  got = (keep[:, None] >> np.arange(7)) & 1
+  np.testing.assert_array_equal(got.astype(bool), want)
+  assert 0 < want[:, 0].sum() < 512  # both connected and unconnected specs were drawn
+  # a raw spec (dead vertices, lower junk ignored) and its padded pruned form: one fingerprint
+  raw = jax.jit(jax.vmap(nb101.sample))(jax.random.split(jax.random.key(3), 64))
+  raw = jax.tree.map(np.asarray, raw)
+  padded = [nb101.pad(*nb101.to_spec(raw[i])) for i in range(64)]
+  padded = nb101.Arch(matrix=jnp.stack([p.matrix for p in padded]),
+                      ops=jnp.stack([p.ops for p in padded]))
+  junk = raw.matrix + np.tril(np.ones((7, 7), raw.matrix.dtype), -1)  # below the diagonal
+  fp = ne.fingerprints(np.concatenate([raw.matrix, np.asarray(padded.matrix), junk]),
+                       np.concatenate([raw.ops, np.asarray(padded.ops), raw.ops]))  # one compile
+  np.testing.assert_array_equal(fp[:64], fp[64:128])
+  np.testing.assert_array_equal(fp[:64], fp[128:])
