@@ -220,7 +220,15 @@ def _allowed_ops(proteins: bool) -> tuple[int, ...]:
 
 def to_id(arch: Arch) -> jax.Array:
   """Dense row (rank of the canonical key) of ``arch``; -1 for all-skip. Jittable."""
-  return jnp.asarray(_tables()["raw_id"])[raw_index(arch.links, arch.ops)]
+  # int16 (ids < 2**15): half the bytes for the gather RE makes at every query (the same values)
+  return jnp.asarray(_raw_id16())[raw_index(arch.links, arch.ops)].astype(jnp.int32)
+
+
+@functools.lru_cache(maxsize=None)
+def _raw_id16() -> np.ndarray:
+  out = _tables()["raw_id"].astype(np.int16)
+  out.setflags(write=False)
+  return out
 
 
 def from_id(i) -> Arch:
@@ -261,10 +269,50 @@ def _is_valid(proteins: bool, arch) -> jax.Array:
   return ok_links & ok_ops & ~jnp.all(ops == SKIP, -1)
 
 
+def _threefry2x32(k1, k2, x1, x2):
+  """Threefry-2x32 (20 rounds), unrolled: the bits of ``jax.random``'s primitive, whose CPU
+  lowering is a rolled 5-iteration while loop (a nested loop of small kernels per call)."""
+  def rotl(v, d):
+    return (v << jnp.uint32(d)) | (v >> jnp.uint32(32 - d))
+  ks = (k1, k2, k1 ^ k2 ^ jnp.uint32(0x1BD11BDA))
+  rot = ((13, 15, 26, 6), (17, 29, 16, 24))
+  x1, x2 = x1 + ks[0], x2 + ks[1]
+  for i in range(5):
+    for r in rot[i % 2]:
+      x1 = x1 + x2
+      x2 = rotl(x2, r) ^ x1
+    x1, x2 = x1 + ks[(i + 1) % 3], x2 + ks[(i + 2) % 3] + jnp.uint32(i + 1)
+  return x1, x2
+
+
+def _randint(key, shape, n: int) -> jax.Array:
+  """``jax.random.randint(key, shape, 0, n)``, bit for bit, without the rolled loops (RE draws a
+  random architecture at every step: the loops were ~half of NB-Graph's RE run on CPU). Only the
+  default setting (threefry keys, ``jax_threefry_partitionable``, fewer than 2**32 draws) is
+  re-implemented; anything else calls ``jax.random.randint``. Tested equal on many keys."""
+  shape = tuple(shape)
+  size = int(np.prod(shape, dtype=np.int64))
+  if (str(jax.random.key_impl(key)) != "threefry2x32" or not jax.config.jax_threefry_partitionable
+      or size >= 1 << 32 or not 0 < n < 1 << 31):
+    return jax.random.randint(key, shape, 0, n)
+  data = jax.random.key_data(key)
+  # _split(key): counts (0, 0) and (0, 1) -> keys (b1[0], b2[0]), (b1[1], b2[1])
+  zero = jnp.zeros((2,), jnp.uint32)
+  s1, s2 = _threefry2x32(data[0], data[1], zero, jnp.arange(2, dtype=jnp.uint32))
+  lo = jnp.arange(size, dtype=jnp.uint32).reshape(shape)  # iota_2x32_shape: (0, flat index)
+  hi = jnp.zeros(shape, jnp.uint32)
+  higher = functools.reduce(jnp.bitwise_xor, _threefry2x32(s1[0], s2[0], hi, lo))
+  lower = functools.reduce(jnp.bitwise_xor, _threefry2x32(s1[1], s2[1], hi, lo))
+  span = jnp.uint32(n)
+  mult = jnp.uint32(((1 << 16) % n) ** 2 % (1 << 32) % n)  # in uint32, as jax computes it
+  off = ((higher % span) * mult + lower % span) % span
+  return off.astype(jnp.int32)
+
+
 def _sample(proteins: bool, key, shape=()) -> Arch:
   ids = jnp.asarray(_tables()["proteins_ids"]) if proteins else None
   n = len(_tables()["proteins_ids"]) if proteins else NUM_ARCHS
-  j = jax.random.randint(key, tuple(shape), 0, n)
+  j = _randint(key, tuple(shape), n)
   return from_id(ids[j] if proteins else j)
 
 

@@ -47,14 +47,27 @@ def regularized_evolution(space: SearchSpace, *, population_size: int = 30,
         population=pop, fitness=jnp.full((population_size,), NEG_INF, jnp.float32),
         count=jnp.zeros((), jnp.int32))
 
-  def ask(key, state):
-    k_rand, k_tour, k_mut = rng.split(key, 3)
-    random_arch = space.sample(k_rand, ())
+  def fresh(k_rand, k_tour, k_mut, state):
+    del k_tour, k_mut, state
+    return space.sample(k_rand, ())
+
+  def evolve(k_rand, k_tour, k_mut, state):
+    del k_rand
     idx = rng.randint(k_tour, (sample_size,), population_size)
     parent_slot = idx[jnp.argmax(state.fitness[idx])]
     parent = jax.tree.map(lambda x: x[parent_slot], state.population)
-    child = space.mutate(k_mut, parent)
-    arch = tree_where(state.count < population_size, random_arch, child)
+    return space.mutate(k_mut, parent)
+
+  def ask(key, state):
+    args = (*rng.split(key, 3), state)
+    if _same_types(jax.eval_shape(fresh, *args), jax.eval_shape(evolve, *args)):
+      # only the branch this step needs runs: the count is the same in every seed of a vmapped
+      # search (the loop's carry keeps it unbatched), so this is a real conditional there, not a
+      # select of both (a random architecture at every step cost NB-Graph's RE a quarter of its
+      # time); the same values as the select below
+      arch = jax.lax.cond(state.count < population_size, fresh, evolve, *args)
+    else:  # branches of different types: the select, with its type promotion
+      arch = tree_where(state.count < population_size, fresh(*args), evolve(*args))
     return jax.tree.map(lambda x: x[None], arch), state
 
   def tell(key, state, archs, fitness):
@@ -65,3 +78,12 @@ def regularized_evolution(space: SearchSpace, *, population_size: int = 30,
     return state.replace(population=pop, fitness=fit, count=state.count + 1), {}
 
   return BlackBoxOptimizer(init=init, ask=ask, tell=tell, num_ask=1, name="re")
+
+
+def _same_types(a, b) -> bool:
+  """Whether two abstract pytrees have the same structure, shapes and dtypes (weak types too)."""
+  la, ta = jax.tree.flatten(a)
+  lb, tb = jax.tree.flatten(b)
+  return ta == tb and all((x.shape, x.dtype, getattr(x, "weak_type", False))
+                          == (y.shape, y.dtype, getattr(y, "weak_type", False))
+                          for x, y in zip(la, lb))
