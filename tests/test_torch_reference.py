@@ -4,6 +4,7 @@ the bench says so and times the jaxnas cases alone."""
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import types
@@ -46,7 +47,7 @@ def tiny():
   net = jnn.supernet_nb201(10, 4, 1, cell_bn=SEARCH_CELL_BN)
   x = jax.random.normal(jax.random.key(1), (4, 8, 8, 3), jnp.float32)
   w = jax.nn.softmax(jax.random.normal(jax.random.key(2), (6, 5)), -1)
-  v = net.init(jax.random.key(0), x, w, False)
+  v = jax.jit(functools.partial(net.init, train=False))(jax.random.key(0, impl="unsafe_rbg"), x, w)
   model = torch_supernet.NB201SearchModel(10, 4, 1)
   model.load_jax(jax.tree.map(np.asarray, v["params"]))
   model.train()
@@ -68,7 +69,9 @@ def test_torch_forward_equals_ours_given_the_same_weights(tiny):
   np.testing.assert_allclose(theirs, ours, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("case", ["darts_1st", "darts_2nd", "gdas", "drnas"])
+@pytest.mark.parametrize("case", [pytest.param("darts_1st", marks=pytest.mark.extended),
+                                  pytest.param("darts_2nd", marks=pytest.mark.extended), "gdas",
+                                  pytest.param("drnas", marks=pytest.mark.extended)])
 def test_torch_steps_run_and_stay_finite(tiny, case):
   ts = tiny[0]
   r = ts.time_case(case, C=4, N=1, batch=4, image=8, repeats=1)
