@@ -24,7 +24,10 @@ def _close(a, b):
 
 
 @pytest.mark.extended  # two small supernet-gradient compiles per mode
-@pytest.mark.parametrize("mode,bn", [("hard", SEARCH_CELL_BN), ("select", None)])
+# ("select", None): RSWS's form with a tracked BN (running statistics equal too) passed once
+# (45 s under load); left out of the extended budget, tests/optimizers/oneshot/test_driver.py runs
+# RSWS on it.
+@pytest.mark.parametrize("mode,bn", [("hard", SEARCH_CELL_BN)])
 def test_sample_only_equals_all_ops_loss_and_gradients(mode, bn):
   """Every op appears among the sampled edges; the search cell BN (batch statistics) for
   ``hard`` (GDAS), the tracked BN with its running statistics for ``select`` (RSWS)."""
@@ -37,6 +40,8 @@ def test_sample_only_equals_all_ops_loss_and_gradients(mode, bn):
   nets = [jnn.supernet_nb201(10, 4, 1, mode=mode, cell_bn=bn, sample_only=s) for s in (False, True)]
   v = jax.jit(functools.partial(nets[0].init, train=False))(jax.random.key(0, impl="unsafe_rbg"),
                                                             x, w)
+  # without the probes' perturbations collection (present, it selects the stacked form)
+  v = {k: v[k] for k in ("params", "batch_stats") if k in v}
 
   def loss(net, params, w):
     logits, new = net.apply({**v, "params": params}, x, w, True, mutable=["batch_stats"])

@@ -47,25 +47,46 @@ def tiny():
   net = jnn.supernet_nb201(10, 4, 1, cell_bn=SEARCH_CELL_BN)
   x = jax.random.normal(jax.random.key(1), (4, 8, 8, 3), jnp.float32)
   w = jax.nn.softmax(jax.random.normal(jax.random.key(2), (6, 5)), -1)
-  v = jax.jit(functools.partial(net.init, train=False))(jax.random.key(0, impl="unsafe_rbg"), x, w)
+  # random values into the init's shapes: no init compile (the values need not be PyTorch's)
+  rng = np.random.default_rng(0)
+  shapes = jax.eval_shape(functools.partial(net.init, train=False), jax.random.key(0), x, w)
+  v = {"params": jax.tree.map(lambda s: jnp.asarray(0.4 * rng.standard_normal(s.shape), s.dtype),
+                             shapes["params"]),  # (no perturbations collection: probes add it)
+       "batch_stats": jax.tree.map(lambda s: jnp.ones(s.shape, s.dtype), shapes["batch_stats"])}
   model = torch_supernet.NB201SearchModel(10, 4, 1)
   model.load_jax(jax.tree.map(np.asarray, v["params"]))
   model.train()
   return torch_supernet, net, v, x, w, model
 
 
+FAST = dict(xla_backend_optimization_level=0, xla_llvm_disable_expensive_passes=True)
+
+
+def _forward(net, v, x, w):
+  f = jax.jit(lambda v, x, w: net.apply(v, x, w, True))
+  return np.asarray(f.lower(v, x, w).compile(compiler_options=FAST)(v, x, w))
+
+
+def _nchw(x):
+  return torch.from_numpy(np.asarray(x).transpose(0, 3, 1, 2).copy())
+
+
 def test_torch_forward_equals_ours_given_the_same_weights(tiny):
-  """Train-mode logits (batch statistics) of the mixed op and of GDAS's sampled-op-only form
-  (``index``) against our ``mixed`` and ``hard`` supernets on the same weights."""
-  ts, net, v, x, w, model = tiny
-  xt = torch.from_numpy(np.asarray(x).transpose(0, 3, 1, 2).copy())
-  ours = np.asarray(net.apply(v, x, w, True))
-  theirs = model(xt, torch.tensor(np.asarray(w))).detach().numpy()
+  """Train-mode logits (batch statistics) of the mixed op against our ``mixed`` supernet on the
+  same weights (and, extended, GDAS's sampled-op-only form against our ``hard`` one)."""
+  _, net, v, x, w, model = tiny
+  ours = _forward(net, v, x, w)
+  theirs = model(_nchw(x), torch.tensor(np.asarray(w))).detach().numpy()
   np.testing.assert_allclose(theirs, ours, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.extended  # one more small forward compile
+def test_torch_sampled_op_forward_equals_our_hard_supernet(tiny):
+  _, net, v, x, _, model = tiny
   ops = np.array([3, 2, 1, 4, 0, 3])
   hard = np.eye(5, dtype=np.float32)[ops]
-  ours = np.asarray(net.clone(mode="hard").apply(v, x, jnp.asarray(hard), True))
-  theirs = model(xt, torch.from_numpy(hard), ops.tolist()).detach().numpy()
+  ours = _forward(net.clone(mode="hard"), v, x, jnp.asarray(hard))
+  theirs = model(_nchw(x), torch.from_numpy(hard), ops.tolist()).detach().numpy()
   np.testing.assert_allclose(theirs, ours, rtol=1e-4, atol=1e-5)
 
 
@@ -74,6 +95,6 @@ def test_torch_forward_equals_ours_given_the_same_weights(tiny):
                                   pytest.param("drnas", marks=pytest.mark.extended)])
 def test_torch_steps_run_and_stay_finite(tiny, case):
   ts = tiny[0]
-  r = ts.time_case(case, C=4, N=1, batch=4, image=8, repeats=1)
+  r = ts.time_case(case, C=4, N=1, batch=4, image=8, repeats=1, threads=1)
   assert r["torch_step_ms"] > 0 and r["torch_step_ms_min"] <= r["torch_step_ms"]
   assert math.isfinite(r["torch_train_loss"]) and 0.5 < r["torch_train_loss"] < 2 * math.log(10)

@@ -251,13 +251,25 @@ class SearchStep:
     return float(loss.detach())
 
 
-def time_case(case: str, *, C=16, N=5, batch=64, image=32, repeats=10, seed=0) -> dict:
-  """Times :class:`SearchStep` ``case`` on random data (one warm-up step, then ``repeats``).
+def time_case(case: str, *, C=16, N=5, batch=64, image=32, repeats=10, seed=0,
+              threads: int | None = None) -> dict:
+  """Times :class:`SearchStep` ``case`` on random data (one warm-up step, then ``repeats``);
+  ``threads``: ``torch.set_num_threads`` for the run (None: PyTorch's default, every core).
 
   Returns:
     ``{"torch_step_ms" (median), "torch_step_ms_min", "torch_train_loss", "torch_threads",
     "torch_version"}``.
   """
+  before = torch.get_num_threads()
+  if threads:
+    torch.set_num_threads(threads)
+  try:
+    return _time_case(case, C, N, batch, image, repeats, seed)
+  finally:
+    torch.set_num_threads(before)
+
+
+def _time_case(case, C, N, batch, image, repeats, seed) -> dict:
   torch.manual_seed(seed)
   model = NB201SearchModel(10, C, N)
   step = SearchStep(case, model)
