@@ -183,7 +183,10 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
   Returns:
     ``{"device", "backend", "setting", "load_average", "results": {case: {"step_ms",
     "step_ms_min", "images_per_s", "epoch_25k_s", "compile_s", "init_compile_s", "xla_buffers_mib",
-    "peak_mib", "memory_source", "load_before", "load_after", "train_loss"}}}``.
+    "peak_mib", "memory_source", "load_before", "load_after", "train_loss"}}}``; with
+    ``baseline="torch"`` also ``"baseline": {"name", "available"}`` and, per NB201 case,
+    ``"torch_step_ms", "torch_step_ms_min", "torch_train_loss", "torch_threads",
+    "torch_version", "ratio_to_torch"``.
 
   Raises:
     ValueError: an unknown case label or baseline.
