@@ -94,6 +94,9 @@ def main(argv=None) -> int:
   p.add_argument("--cases", default=None,
                  help="supernet: comma-separated cases (default the NB201 ones; the DARTS space's: "
                       "darts_space_darts_1st, darts_space_gdas, darts_space_pcdarts)")
+  p.add_argument("--baseline", default=None, choices=["torch"],
+                 help="supernet: also time a plain PyTorch CPU reference of each NB201 step "
+                      "(optional extra jaxnas[bench-torch])")
   args = p.parse_args(argv)
   if args.suite not in SUITES:
     print(f"error: unknown suite {args.suite!r}; valid: {', '.join(SUITES)}", file=sys.stderr)
@@ -198,6 +201,8 @@ def main(argv=None) -> int:
       kwargs["cases"] = [c.strip() for c in args.cases.split(",") if c.strip()]
     if args.suite == "supernet" and args.repeats:
       kwargs["repeats"] = args.repeats
+    if args.suite == "supernet" and args.baseline:
+      kwargs["baseline"] = args.baseline
   report = run(None if args.suite == "bbo" else args.json, **kwargs)
   if args.suite == "bbo" and not args.no_model_based:
     # the model-based optimizers, at 100 seeds x 150 queries (their own, smaller default scale)

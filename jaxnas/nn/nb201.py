@@ -201,6 +201,13 @@ class MixedOp(nn.Module):
     partial_channels: PC-DARTS ``K``: only the first ``channels // K`` channels go through the ops,
       the rest bypass, then a channel shuffle with ``K`` groups. ``K > 1`` changes the conv shapes,
       so the mirror property holds only for ``K = 1``.
+    sample_only: ``select``/``hard`` only: compute just the selected op of the edge (a
+      ``lax.switch`` on the argmax of the one-hot weights; a real 1x1 conv for ``nor_conv_1x1``,
+      nothing for ``none``), as NASLib's GDAS, instead of the stacked 3x3 conv plus the pooling
+      and skip terms. Same values (to float rounding: the 1x1 is no longer a zero-padded 3x3) and
+      the same gradients, GDAS's straight-through ones to the weights included; only the taken
+      branch runs forward and backward (not under ``vmap`` over weights, where a switch runs
+      every branch). Ignored (stacked form) while probes are collected or perturbed.
 
   Running statistics move only for ops with non-zero weight in ``select``/``hard`` (scaled by the
   one-hot weight), and for both convs in ``mixed`` (as DARTS does).
@@ -211,6 +218,7 @@ class MixedOp(nn.Module):
   mode: str = "mixed"
   partial_channels: int = 1
   conv_bias: bool | None = None
+  sample_only: bool = False
 
   def setup(self):
     c = self.channels // self.partial_channels
@@ -261,6 +269,10 @@ class MixedOp(nn.Module):
       return (w[space.SKIP] * x + w[space.CONV1X1] * y[..., :c] + w[space.CONV3X3] * y[..., c:]
               + w[space.AVG_POOL] * pooled)
 
+    if self.sample_only and not (self.is_mutable_collection("intermediates")
+                                 or self.is_mutable_collection("perturbations")
+                                 or self.has_variable("perturbations", probes.ACT)):
+      return self._sampled(x, w, train)
     # select / hard: one conv with the one-hot mix of the kernels and of the BN variables.
     s = w if self.mode == "select" else jax.lax.stop_gradient(w)
     s1, s3 = s[space.CONV1X1], s[space.CONV3X3]
@@ -291,6 +303,49 @@ class MixedOp(nn.Module):
             + g[space.AVG_POOL] * pooled + extra)
 
 
+  def _sampled(self, x: Array, w: Array, train: bool) -> Array:
+    """``select``/``hard`` computing only the selected op (``sample_only``; see the class doc)."""
+    c1, c3 = self.nor_conv_1x1, self.nor_conv_3x3
+    bn1, bn3 = c1.bn_layer, c3.bn_layer
+    cfg = bn1.config
+    s = w if self.mode == "select" else jax.lax.stop_gradient(w)
+    if self.mode == "select":
+      g, extra = w, jnp.zeros((), x.dtype)
+    else:  # GDAS: the selected op times its live weight, plus the unselected weights as scalars
+      g, extra = s * w, jnp.sum((1.0 - s) * w)
+    batch_stats = bn1.use_batch_stats(train)
+    zeros_c = jnp.zeros((x.shape[-1],), x.dtype)
+
+    def conv_op(bn, kernel, bias, padding, gain):
+      def run(h):
+        y = conv2d(nn.relu(h), kernel, 1, padding)
+        if bias is not None:
+          y = y + bias
+        if batch_stats:
+          mean, var = batch_moments(y)
+        else:
+          mean, var = bn.mean.value, bn.var.value
+        scale, beta = (bn.scale, bn.bias) if cfg.affine else (None, None)
+        return gain * normalize(y, mean, var, scale, beta, cfg.epsilon) + extra, mean, var
+      return run
+
+    use_bias = c1.use_bias
+    branches = [None] * space.NUM_OPS
+    branches[space.NONE] = lambda h: (jnp.zeros_like(h) + extra, zeros_c, zeros_c)
+    branches[space.SKIP] = lambda h: (g[space.SKIP] * h + extra, zeros_c, zeros_c)
+    branches[space.CONV1X1] = conv_op(bn1, c1.conv.kernel, c1.conv.bias if use_bias else None, 0,
+                                      g[space.CONV1X1])
+    branches[space.CONV3X3] = conv_op(bn3, c3.conv.kernel, c3.conv.bias if use_bias else None, 1,
+                                      g[space.CONV3X3])
+    branches[space.AVG_POOL] = lambda h: (g[space.AVG_POOL] * avg_pool_3x3(h) + extra, zeros_c,
+                                          zeros_c)
+    out, mean, var = jax.lax.switch(jnp.argmax(s), branches, x)
+    if batch_stats and train:  # weight 0 for the op not taken: its statistics stay put
+      bn1.update_stats(x, mean, var, s[space.CONV1X1])
+      bn3.update_stats(x, mean, var, s[space.CONV3X3])
+    return out
+
+
 class SearchCell(nn.Module):
   """A cell whose 6 edges are :class:`MixedOp` s, weighted by ``op_weights: f32[6, 5]``."""
 
@@ -299,12 +354,13 @@ class SearchCell(nn.Module):
   mode: str = "mixed"
   partial_channels: int = 1
   conv_bias: bool | None = None
+  sample_only: bool = False
 
   @nn.compact
   def __call__(self, x: Array, op_weights: Array, train: bool) -> Array:
     def edge(k, h):
       op = MixedOp(self.channels, self.bn, self.mode, self.partial_channels, self.conv_bias,
-                   name=f"edge_{k}")
+                   self.sample_only, name=f"edge_{k}")
       return op(h, op_weights[k], train)
     return sum_nodes(x, edge)
 
@@ -316,6 +372,7 @@ class NB201Supernet(nn.Module):
     num_classes, C, N, bn, cell_bn, conv_bias: as :class:`NB201Network`.
     mode: ``"mixed"`` | ``"select"`` | ``"hard"``, see :class:`MixedOp`.
     partial_channels: PC-DARTS ``K`` (1: off).
+    sample_only: ``select``/``hard``: run only each edge's selected op (see :class:`MixedOp`).
 
   Call ``apply(variables, x, op_weights, train)``: ``x: f32[B, H, W, 3]``,
   ``op_weights: f32[6, 5]`` (edge x op, ``EDGES`` x ``OPS`` order; the same weights for every
@@ -341,6 +398,7 @@ class NB201Supernet(nn.Module):
   mode: str = "mixed"
   partial_channels: int = 1
   conv_bias: bool | None = None
+  sample_only: bool = False
 
   @nn.compact
   def __call__(self, x: Array, op_weights: Array, train: bool) -> Array:
@@ -358,7 +416,8 @@ class NB201Supernet(nn.Module):
     op_weights = op_weights.astype(x.dtype)
 
     def make_cell(i, c):
-      cell = SearchCell(c, cell_bn, self.mode, k, self.conv_bias, name=f"cells_{i}")
+      cell = SearchCell(c, cell_bn, self.mode, k, self.conv_bias, self.sample_only,
+                        name=f"cells_{i}")
       return lambda h: cell(h, op_weights, train)
 
     return _macro(x, train, self.C, self.N, self.num_classes, self.bn, self.conv_bias, make_cell)
@@ -444,7 +503,8 @@ def compile_nb201(arch, num_classes: int, C: int = 16, N: int = 5, *, bn: BNConf
 
 def supernet_nb201(num_classes: int, C: int = 16, N: int = 5, *, mode: str = "mixed",
                    partial_channels: int = 1, bn: BNConfig = NB201_BN,
-                   cell_bn: BNConfig | None = None, conv_bias: bool | None = None) -> NB201Supernet:
+                   cell_bn: BNConfig | None = None, conv_bias: bool | None = None,
+                   sample_only: bool = False) -> NB201Supernet:
   """The NB201 op-choice-as-input supernet (DARTS, Liu et al. ICLR 2019; GDAS, Dong & Yang
   CVPR 2019; PC-DARTS, Xu et al. ICLR 2020), see :class:`NB201Supernet`.
 
@@ -455,7 +515,8 @@ def supernet_nb201(num_classes: int, C: int = 16, N: int = 5, *, mode: str = "mi
     raise ValueError(f"unknown MixedOp mode {mode!r}; valid: {', '.join(MODES)}")
   if partial_channels < 1 or C % partial_channels:
     raise ValueError(f"partial_channels={partial_channels} must be >= 1 and divide C={C}")
-  return NB201Supernet(num_classes, C, N, bn, cell_bn, mode, partial_channels, conv_bias)
+  return NB201Supernet(num_classes, C, N, bn, cell_bn, mode, partial_channels, conv_bias,
+                       sample_only)
 
 
 # ----------------------------------------------------------------------------- counting

@@ -235,7 +235,9 @@ def bilevel(name: str, network, *, epochs: int, steps_per_epoch: int, init_alpha
   w_tx = w_tx or weights_tx(epochs, steps_per_epoch)
   a_tx = a_tx or alphas_tx()
   tau_fn = tau_fn or (lambda step: jnp.float32(1.0))
-  score_net = network.clone(mode="select")
+  # scoring vmaps over architectures, where a per-edge switch would run every op: stacked form
+  score_net = network.clone(mode="select", **(
+      {"sample_only": False} if hasattr(network, "sample_only") else {}))
   spec = resolve_spec(network, spec)
 
   def init(key, batch) -> OneShotState:

@@ -16,6 +16,7 @@ for a per-case figure). The 1-minute load average before and after each case is 
 because on a shared CPU it explains most of the spread between runs.
 
   python -m jaxnas.bench supernet --json OUT
+  python -m jaxnas.bench supernet --json OUT --cases darts_1st,gdas --baseline torch --repeats 5
   python -m jaxnas.optimizers.oneshot.bench OUT --cases darts_2nd --repeats 3
 """
 
@@ -152,8 +153,19 @@ def time_program(prog: StepProgram, repeats: int) -> dict:
           "images_per_s": 2 * len(prog.y) / med, "train_loss": float(m.train_loss)}
 
 
+def _torch_reference():
+  """The PyTorch reference module, or None (with a one-line notice) when torch is missing."""
+  try:
+    from jaxnas.bench_suites import torch_supernet  # pylint: disable=import-outside-toplevel
+  except ImportError as e:
+    print(f"supernet bench: --baseline torch needs PyTorch (pip install 'jaxnas[bench-torch]'), "
+          f"not importable here ({e}); timing the jaxnas cases only", file=sys.stderr, flush=True)
+    return None
+  return torch_supernet
+
+
 def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: int = 10,
-                   cases=None, quiet: bool = False) -> dict:
+                   cases=None, quiet: bool = False, baseline: str | None = None) -> dict:
   """Times search steps on the NB201 supernet and writes the figures as JSON.
 
   Args:
@@ -162,15 +174,25 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
     repeats: timed steps per case (after one compiling call and one warm-up step).
     cases: labels of :data:`CASES` to run (default all).
     quiet: no per-case progress line on stderr.
+    baseline: ``"torch"``: after each NB201 case, time the same step in a plain PyTorch CPU
+      reference (:mod:`jaxnas.bench_suites.torch_supernet`, same sizes and repeats) and add
+      ``torch_step_ms``, ``torch_step_ms_min``, ``ratio_to_torch`` (jaxnas / torch median) to the
+      case; without PyTorch a one-line notice, ``out["baseline"]["available"] = False`` and the
+      jaxnas cases only. None: no reference.
 
   Returns:
     ``{"device", "backend", "setting", "load_average", "results": {case: {"step_ms",
     "step_ms_min", "images_per_s", "epoch_25k_s", "compile_s", "init_compile_s", "xla_buffers_mib",
-    "peak_mib", "memory_source", "load_before", "load_after", "train_loss"}}}``.
+    "peak_mib", "memory_source", "load_before", "load_after", "train_loss"}}}``; with
+    ``baseline="torch"`` also ``"baseline": {"name", "available"}`` and, per NB201 case,
+    ``"torch_step_ms", "torch_step_ms_min", "torch_train_loss", "torch_threads",
+    "torch_version", "ratio_to_torch"``.
 
   Raises:
-    ValueError: an unknown case label.
+    ValueError: an unknown case label or baseline.
   """
+  if baseline not in (None, "torch"):
+    raise ValueError(f"unknown supernet bench baseline {baseline!r}; valid: torch")
   labels = [c[0] for c in CASES + DARTS_CASES]
   cases = [c[0] for c in CASES] if cases is None else list(cases)
   bad = [c for c in cases if c not in labels]
@@ -189,6 +211,10 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
          "setting": {"C": C, "N": N, "batch": B, "image": [H, H, 3], "images_per_step": 2 * B,
                      "repeats": repeats, "steps_per_25k_epoch": steps_per_epoch},
          "load_average": {"before": _load()}, "results": {}}
+  reference = None
+  if baseline == "torch":
+    reference = _torch_reference()
+    out["baseline"] = {"name": "torch", "available": reference is not None}
   if any(c in cases for c, _, _ in DARTS_CASES):
     out["setting"]["darts_space"] = {"C": 4 if quick else 16, "layers": 3 if quick else 8}
   for label, name, kw in CASES + DARTS_CASES:
@@ -210,11 +236,16 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
                              "xla_buffers_mib": _xla_buffers_mib(prog.compiled), "peak_mib": peak,
                              "memory_source": source, "load_before": load_before,
                              "load_after": _load(), "train_loss": r["train_loss"]}
+    if reference is not None and label in reference.CASES:  # after the peak: not in this case's
+      t = reference.time_case(label, C=C, N=N, batch=B, image=H, repeats=repeats)
+      out["results"][label].update(t, ratio_to_torch=r["step_ms"] / t["torch_step_ms"])
     _write(json_out, out)  # after every case: a run killed in a later case keeps the earlier ones
     if not quiet:  # progress on stderr: the full-size second-order case runs for many minutes
       r = out["results"][label]
+      ref = (f", torch {r['torch_step_ms']:.1f} ms (x{r['ratio_to_torch']:.2f})"
+             if "torch_step_ms" in r else "")
       print(f"supernet bench {label}: compile {r['compile_s']:.1f} s, step {r['step_ms']:.1f} ms, "
-            f"{r['images_per_s']:.1f} images/s, load {load_before} -> {r['load_after']}",
+            f"{r['images_per_s']:.1f} images/s{ref}, load {load_before} -> {r['load_after']}",
             file=sys.stderr, flush=True)
   out["load_average"]["after"] = _load()
   _write(json_out, out)
@@ -249,7 +280,7 @@ if __name__ == "__main__":
             flush=True)
   else:  # python -m jaxnas.optimizers.oneshot.bench [OUT] [--quick] [--cases a,b] [--repeats R]
     args = sys.argv[1:]
-    opts = {"--cases": None, "--repeats": "10"}
+    opts = {"--cases": None, "--repeats": "10", "--baseline": None}
     for flag in opts:
       if flag in args:
         opts[flag] = args[args.index(flag) + 1]
@@ -257,5 +288,6 @@ if __name__ == "__main__":
            if not a.startswith("--") and (i == 0 or args[i - 1] not in opts)]
     print(json.dumps(bench_supernet(pos[0] if pos else None, quick="--quick" in args,
                                     repeats=int(opts["--repeats"]),
-                                    cases=opts["--cases"].split(",") if opts["--cases"] else None),
+                                    cases=opts["--cases"].split(",") if opts["--cases"] else None,
+                                    baseline=opts["--baseline"]),
                      indent=1))
