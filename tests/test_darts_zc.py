@@ -89,3 +89,30 @@ def test_same_weights_and_scores_as_each_discrete_network(genotypes):
     # channel sums to 0 over the batch): both Jacobians are float rounding (|J| ~ 1e-6), which
     # differs between any two programs; only finiteness is comparable
     assert np.isfinite(got["jacov"][i])
+
+
+def test_driver_routes_supported_proxies_through_one_program(tmp_path, monkeypatch):
+  """The zero-cost driver hands the whole list of genotypes to the array scorer (one program) when
+  it scores every requested proxy; the scorer here is a stand-in (no compile)."""
+  import csv  # pylint: disable=import-outside-toplevel
+  import json  # pylint: disable=import-outside-toplevel
+  from jaxnas import nn as jnn  # pylint: disable=import-outside-toplevel
+  from jaxnas import run  # pylint: disable=import-outside-toplevel
+  calls = []
+
+  def fake(archs, proxies, batch, *, init_key, score_key, num_classes, image_size, progress,
+           **network):
+    calls.append((np.asarray(dnet._batch(archs)), tuple(proxies), network))  # pylint: disable=protected-access
+    n = len(calls[-1][0])
+    return {p: np.arange(n, dtype=np.float32) + 0.5 for p in proxies}
+
+  monkeypatch.setitem(jnn.ARRAY_SCORERS, "darts", (darts_zc.PROXIES, fake))
+  f = tmp_path / "archs.json"
+  f.write_text(json.dumps([dnet.genotype(dnet.DARTS_V2), str([list(c) for c in dnet.DARTS_V2])]))
+  wd = tmp_path / "wd"
+  assert run.main(["--config", "configs/zero_cost.py:darts_smoke", "--workdir", str(wd), "--quiet",
+                   f"--config.archs_file={f}", "--config.proxies=params,synflow"]) == 0
+  assert len(calls) == 1 and calls[0][1] == ("synflow",) and calls[0][0].shape == (2, 2, 8, 2)
+  assert calls[0][2] == {"C": 2, "layers": 3, "style": "search"}
+  rows = list(csv.DictReader(open(wd / "zc_scores.csv")))
+  assert [float(r["synflow"]) for r in rows] == [0.5, 1.5]
