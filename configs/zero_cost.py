@@ -20,7 +20,11 @@ DARTS / NAS-Bench-301 (``search_space=darts``): ``archs_file`` lists NASLib comp
 a one-column CSV (compact strings) or a ``.txt`` file with one architecture per line. The network
 is NASLib's DARTS zero-cost network (C=32, 8 cells, search-style ops, no auxiliary head; its
 ``params``/``flops`` are NASLib's ``params_mb``/``flops_m`` exactly) unless ``network`` is changed;
-``configs/zero_cost.py:darts`` exposes its keys (``--config.network.layers=...``):
+``configs/zero_cost.py:darts`` exposes its keys (``--config.network.layers=...``). ``synflow``,
+``jacov`` and ``nwot`` run through ONE compiled program for every genotype (the architecture is an
+input: ``jaxnas.nn.darts_zc``; each genotype gets its own discrete network's weights and scores);
+other proxies compile each genotype's own network (~94 CPU-s each at C=32, 8 cells). All 725
+labelled genotypes (``nb301/naslib_labeled_725.json``'s keys, as a JSON list):
 
   python -m jaxnas.run --config configs/zero_cost.py --workdir runs/zc_darts \
       --config.search_space=darts --config.archs_file=my_genotypes.txt \

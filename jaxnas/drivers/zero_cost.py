@@ -344,7 +344,19 @@ def _score_discrete(config, space, bench, dataset, names, archs, ids, batch, dat
   proxies = [n for n in names if n not in STATS]
   out = {n: np.zeros((num,), np.float32) for n in proxies}
   t0 = time.perf_counter()
-  if proxies:
+  array = getattr(jnn, "ARRAY_SCORERS", {}).get(network_space(space))
+  if proxies and array is not None and all(n in array[0] for n in proxies):
+    # ONE compiled program for every cell (the architecture is an input, jaxnas.nn.darts_zc):
+    # each cell's own discrete network's weights (same k_init) and scores
+    every = max(1, num // 10)
+
+    def progress(done, total, secs):
+      if not quiet and (done == 1 or done % every == 0 or done == total):
+        print(f"[zero_cost] {done}/{total} archs, {secs:.0f} s (incl. compile)", flush=True)
+
+    out = array[1](archs, proxies, batch, init_key=k_init, score_key=k_score,
+                   num_classes=classes, image_size=size, progress=progress, **disc_kw)
+  elif proxies:
     nets = [jnn.compile(space, jax.tree.map(lambda x, i=i: x[i], archs), classes, **disc_kw)
             for i in range(num)]  # every cell checked before anything compiles
     x0 = jnp.zeros((1, size, size, 3), jnp.float32)

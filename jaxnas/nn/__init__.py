@@ -21,6 +21,7 @@ from jaxnas.nn import nb101
 from jaxnas.nn import nb_macro, transnas_macro
 from jaxnas.nn import darts, darts_ops
 from jaxnas.nn import darts_supernet
+from jaxnas.nn import darts_zc
 from jaxnas.nn.counting import count_flops, count_params
 from jaxnas.nn.layers import DEFAULT_BN, NB201_BN, BNConfig
 from jaxnas.nn.nb201 import (NB201Network, NB201Supernet, compile_nb201, one_hot, restrict,
@@ -59,6 +60,9 @@ FAST_COUNTS["darts"] = darts.fast_counts()  # closed forms (DARTS params, tensor
 # registered space name -> the network zero-cost scores on by default (config ``network`` keys);
 # DARTS: the one NASLib's DARTS-space params_mb / flops_m / zero-cost figures describe
 ZERO_COST_NETWORKS = {"darts": {"channels": 32, "layers": 8, "style": "search"}}
+# registered space name -> (proxies, score_archs) of its architecture-as-input network: ONE compiled
+# zero-cost program for every cell, with each cell's own discrete network's weights and scores
+ARRAY_SCORERS = {"darts": (darts_zc.PROXIES, darts_zc.score_archs)}
 nb201_flop_counts = nb201.flop_counts
 # other accepted names: a space module's name (``jaxnas.spaces.nb201``) and the short name
 ALIASES = {"nb201": "nasbench201"}
@@ -162,4 +166,5 @@ __all__ = [
     "probes", "transnas_micro", "nb_macro", "transnas_macro",
     "nb101",
     "darts", "darts_ops", "ZERO_COST_NETWORKS", "darts_supernet",
+    "ARRAY_SCORERS", "darts_zc",
 ]

@@ -29,7 +29,8 @@ class MLPState:
 
 
 def mlp(num_features: int, *, hidden_sizes: Sequence[int] = (64, 64, 64), num_steps: int = 300,
-        learning_rate: float = 3e-3, weight_decay: float = 1e-4, loss: str = "mse") -> _base.Predictor:
+        learning_rate: float = 3e-3, weight_decay: float = 1e-4, loss: str = "mse",
+        index_inputs: int = 0) -> _base.Predictor:
   """A single MLP regressor (use :func:`~jaxnas.predictors.ensemble` for BANANAS' ensemble).
 
   Training is ``num_steps`` full-batch Adam steps on the masked, standardised targets (no
@@ -44,6 +45,10 @@ def mlp(num_features: int, *, hidden_sizes: Sequence[int] = (64, 64, 64), num_st
     learning_rate: Adam step size.
     weight_decay: L2 penalty on the weights, relative to the data loss.
     loss: ``mse`` or ``mae`` (BANANAS trains with MAE).
+    index_inputs: 0 (features are the inputs), or the width ``W`` of a binary input whose nonzero
+      entries the ``num_features`` features list (indices, -1 padding, no repeats; DARTS's
+      ``path_indices``): the network is the one on the ``W``-wide binary input (first layer
+      ``[W, h]``, same initialisation), its first layer computed as a sum of weight rows.
 
   Returns:
     A :class:`~jaxnas.predictors.Predictor` with :class:`MLPState`.
@@ -53,10 +58,18 @@ def mlp(num_features: int, *, hidden_sizes: Sequence[int] = (64, 64, 64), num_st
   """
   if loss not in LOSSES:
     raise ValueError(f"unknown loss {loss!r}; valid: {', '.join(LOSSES)}")
-  sizes = (num_features, *hidden_sizes, 1)
+  sizes = (index_inputs or num_features, *hidden_sizes, 1)
+
+  def apply(params, x):
+    if not index_inputs:
+      return _nn.apply_mlp(params, x)
+    idx = x.astype(jnp.int32)  # [N, K]: the binary input's nonzero entries
+    rows = jnp.take(params[0]["w"], jnp.clip(idx, 0, index_inputs - 1), axis=0)  # [N, K, h]
+    h = jnp.sum(jnp.where((idx >= 0)[..., None], rows, 0.0), axis=1) + params[0]["b"]
+    return _nn.apply_mlp(params[1:], jax.nn.relu(h)) if len(params) > 1 else h
 
   def loss_fn(params, x, y, mask):
-    pred = _nn.apply_mlp(params, x)[:, 0]
+    pred = apply(params, x)[:, 0]
     err = pred - y
     data = _nn.masked_mean(jnp.square(err) if loss == "mse" else jnp.abs(err), mask)
     return data + weight_decay * _nn.l2(params)
@@ -74,7 +87,7 @@ def mlp(num_features: int, *, hidden_sizes: Sequence[int] = (64, 64, 64), num_st
                     num_valid=jnp.zeros((), jnp.int32))
 
   def predict_fn(state, x):
-    out = _nn.apply_mlp(state.params, x)[:, 0]
+    out = apply(state.params, x)[:, 0]
     mean = jnp.where(state.num_valid >= 1, out, 0.0) * state.y_std + state.y_mean
     return mean, jnp.zeros_like(mean)
 

@@ -58,6 +58,11 @@ Encodings (:func:`encode`, jittable, ``f32[..., D]``):
   and cell input, labelled by its op sequence, ``4 * sum_{i<=4} 7**i`` slots. NASLib's
   ``get_paths`` loops over ``range(len(OPS))`` = 7 pairs and so drops every path through pair 7;
   here all 8 pairs count.
+* ``path_indices`` (160): the same paths as a list: the distinct nonzero slots of ``path``
+  (sorted, -1 padded; ``path`` is their one-hot maximum). An MLP reading it
+  (``jaxnas.predictors.mlp(..., index_inputs=11204)``) computes the dense path MLP's first layer as
+  a sum of at most 160 weight rows, instead of a product with an 11,204-wide input: BANANAS on
+  DARTS uses it.
 * ``graph`` (638): the GCN's op graph, NASLib's ``encode_gcn`` layout (per cell 11 nodes: the two
   inputs, one node per pair, the output; op nodes one-hot over the 7 ops; a pair's node receives
   from the cell input it reads or from both pair nodes of the intermediate node it reads; every
@@ -535,8 +540,10 @@ MAX_PATHS = sum(NUM_OPS**i for i in range(NUM_NODES + 1))  # 2,801 per cell inpu
 PATH_DIM = 4 * MAX_PATHS  # 11,204
 GRAPH_NODES = 2 * (NUM_PAIRS + 3)  # 22
 GRAPH_DIM = GRAPH_NODES * GRAPH_NODES + GRAPH_NODES * NUM_OPS  # 638
+# the path encoding's nonzero slots as a list: at most one per chain of pairs (160)
+PATH_INDICES_DIM = 2 * 80
 ENCODING_DIMS = (("adjacency_one_hot", ADJ_DIM), ("compact", COMPACT_DIM), ("path", PATH_DIM),
-                 ("graph", GRAPH_DIM))
+                 ("graph", GRAPH_DIM), ("path_indices", PATH_INDICES_DIM))
 
 # adjacency: pair p's destination one-hot over the 7 vertices; nodes 2..5 -> output 6
 _DEST = np.zeros((NUM_PAIRS, 7), np.float32)
@@ -572,7 +579,9 @@ _CH_PLACE = np.where(_CH_LIVE, NUM_OPS ** np.arange(NUM_NODES), 0).astype(np.int
 _SRC_VALUE = np.array([0, 1] + [q // 2 + 2 for q in range(NUM_PAIRS)] + [-1], np.int32)
 
 
-def _encode_path(x) -> jax.Array:
+def _path_slots(x):
+  """Every chain's path-encoding slot and whether it is a live input-to-output path:
+  ``(int32[..., 160], bool[..., 160])``."""
   inp, op = x[..., 0], x[..., 1]  # [..., 2, 8]
   cell = jnp.asarray(_CH_CELL)
   ci = inp[..., cell[:, None], jnp.asarray(_CH_P)]  # [..., 160, 4]
@@ -582,11 +591,25 @@ def _encode_path(x) -> jax.Array:
       _CH_PREV[:, 1:])), -1)
   idx = (cell * 2 * MAX_PATHS + jnp.clip(first, 0, 1) * MAX_PATHS
          + jnp.sum(jnp.asarray(_CH_PLACE) * (jnp.clip(co, 0, NUM_OPS - 1) + 1), -1))
+  return idx, ok
+
+
+def _encode_path(x) -> jax.Array:
+  idx, ok = _path_slots(x)
   batch = idx.shape[:-1]
   flat_idx = idx.reshape(-1, idx.shape[-1])
   flat_ok = ok.reshape(-1, ok.shape[-1]).astype(jnp.float32)
   enc = jax.vmap(lambda i, v: jnp.zeros(PATH_DIM, jnp.float32).at[i].max(v))(flat_idx, flat_ok)
   return enc.reshape(batch + (PATH_DIM,))
+
+
+def _encode_path_indices(x) -> jax.Array:
+  # the distinct nonzero slots of ``path`` (two chains with the same op labels share one), sorted,
+  # -1 padded: ``path`` == one_hot(path_indices, PATH_DIM).max(-2), exactly
+  idx, ok = _path_slots(x)
+  s = jnp.sort(jnp.where(ok, idx, -1), axis=-1)
+  dup = jnp.concatenate([jnp.zeros_like(s[..., :1], bool), s[..., 1:] == s[..., :-1]], -1)
+  return jnp.where(dup, -1, s).astype(jnp.float32)
 
 
 def _encode_graph(x) -> jax.Array:
@@ -638,6 +661,8 @@ def _encode_arrays(x, kind: str) -> jax.Array:
     return jnp.concatenate([m.reshape(batch + (2, 49)), ops], -1).reshape(batch + (ADJ_DIM,))
   if kind == "path":
     return _encode_path(x)
+  if kind == "path_indices":
+    return _encode_path_indices(x)
   return _encode_graph(x)
 
 
