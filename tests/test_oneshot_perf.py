@@ -59,3 +59,15 @@ def test_sample_only_equals_all_ops_loss_and_gradients(mode, bn):
     _close(gw1, gw0)  # (``select`` is for one-hot samples without alpha gradients: RSWS)
   _close(bs1, bs0)  # running statistics: only the sampled convs' move, identically
   assert float(jnp.abs(gw0[:, 1:]).sum()) > 0 and float(optax.global_norm(gp0)) > 0
+
+
+@pytest.mark.parametrize("name", ["gdas", "rsws"])
+def test_sample_only_on_a_supernet_without_it_is_a_one_line_error(name):
+  """Asking for sample-only compute on a supernet that cannot do it (the DARTS space's) fails
+  before anything compiles, rather than silently running the stacked form."""
+  from jaxnas.optimizers import oneshot  # pylint: disable=import-outside-toplevel
+  net = jnn.compile("darts", None, 10, C=2, layers=1)
+  with pytest.raises(ValueError, match="sample_only=True needs a supernet") as e:
+    oneshot.make(name, net, epochs=1, steps_per_epoch=1, sample_only=True)
+  assert "\n" not in str(e.value)
+  assert oneshot.make(name, net, epochs=1, steps_per_epoch=1).name == name  # off: unchanged

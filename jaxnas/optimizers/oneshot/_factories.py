@@ -44,8 +44,13 @@ def _check(network, epochs, steps_per_epoch):
 
 def _sample_only(network, on: bool) -> dict:
   """``clone`` keywords running only the sampled op per edge, for supernets that support it
-  (NB201's ``sample_only``); nothing for the others."""
-  return {"sample_only": bool(on)} if hasattr(network, "sample_only") else {}
+  (NB201's ``sample_only``); nothing for the others when off, a one-line error when asked for."""
+  if hasattr(network, "sample_only"):
+    return {"sample_only": bool(on)}
+  if on:
+    raise ValueError(f"sample_only=True needs a supernet with a sample_only attribute (NB201's); "
+                     f"{type(network).__name__} has none")
+  return {}
 
 
 def _small_normal(spec):
