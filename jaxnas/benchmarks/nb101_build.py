@@ -363,8 +363,11 @@ def fingerprints_of(matrix: np.ndarray, ops: np.ndarray, *, batch: int = 65536) 
 
   from jaxnas import spaces  # pylint: disable=import-outside-toplevel
 
+  from jaxnas.spaces import nb101  # pylint: disable=import-outside-toplevel
+
   space = spaces.get_space(NAME)
-  fn = jax.jit(space.fingerprint)
+  # 512-bit vectors on CPU (nb101.compiler_options): ~1.9x faster, the same values
+  fn = jax.jit(space.fingerprint, compiler_options=nb101.compiler_options())
   n = len(matrix)
   batch = min(batch, 1 << max(0, (n - 1).bit_length()))  # a small table: a small batch
   out = []

@@ -300,3 +300,23 @@ def test_bitmask_pruning_and_fingerprint_match_the_matrix_forms():
                        np.concatenate([raw.ops, np.asarray(padded.ops), raw.ops]))  # one compile
   np.testing.assert_array_equal(fp[:64], fp[64:128])
   np.testing.assert_array_equal(fp[:64], fp[128:])
+
+
+def test_fingerprint_compiler_options_change_no_value():
+  # nb101.compiler_options() (512-bit vectors on CPU) only changes how XLA vectorises the
+  # fingerprint's loop: the same words as a plain jit on raw specs of every kind (valid, with dead
+  # vertices, disconnected, too many edges, entries below the diagonal and > 1, odd op labels)
+  rng = np.random.default_rng(5)
+  n = 1024
+  m = rng.integers(0, 2, (n, 7, 7)) * (rng.random((n, 7, 7)) < 0.5)
+  m[: n // 2] = np.triu(m[: n // 2], 1)
+  m[-64:] *= 2
+  ops = rng.integers(0, 5, (n, 7))
+  ops[: n // 2, 0], ops[: n // 2, -1] = nb101.INPUT, nb101.OUTPUT
+  arch = nb101.Arch(matrix=jnp.asarray(m, jnp.int32), ops=jnp.asarray(ops, jnp.int32))
+  want = np.asarray(jax.jit(nb101.fingerprint)(arch))
+  got = np.asarray(jax.jit(nb101.fingerprint, compiler_options=nb101.compiler_options())(arch))
+  np.testing.assert_array_equal(got, want)
+  assert len(np.unique(want, axis=0)) > 100  # distinct cells, not one constant
+  assert nb101.compiler_options("cpu") == {"xla_cpu_prefer_vector_width": 512}
+  assert nb101.compiler_options("gpu") == {}
