@@ -59,8 +59,13 @@ Array = jax.Array
 # proxies this network scores (exactly the discrete network's); others need the per-genotype path
 PROXIES = ("synflow", "jacov", "nwot")
 NUM_OPS = len(OPS)
-# XLA options of the one scoring program (code generation only: values unchanged); measured below
-XLA_OPTIONS: dict = {"xla_cpu_use_fusion_emitters": False}
+# XLA compiler options of the one scoring program (code generation only). None by default: for
+# synflow+jacov+nwot at C=4, 3 cells (load 10-11) XLA's compile took 64 CPU-s with the defaults,
+# 75 with the legacy emitters (xla_cpu_use_fusion_emitters=False) and 27-35 with those and
+# xla_backend_optimization_level=0 too; but level 0 leaves LLVM's loops unvectorised: one depthwise
+# 5x5 + 1x1 + BN fwd+bwd at N=64, 32x32, C=32 ran 418 CPU-ms per call against 96 (default and
+# legacy alike). The 725-genotype run calls the program 725 times, so run time wins.
+XLA_OPTIONS: dict = {}
 
 
 def _template(op: int) -> tuple:
