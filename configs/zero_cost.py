@@ -23,8 +23,10 @@ is NASLib's DARTS zero-cost network (C=32, 8 cells, search-style ops, no auxilia
 ``configs/zero_cost.py:darts`` exposes its keys (``--config.network.layers=...``). ``synflow``,
 ``jacov`` and ``nwot`` run through ONE compiled program for every genotype (the architecture is an
 input: ``jaxnas.nn.darts_zc``; each genotype gets its own discrete network's weights and scores);
-other proxies compile each genotype's own network (~94 CPU-s each at C=32, 8 cells). All 725
-labelled genotypes (``nb301/naslib_labeled_725.json``'s keys, as a JSON list):
+other proxies compile each genotype's own network (~94 CPU-s each at C=32, 8 cells). The one
+program compiles in a few CPU-minutes, then costs ~12-15 CPU-s per genotype at batch 64 (jacov's and
+nwot's train-mode pass; synflow alone is far cheaper): ~2.5-3 CPU-hours for all 725 labelled
+genotypes (``nb301/naslib_labeled_725.json``'s keys, as a JSON list; docs/zero_cost_results.md):
 
   python -m jaxnas.run --config configs/zero_cost.py --workdir runs/zc_darts \
       --config.search_space=darts --config.archs_file=my_genotypes.txt \

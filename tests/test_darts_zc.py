@@ -48,11 +48,37 @@ def genotypes():
   return np.concatenate([np.asarray(dnet.DARTS_V2)[None], a]).astype(np.int64)
 
 
-# Compiling the array network with three proxies takes ~14 min wall (several CPU-minutes) even at
-# C=4, 3 cells, beyond the extended suite's budget: run on demand with JAXNAS_DARTS_ZC_EXACT=1.
+def _discrete(g, key, classes, c, layers, size):
+  net = dnet.compile_darts(g, classes, c, layers=layers, style="search")
+  v = net.init(key, jnp.zeros((1, size, size, 3)), False)
+  fn = lambda vv, xx, *, train, mutable: net.apply(vv, xx, train, mutable=mutable)
+  return fn, {k: v[k] for k in ("params", "batch_stats")}, v
+
+
+@pytest.mark.extended
+def test_synflow_and_nwot_of_one_program_are_the_discrete_networks():
+  """Tiny (C=2, 3 cells, 4x4, batch 2): the one program (the scan over slots, every op a branch,
+  synflow's float64 gradient and nwot's forward) against DARTS-V2's own network (sep, dil and skip
+  in the normal cell; pools and FactorizedReduce-skips in the reduction cell)."""
+  c, layers, size, key = 2, 3, 4, jax.random.key(0, impl="unsafe_rbg")
+  x = jax.random.normal(jax.random.key(1), (2, size, size, 3))
+  batch = (x, jnp.arange(2))
+  g = np.asarray(dnet.DARTS_V2)[None]
+  got = darts_zc.score_archs(g, ("synflow", "nwot"), batch, init_key=key, score_key=key,
+                             num_classes=CLASSES, C=c, layers=layers, image_size=size)
+  fn, variables, _ = _discrete(g[0], key, CLASSES, c, layers, size)
+  want = jax.jit(lambda v, b: {n: zc.get(n)(key, fn, v, b) for n in ("synflow", "nwot")})(
+      variables, batch)
+  for n in ("synflow", "nwot"):
+    np.testing.assert_allclose(got[n][0], float(want[n]), rtol=2e-5, atol=1e-4, err_msg=n)
+
+
+# synflow + jacov + nwot in one program (fwd+bwd in float64 and in float32) at C=4, 3 cells: ~47
+# CPU-s to lower and compile with darts_zc.XLA_OPTIONS, plus three discrete networks' programs:
+# beyond the extended suite's budget, so on demand with JAXNAS_DARTS_ZC_EXACT=1.
 @pytest.mark.extended
 @pytest.mark.skipif(not os.environ.get("JAXNAS_DARTS_ZC_EXACT"),
-                    reason="slow compile (~14 min): set JAXNAS_DARTS_ZC_EXACT=1 to run")
+                    reason="slow compile (~1.5 CPU-min): set JAXNAS_DARTS_ZC_EXACT=1 to run")
 def test_same_weights_and_scores_as_each_discrete_network(genotypes):
   key = jax.random.key(0, impl="unsafe_rbg")
   x = jax.random.normal(jax.random.key(1), (4, SIZE, SIZE, 3))
@@ -63,8 +89,7 @@ def test_same_weights_and_scores_as_each_discrete_network(genotypes):
                              image_size=SIZE)
   arr = jax.jit(lambda k: darts_zc.init(k, CLASSES, C=C, layers=LAYERS, image_size=SIZE))(key)
   for i, g in enumerate(genotypes):
-    net = dnet.compile_darts(g, CLASSES, C, layers=LAYERS, style="search")
-    v = net.init(key, jnp.zeros((1, SIZE, SIZE, 3)), False)
+    fn, variables, v = _discrete(g, key, CLASSES, C, LAYERS, SIZE)
     # the chosen op of every slot has the discrete network's weights, under the same path
     for c, (c_pp, c_p, ch, red, red_prev) in enumerate(dnet.plan(C, LAYERS)):
       for p, (inp, op) in enumerate(dnet.cells(g)[1 if red else 0]):
@@ -79,8 +104,6 @@ def test_same_weights_and_scores_as_each_discrete_network(genotypes):
     used = sum(int(np.prod(w.shape)) for w in jax.tree.leaves(v["params"]))
     assert used == dnet.counts(g, CLASSES, C=C, layers=LAYERS, style="search",
                                image_size=SIZE)["params"]
-    variables = {k: v[k] for k in ("params", "batch_stats")}
-    fn = lambda vv, xx, *, train, mutable: net.apply(vv, xx, train, mutable=mutable)
     for name in ("synflow", "nwot"):
       want = float(zc.get(name)(k_score, fn, variables, batch))
       np.testing.assert_allclose(got[name][i], want, rtol=2e-5, atol=1e-4, err_msg=name)
