@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnas.nn import counting, probes
+from jaxnas.nn import conv_vjp, counting, probes
 from jaxnas.nn.cell import SupernetSpec
 from jaxnas.nn.layers import (NB201_BN, BNConfig, Head, ReLUConvBN, ResNetBasicBlock, Stem,
                               avg_pool_3x3, batch_moments, conv2d, normalize)
@@ -318,7 +318,8 @@ class MixedOp(nn.Module):
 
     def conv_op(bn, kernel, bias, padding, gain):
       def run(h):
-        y = conv2d(nn.relu(h), kernel, 1, padding)
+        # conv_vjp: autodiff's backward convs inside a switch branch are naive loops on XLA:CPU
+        y = conv_vjp.conv(nn.relu(h), kernel, 1, padding)
         if bias is not None:
           y = y + bias
         if batch_stats:
