@@ -207,7 +207,9 @@ class MixedOp(nn.Module):
       and skip terms. Same values (to float rounding: the 1x1 is no longer a zero-padded 3x3) and
       the same gradients, GDAS's straight-through ones to the weights included; only the taken
       branch runs forward and backward (not under ``vmap`` over weights, where a switch runs
-      every branch). Ignored (stacked form) while probes are collected or perturbed.
+      every branch). The branch convolutions use :func:`jaxnas.nn.conv_vjp.conv` (autodiff's
+      backward convolutions inside a branch are naive loops on XLA:CPU). GDAS and RSWS turn this
+      on by default. Ignored (stacked form) while probes are collected or perturbed.
 
   Running statistics move only for ops with non-zero weight in ``select``/``hard`` (scaled by the
   one-hot weight), and for both convs in ``mixed`` (as DARTS does).
