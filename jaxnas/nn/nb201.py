@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnas.nn import counting, probes
+from jaxnas.nn import conv_vjp, counting, probes
 from jaxnas.nn.cell import SupernetSpec
 from jaxnas.nn.layers import (NB201_BN, BNConfig, Head, ReLUConvBN, ResNetBasicBlock, Stem,
                               avg_pool_3x3, batch_moments, conv2d, normalize)
@@ -207,7 +207,9 @@ class MixedOp(nn.Module):
       and skip terms. Same values (to float rounding: the 1x1 is no longer a zero-padded 3x3) and
       the same gradients, GDAS's straight-through ones to the weights included; only the taken
       branch runs forward and backward (not under ``vmap`` over weights, where a switch runs
-      every branch). Ignored (stacked form) while probes are collected or perturbed.
+      every branch). The branch convolutions use :func:`jaxnas.nn.conv_vjp.conv` (autodiff's
+      backward convolutions inside a branch are naive loops on XLA:CPU). GDAS and RSWS turn this
+      on by default. Ignored (stacked form) while probes are collected or perturbed.
 
   Running statistics move only for ops with non-zero weight in ``select``/``hard`` (scaled by the
   one-hot weight), and for both convs in ``mixed`` (as DARTS does).
@@ -318,7 +320,8 @@ class MixedOp(nn.Module):
 
     def conv_op(bn, kernel, bias, padding, gain):
       def run(h):
-        y = conv2d(nn.relu(h), kernel, 1, padding)
+        # conv_vjp: autodiff's backward convs inside a switch branch are naive loops on XLA:CPU
+        y = conv_vjp.conv(nn.relu(h), kernel, 1, padding)
         if bias is not None:
           y = y + bias
         if batch_stats:

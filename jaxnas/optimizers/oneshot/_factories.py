@@ -42,11 +42,12 @@ def _check(network, epochs, steps_per_epoch):
     raise ValueError(f"epochs and steps_per_epoch must be >= 1, got {epochs}, {steps_per_epoch}")
 
 
-def _sample_only(network, on: bool) -> dict:
+def _sample_only(network, on: bool | None) -> dict:
   """``clone`` keywords running only the sampled op per edge, for supernets that support it
-  (NB201's ``sample_only``); nothing for the others when off, a one-line error when asked for."""
+  (NB201's ``sample_only``); ``None`` (the default): on wherever supported. Nothing for the
+  others when off or ``None``, a one-line error when asked for."""
   if hasattr(network, "sample_only"):
-    return {"sample_only": bool(on)}
+    return {"sample_only": True if on is None else bool(on)}
   if on:
     raise ValueError(f"sample_only=True needs a supernet with a sample_only attribute (NB201's); "
                      f"{type(network).__name__} has none")
@@ -176,15 +177,16 @@ def gdas(network, *, epochs: int, steps_per_epoch: int, tau_max: float = 10.0,
          tau_min: float = 0.1, lr: float = 0.025, lr_min: float = 0.001, momentum: float = 0.9,
          weight_decay: float = 3e-4, grad_clip: float = 5.0, arch_lr: float = 3e-4,
          arch_weight_decay: float = 1e-3, w_tx=None, a_tx=None, spec=None,
-         op_regulariser=None, sample_only: bool = False) -> base.OneShotOptimizer:
+         op_regulariser=None, sample_only: bool | None = None) -> base.OneShotOptimizer:
   """GDAS: one op per edge sampled by hard Gumbel-softmax, straight-through gradients.
 
   The supernet runs in ``"hard"`` mode: only the sampled op is computed, scaled by its live
-  weight, plus GDAS's sum of the other (zero-valued, gradient-carrying) weights, in the stacked
-  one-conv form (every edge pays a 3x3 conv, the pooling and the skip term). ``sample_only=True``
-  (supernets that support it, e.g. NB201's) runs just each edge's sampled op through a
-  ``lax.switch``, as NASLib: same values and gradients to float rounding, but 3x slower per step
-  on XLA:CPU (docs/oneshot_performance.md), hence off by default. A new sample is
+  weight, plus GDAS's sum of the other (zero-valued, gradient-carrying) weights.
+  ``sample_only`` (supernets that support it, e.g. NB201's; ``None``: on wherever supported)
+  runs just each edge's sampled op through a ``lax.switch``, as NASLib; ``False`` runs the
+  stacked one-conv form (every edge pays a 3x3 conv, the pooling and the skip term). Same values
+  and gradients to float rounding; sample-only is faster (docs/oneshot_performance.md, GDAS
+  section). A new sample is
   drawn for the alpha pass and for the weight pass. ``tau`` anneals linearly per epoch from
   ``tau_max`` to ``tau_min`` (10 -> 0.1 as in AutoDL-Projects / NASLib). ``op_regulariser``
   (optional ``op_weights -> f32[]``, e.g. an expected-latency term) is added to the validation
@@ -296,10 +298,11 @@ def sample_valid_ops(key) -> jax.Array:
 def rsws(network, *, epochs: int, steps_per_epoch: int, lr: float = 0.025,
          lr_min: float = 0.001, momentum: float = 0.9, weight_decay: float = 3e-4,
          grad_clip: float = 5.0, w_tx=None, spec=None,
-         sample_only: bool = False) -> base.OneShotOptimizer:
+         sample_only: bool | None = None) -> base.OneShotOptimizer:
   """Random search with weight sharing: each step trains the path of one uniformly sampled
-  architecture (supernet in ``"select"`` mode: one conv per edge; ``sample_only``: only the
-  sampled op of each edge runs, see :func:`gdas`; scoring keeps the stacked form). Alphas are not used; the pick
+  architecture (supernet in ``"select"`` mode; ``sample_only``, default ``None`` = on wherever
+  supported: only the sampled op of each edge runs, see :func:`gdas`; ``False``: one stacked conv
+  per edge; scoring keeps the stacked form). Alphas are not used; the pick
   comes from scoring sampled architectures with the shared weights (``score``, done by the
   driver after each epoch), stored in ``state.best`` and returned by ``discretize``. The logged
   validation pass runs another independently sampled architecture.
