@@ -125,6 +125,21 @@ def drop_path(key: Array, x: Array, drop_prob) -> Array:
 DWConv = layers.DWConv
 
 
+class PointwiseConv(Conv):
+  """A 1x1 :class:`~jaxnas.nn.layers.Conv` (same variable, ``kernel [1, 1, c_in, c_out]``; the
+  FLOP counter sees a ``Conv``) computed as a matmul over the channels (stride: a strided slice
+  first). Under the supernet's ``vmap`` over edges a convolution becomes a grouped convolution,
+  which XLA:CPU runs slowly; a matmul becomes a batched matmul."""
+
+  def __call__(self, x: Array) -> Array:
+    if self.kernel_size != 1 or self.padding or self.use_bias:
+      raise ValueError("PointwiseConv is a 1x1 convolution without padding or bias")
+    layers._check_channels(x, self.c_in, "Conv 1x1")  # pylint: disable=protected-access
+    if self.stride > 1:
+      x = x[:, ::self.stride, ::self.stride, :]
+    return jnp.einsum("bhwc,cd->bhwd", x, self.kernel[0, 0].astype(x.dtype))
+
+
 class ReLUConvBN(nn.Module):
   """DARTS ``ReLUConvBN``: ReLU -> conv k x k (no bias) -> BN; the cells' 1x1 preprocessing."""
 
@@ -156,7 +171,7 @@ class DilConv(nn.Module):
     c, k = self.channels, self.kernel_size
     h = probes.act(self, nn.relu(x))
     h = DWConv(c, k, self.stride, self.dilation * (k // 2), self.dilation, name="dw")(h)
-    h = Conv(c, c, 1, name="pw")(h)
+    h = PointwiseConv(c, c, 1, name="pw")(h)
     return BatchNorm(c, bn_config(self.affine), name="bn")(h, train)
 
 
