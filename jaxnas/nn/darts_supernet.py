@@ -155,6 +155,12 @@ class DartsSupernetSpec(ncell.SupernetSpec):
     """DARTS's genotype rule (:func:`discretize`), ``none`` never chosen."""
     return discretize(probs)
 
+  @property
+  def selects_edges(self) -> bool:
+    """The discretization picks edges by strength (top 2 per node), so an edge's weight matters:
+    PC-DARTS discretizes ``softmax(alpha) x edge_normalisation(beta)`` here."""
+    return True
+
 
 SUPERNET_SPEC = DartsSupernetSpec(name="darts", edges=EDGES, ops=OPS, arch_type=space.Arch,
                                   sample_ops=sample_ops)
