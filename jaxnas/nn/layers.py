@@ -200,13 +200,12 @@ class DWConv(nn.Module):
                              (self.kernel_size, self.kernel_size, 1, self.channels))
 
   def __call__(self, x: Array) -> Array:
-    # conv_vjp's depthwise form: shifted slices with a custom VJP. XLA:CPU's grouped convolution
-    # is slow forward and worse backward (its kernel gradient is a masked dense C x C conv); the
-    # DARTS supernet's one-cell gradient took 31-38 CPU-s with it (docs/darts_supernet.md).
-    from jaxnas.nn import conv_vjp  # pylint: disable=import-outside-toplevel
     _check_channels(x, self.channels, f"depthwise conv {self.kernel_size}x{self.kernel_size}")
-    return conv_vjp.conv(x, self.kernel.astype(x.dtype), self.stride, self.padding,
-                         self.dilation, groups=self.channels)
+    p, d = self.padding, self.dilation
+    return lax.conv_general_dilated(
+        x, self.kernel.astype(x.dtype), (self.stride, self.stride), ((p, p), (p, p)),
+        rhs_dilation=(d, d), dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        feature_group_count=self.channels)
 
 
 class BatchNorm(nn.Module):
