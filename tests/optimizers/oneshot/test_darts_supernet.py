@@ -135,7 +135,8 @@ def test_every_optimizer_discretizes_to_a_valid_genotype(name):
 
 def test_pcdarts_discretizes_with_the_beta_weighted_strengths():
   """PC-DARTS on the DARTS space ranks a node's edges by softmax(alpha) x the node's softmax(beta)
-  (its ``genotype``'s ``_parse(weights, weights2)``); on NB201 its op weights stay softmax(alpha)."""
+  (its ``genotype``'s ``_parse(weights, weights2)``); on NB201 its op weights stay
+  softmax(alpha)."""
   net = jnn.compile("darts", None, 10, C=4, layers=3)
   opt = oneshot.make("pcdarts", net, epochs=1, steps_per_epoch=1, partial_channels=2)
   alpha = np.zeros((28, 8), np.float32)
