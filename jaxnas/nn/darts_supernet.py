@@ -72,10 +72,12 @@ def _op(name: str):
   def make(c_in: int, c_out: int, stride: int, bn: BNConfig) -> nn.Module:
     del c_in
     a, kw = bn.affine, {"parent": None}
+    # fast_grad: loop depthwise convs with custom VJPs and 1x1 convs as matmuls (the one-cell
+    # gradient at C=16, 32x32, batch 16: 31-38 -> 1.7-1.9 CPU-s; docs/darts_supernet.md)
     if name.startswith("sep_conv"):
-      return darts_ops.SepConv(c_out, darts_ops.KERNEL[name], stride, a, **kw)
+      return darts_ops.SepConv(c_out, darts_ops.KERNEL[name], stride, a, True, **kw)
     if name.startswith("dil_conv"):
-      return darts_ops.DilConv(c_out, darts_ops.KERNEL[name], stride, 2, a, **kw)
+      return darts_ops.DilConv(c_out, darts_ops.KERNEL[name], stride, 2, a, True, **kw)
     if name.endswith("pool_3x3"):
       return darts_ops.Pool(c_out, name[:3], stride, True, **kw)
     if name == "skip_connect":
@@ -154,6 +156,12 @@ class DartsSupernetSpec(ncell.SupernetSpec):
   def discretize(self, probs: Array):
     """DARTS's genotype rule (:func:`discretize`), ``none`` never chosen."""
     return discretize(probs)
+
+  @property
+  def selects_edges(self) -> bool:
+    """The discretization picks edges by strength (top 2 per node), so an edge's weight matters:
+    PC-DARTS discretizes ``softmax(alpha) x edge_normalisation(beta)`` here."""
+    return True
 
 
 SUPERNET_SPEC = DartsSupernetSpec(name="darts", edges=EDGES, ops=OPS, arch_type=space.Arch,

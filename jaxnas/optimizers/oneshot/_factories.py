@@ -123,6 +123,8 @@ def pc_darts(network, *, epochs: int, steps_per_epoch: int, partial_channels: in
   same node. The MixedOp is linear in its op weights, so the normalisation is folded into them:
   ``op_weights[k] = edge_norm(beta)[k] * softmax(alpha[k])``. In NB201 every edge is kept, so the
   discretization is the argmax of ``alpha`` per edge (a positive edge factor does not change it).
+  In a space whose spec ``selects_edges`` (the DARTS space: two edges per node) the
+  discretization and ``op_weights`` use those beta-weighted op weights, as PC-DARTS's genotype.
   The edges into each node come from the spec's edge targets.
 
   Args:
@@ -151,10 +153,16 @@ def pc_darts(network, *, epochs: int, steps_per_epoch: int, partial_channels: in
   def weights(key, a, tau):
     return spec.edge_normalisation(a["beta"])[:, None] * jax.nn.softmax(a["alpha"], -1)
 
+  # spaces whose discretization selects edges by strength (the DARTS space's top-2 per node):
+  # PC-DARTS's genotype ranks edges by softmax(alpha) x edge_norm(beta) (its ``_parse(weights,
+  # weights2)``); the NB201-style spaces keep every edge, so their op distribution stays
+  # softmax(alpha) (the same argmax, and the op weights they log are unchanged).
+  edge_selecting = bool(getattr(spec, "selects_edges", False))
   return base.bilevel("pcdarts", network.clone(mode="mixed", partial_channels=k), epochs=epochs,
                       steps_per_epoch=steps_per_epoch, init_alphas=init_alphas,
-                      weights_fn=weights, probs_fn=_softmax, w_tx=w_tx, a_tx=a_tx,
-                      spec=spec)
+                      weights_fn=weights,
+                      probs_fn=(lambda a: weights(None, a, None)) if edge_selecting else _softmax,
+                      w_tx=w_tx, a_tx=a_tx, spec=spec)
 
 
 # ----------------------------------------------------------------------------- GDAS, SNAS

@@ -133,6 +133,36 @@ def test_every_optimizer_discretizes_to_a_valid_genotype(name):
   assert bool(DARTS.is_valid(a)) and spaces.darts.genotype_string(a).startswith("Genotype(normal=[(")
 
 
+def test_pcdarts_discretizes_with_the_beta_weighted_strengths():
+  """PC-DARTS on the DARTS space ranks a node's edges by softmax(alpha) x the node's softmax(beta)
+  (its ``genotype``'s ``_parse(weights, weights2)``); on NB201 its op weights stay
+  softmax(alpha)."""
+  net = jnn.compile("darts", None, 10, C=4, layers=3)
+  opt = oneshot.make("pcdarts", net, epochs=1, steps_per_epoch=1, partial_channels=2)
+  alpha = np.zeros((28, 8), np.float32)
+  alpha[2, 4], alpha[3, 5], alpha[4, 6] = 3.0, 2.0, 1.0  # node 3: inputs 0 > 1 > 2 on alpha alone
+  alpha[16, 2], alpha[17, 3], alpha[18, 7] = 1.0, 2.0, 3.0  # reduce node 3: inputs 2 > 1 > 0
+  beta = np.zeros(28, np.float32)
+  beta[4], beta[16] = 4.0, 4.0  # the weakest edge by alpha of each node 3 gets the largest beta
+  state = _state(jnp.asarray(alpha), beta=jnp.asarray(beta))
+  a = opt.discretize(state)
+  probs = np.asarray(jax.nn.softmax(jnp.asarray(alpha), -1))
+  w = probs * np.asarray(dsn.SUPERNET_SPEC.edge_normalisation(jnp.asarray(beta)))[:, None]
+  np.testing.assert_allclose(np.asarray(opt.op_weights(state)), w, rtol=1e-6)
+  assert as_gene(a.normal) == darts_parse(w[:14]) and as_gene(a.reduce) == darts_parse(w[14:])
+  assert as_gene(a.normal)[2:4] == [("dil_conv_3x3", 2), ("sep_conv_3x3", 0)]
+  assert as_gene(a.reduce)[2:4] == [("avg_pool_3x3", 0), ("dil_conv_5x5", 2)]
+  assert darts_parse(probs[:14])[2:4] == [("sep_conv_3x3", 0), ("sep_conv_5x5", 1)]  # beta matters
+  # NB201 keeps every edge: its PC-DARTS op weights (and argmax) are softmax(alpha) as before
+  nb = oneshot.make("pcdarts", jnn.supernet_nb201(10, 4, 1), epochs=1, steps_per_epoch=1,
+                    partial_channels=2)
+  a6, b6 = jnp.asarray(alpha[:6, :5]), jnp.asarray(beta[:6])
+  st = OneShotState(step=jnp.zeros((), jnp.int32), params={}, batch_stats={},
+                    alphas={"alpha": a6, "beta": b6}, w_opt=None, a_opt=None,
+                    best=jnp.full((6,), NO_ARCH, jnp.int32))
+  np.testing.assert_allclose(np.asarray(nb.op_weights(st)), np.asarray(jax.nn.softmax(a6, -1)))
+
+
 # ----------------------------------------------------------------------------- extended (compiles)
 
 FAST = dict(xla_backend_optimization_level=0, xla_llvm_disable_expensive_passes=True)
