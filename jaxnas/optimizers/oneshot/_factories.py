@@ -78,7 +78,8 @@ def darts(network, *, epochs: int, steps_per_epoch: int, second_order: bool = Fa
   (so ``xi`` is the current learning rate, with momentum, weight decay and clipping as in DARTS's
   ``_compute_unrolled_model``). Liu et al. approximate its Hessian-vector product by finite
   differences; JAX differentiates through the inner step exactly, which is what we do (the test
-  checks both against each other). NASLib implements only first order.
+  checks both against each other), with the exact mixed second derivative ``d/dalpha <dL_train/dw,
+  u>`` as a gradient of a forward-mode directional derivative, not reverse-over-reverse. NASLib implements only first order.
 
   Args:
     network: a cell supernet, e.g. NB201's (mode set to ``"mixed"`` here).
