@@ -328,6 +328,12 @@ class SupernetSpec:
     return len(self.edges)
 
   @property
+  def forward_mode(self) -> bool:
+    """Whether the supernet can be differentiated in forward mode (``jax.jvp``); second-order
+    DARTS uses a reverse-over-forward mixed derivative where it can (faster to compile)."""
+    return True
+
+  @property
   def num_ops(self) -> int:
     return len(self.ops)
 

@@ -163,6 +163,12 @@ class DartsSupernetSpec(ncell.SupernetSpec):
     PC-DARTS discretizes ``softmax(alpha) x edge_normalisation(beta)`` here."""
     return True
 
+  @property
+  def forward_mode(self) -> bool:
+    """False: the search ops' depthwise convs (``darts_ops.LoopDWConv``) are custom-VJP
+    functions, which JAX cannot differentiate in forward mode."""
+    return False
+
 
 SUPERNET_SPEC = DartsSupernetSpec(name="darts", edges=EDGES, ops=OPS, arch_type=space.Arch,
                                   sample_ops=sample_ops)

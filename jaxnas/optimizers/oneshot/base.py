@@ -308,7 +308,10 @@ def bilevel(name: str, network, *, epochs: int, steps_per_epoch: int, init_alpha
     (_, (vloss, vacc, _)), (v_a, v_w) = jax.value_and_grad(val_loss, argnums=(0, 1), has_aux=True)(
         alphas, w_prime, state.batch_stats, k_val, tau, val_batch)
     u, = step_vjp(v_w)
-    mixed = jax.grad(lambda a: jax.jvp(lambda p: inner(p, a), (params,), (u,))[1])(alphas)
+    if spec.forward_mode:
+      mixed = jax.grad(lambda a: jax.jvp(lambda p: inner(p, a), (params,), (u,))[1])(alphas)
+    else:  # custom-VJP layers (the DARTS space's search ops): reverse over reverse, same value
+      mixed = jax.grad(lambda a: optax.tree_utils.tree_vdot(jax.grad(inner)(params, a), u))(alphas)
     ga = jax.tree_util.tree_map(jnp.add, v_a, mixed)
     return ga, (vloss, vacc, state.batch_stats)  # the virtual step's statistics are dropped
 

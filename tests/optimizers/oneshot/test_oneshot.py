@@ -254,3 +254,36 @@ def test_factory_errors():
     oneshot.make("gdas", object(), epochs=1, steps_per_epoch=1)
   assert oneshot.hyperparameters("gdas")["tau_max"] == 10.0
   assert oneshot.hyperparameters("darts")["second_order"] is False
+
+
+class _NoForwardSpec(jnn.cell.SupernetSpec):
+  """NB201's spec claiming no forward mode, as the DARTS space's (custom-VJP convs) does."""
+
+  @property
+  def forward_mode(self) -> bool:
+    return False
+
+
+def test_second_order_without_forward_mode_gives_the_same_hypergradient(fashion):
+  """Where the supernet has no forward mode (``spec.forward_mode`` False: the DARTS space), the
+  second-order mixed term is reverse over reverse; it equals the reverse-over-forward one."""
+  import dataclasses
+  with jax.enable_x64(True):
+    train, valid = fashion
+    net = SmoothStandIn()
+    spec = jnn.supernet_spec("nasbench201")
+    plain = _NoForwardSpec(**{f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)})
+    assert spec.forward_mode and not plain.forward_mode
+    assert not jnn.supernet_spec("darts").forward_mode
+    tx = optax.sgd(0.05)
+    fwd = oneshot.darts(net, epochs=1, steps_per_epoch=1, second_order=True, w_tx=tx)
+    rev = oneshot.darts(net, epochs=1, steps_per_epoch=1, second_order=True, w_tx=tx, spec=plain)
+    tb = _float64((train[0][0][:8], train[1][0][:8]))
+    vb = _float64((valid[0][0][:8], valid[1][0][:8]))
+    key = jax.random.key(0)
+    state = _float64(jax.jit(fwd.init)(key, tb))
+    state = state.replace(alphas={"alpha": jax.random.normal(jax.random.key(5), (6, 5),
+                                                             jnp.float64)})
+    g_fwd = jax.jit(lambda s: fwd.hypergradient(key, s, tb, vb)[0]["alpha"])(state)
+    g_rev = jax.jit(lambda s: rev.hypergradient(key, s, tb, vb)[0]["alpha"])(state)
+    np.testing.assert_allclose(np.asarray(g_rev), np.asarray(g_fwd), rtol=1e-10, atol=1e-12)
