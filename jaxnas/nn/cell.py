@@ -239,8 +239,11 @@ class MixedOp(nn.Module):
     ``<dL/dout, op(x)>``).
 
   ``partial_channels`` ``K > 1`` (PC-DARTS) sends the first ``c / K`` channels through the ops and
-  the rest around them, then shuffles channels in ``K`` groups; only on edges that keep the shape
-  (a reducing edge runs all channels).
+  the rest around them, then shuffles channels in ``K`` groups, on every edge with ``c_in ==
+  c_out``. On a reducing edge (stride 2) the bypassed channels are max-pooled 2x2 with stride 2,
+  PC-DARTS's ``self.mp`` (``nn.MaxPool2d(2, 2)``); "SAME" padding, which is the same on even
+  sizes and on odd ones gives the ops' ``ceil(H / 2)`` (PyTorch's would not concatenate there).
+  An edge that changes the channel count runs all channels.
   """
 
   library: tuple[tuple[str, OpFactory], ...]
@@ -254,7 +257,7 @@ class MixedOp(nn.Module):
   @nn.compact
   def __call__(self, x: Array, weights: Array, train: bool) -> Array:
     k = self.partial_channels
-    partial = k > 1 and self.stride == 1 and self.c_in == self.c_out
+    partial = k > 1 and self.c_in == self.c_out and self.stride in (1, 2)
     c_in, c_out = (self.c_in // k, self.c_out // k) if partial else (self.c_in, self.c_out)
     h = x[..., :c_in] if partial else x
     if self.mode == "mixed" or self.mode == "select":
@@ -269,7 +272,10 @@ class MixedOp(nn.Module):
     out = out + extra
     if not partial:
       return out
-    out = jnp.concatenate([out, x[..., c_in:]], axis=-1)
+    rest = x[..., c_in:]
+    if self.stride == 2:
+      rest = nn.max_pool(rest, (2, 2), strides=(2, 2), padding="SAME")
+    out = jnp.concatenate([out, rest], axis=-1)
     b, hh, ww, ch = out.shape
     # PC-DARTS channel_shuffle(groups=K): [groups, C/groups] -> [C/groups, groups].
     return out.reshape(b, hh, ww, k, ch // k).swapaxes(-1, -2).reshape(b, hh, ww, ch)

@@ -163,6 +163,30 @@ def test_pcdarts_discretizes_with_the_beta_weighted_strengths():
   np.testing.assert_allclose(np.asarray(nb.op_weights(st)), np.asarray(jax.nn.softmax(a6, -1)))
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_pcdarts_bypass_on_normal_and_reducing_edges(stride):
+  """PC-DARTS's MixedOp (``partial_channels`` K=4, C=8): the ops see the first C/K channels, the
+  other channels go around them, max-pooled 2x2/2 on a reducing edge (PC-DARTS's ``self.mp``),
+  then ``channel_shuffle(K)``. With ``none`` selected the processed channels are zero and the rest
+  is the (pooled) bypass; a conv op's kernel is C/K wide."""
+  from jaxnas.nn import cell as ncell  # pylint: disable=import-outside-toplevel
+  op = ncell.MixedOp(dsn.LIBRARY, 8, 8, stride, dsn.DEFAULT_CELL_BN, "mixed", 4)
+  x = jnp.asarray(np.random.default_rng(7).normal(size=(2, 6, 6, 8)), jnp.float32)
+  w = jax.nn.one_hot(dsn.NONE, len(dsn.OPS))
+  v = op.init(jax.random.key(0), x, w, True)
+  assert v["params"]["sep_conv_3x3"]["op1"]["pw"]["kernel"].shape == (1, 1, 2, 2)
+  assert v["params"]["sep_conv_3x3"]["op1"]["dw"]["kernel"].shape == (3, 3, 1, 2)
+  out = np.asarray(op.apply(v, x, w, True))
+  h = 6 // stride
+  assert out.shape == (2, h, h, 8)
+  rest = np.asarray(x)[..., 2:]
+  if stride == 2:  # max over each 2x2 block
+    rest = rest.reshape(2, 3, 2, 3, 2, 6).max(axis=(2, 4))
+  unshuffled = out.reshape(2, h, h, 2, 4).swapaxes(-1, -2).reshape(2, h, h, 8)
+  np.testing.assert_array_equal(unshuffled[..., :2], 0.0)
+  np.testing.assert_array_equal(unshuffled[..., 2:], rest)
+
+
 # ----------------------------------------------------------------------------- extended (compiles)
 
 FAST = dict(xla_backend_optimization_level=0, xla_llvm_disable_expensive_passes=True)
