@@ -113,6 +113,18 @@ def avg_pool_3x3(x: Array) -> Array:
   return total / jnp.asarray(_window_counts(x.shape[1], x.shape[2]), x.dtype)
 
 
+def avg_pool_3x3_separable(x: Array) -> Array:
+  """:func:`avg_pool_3x3` as a 3x1 then a 1x3 window sum (6 adds per output instead of 9, and
+  the same split in the backward pass): the same function, equal to float rounding (the sums run
+  in another order). The NB201 supernet's mixed op uses it (issue 18: 9% less CPU per DARTS step
+  on XLA:CPU); discrete networks keep :func:`avg_pool_3x3`, so their values stay bit-identical."""
+  rows = lax.reduce_window(x, 0.0, lax.add, (1, 3, 1, 1), (1, 1, 1, 1),
+                           ((0, 0), (1, 1), (0, 0), (0, 0)))
+  total = lax.reduce_window(rows, 0.0, lax.add, (1, 1, 3, 1), (1, 1, 1, 1),
+                            ((0, 0), (0, 0), (1, 1), (0, 0)))
+  return total / jnp.asarray(_window_counts(x.shape[1], x.shape[2]), x.dtype)
+
+
 def batch_moments(y: Array) -> tuple[Array, Array]:
   """Per-channel mean and biased variance over N, H, W (what BN normalizes with)."""
   mean = jnp.mean(y, axis=(0, 1, 2))

@@ -31,10 +31,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnas.nn import conv_vjp, counting, probes
+from jaxnas.nn import bn_vjp, conv_vjp, counting, probes
 from jaxnas.nn.cell import SupernetSpec
 from jaxnas.nn.layers import (NB201_BN, BNConfig, Head, ReLUConvBN, ResNetBasicBlock, Stem,
-                              avg_pool_3x3, batch_moments, conv2d, normalize)
+                              avg_pool_3x3, avg_pool_3x3_separable, batch_moments, conv2d,
+                              normalize)
 from jaxnas.spaces import nb201 as space
 
 Array = jax.Array
@@ -245,7 +246,7 @@ class MixedOp(nn.Module):
     cfg = bn1.config
     k1 = jnp.pad(c1.conv.kernel, ((1, 1), (1, 1), (0, 0), (0, 0)))  # 1x1 inside a 3x3 kernel
     k3 = c3.conv.kernel
-    pooled = avg_pool_3x3(x)
+    pooled = avg_pool_3x3_separable(x)  # the same pool, cheaper on XLA:CPU (see its doc)
     r = nn.relu(x)
     if self.mode == "mixed":
       r = probes.act(self, r)
@@ -255,19 +256,22 @@ class MixedOp(nn.Module):
       y = jnp.concatenate([conv2d(r, c1.conv.kernel, 1, 0), conv2d(r, k3, 1, 1)], axis=-1)
       if c1.use_bias:
         y = y + jnp.concatenate([c1.conv.bias, c3.conv.bias])
-      if bn1.use_batch_stats(train):
-        mean, var = batch_moments(y)
-        if train:
-          bn1.update_stats(y[..., :c], mean[:c], var[:c])
-          bn3.update_stats(y[..., c:], mean[c:], var[c:])
-      else:
-        mean = jnp.concatenate([bn1.mean.value, bn3.mean.value])
-        var = jnp.concatenate([bn1.var.value, bn3.var.value])
       scale = bias = None
       if cfg.affine:
         scale = jnp.concatenate([bn1.scale, bn3.scale])
         bias = jnp.concatenate([bn1.bias, bn3.bias])
-      y = normalize(y, mean, var, scale, bias, cfg.epsilon)
+      if bn1.use_batch_stats(train):
+        # one function with the textbook BN gradient (bn_vjp): fewer passes over y than autodiff
+        y, mean, var = bn_vjp.normalize_batch(y, cfg.epsilon)
+        if train:
+          bn1.update_stats(y[..., :c], mean[:c], var[:c])
+          bn3.update_stats(y[..., c:], mean[c:], var[c:])
+        if scale is not None:
+          y = y * scale + bias
+      else:
+        mean = jnp.concatenate([bn1.mean.value, bn3.mean.value])
+        var = jnp.concatenate([bn1.var.value, bn3.var.value])
+        y = normalize(y, mean, var, scale, bias, cfg.epsilon)
       return (w[space.SKIP] * x + w[space.CONV1X1] * y[..., :c] + w[space.CONV3X3] * y[..., c:]
               + w[space.AVG_POOL] * pooled)
 
@@ -324,12 +328,15 @@ class MixedOp(nn.Module):
         y = conv_vjp.conv(nn.relu(h), kernel, 1, padding)
         if bias is not None:
           y = y + bias
+        scale, beta = (bn.scale, bn.bias) if cfg.affine else (None, None)
         if batch_stats:
-          mean, var = batch_moments(y)
+          y, mean, var = bn_vjp.normalize_batch(y, cfg.epsilon)
+          if scale is not None:
+            y = y * scale + beta
         else:
           mean, var = bn.mean.value, bn.var.value
-        scale, beta = (bn.scale, bn.bias) if cfg.affine else (None, None)
-        return gain * normalize(y, mean, var, scale, beta, cfg.epsilon) + extra, mean, var
+          y = normalize(y, mean, var, scale, beta, cfg.epsilon)
+        return gain * y + extra, mean, var
       return run
 
     use_bias = c1.use_bias
@@ -340,7 +347,8 @@ class MixedOp(nn.Module):
                                       g[space.CONV1X1])
     branches[space.CONV3X3] = conv_op(bn3, c3.conv.kernel, c3.conv.bias if use_bias else None, 1,
                                       g[space.CONV3X3])
-    branches[space.AVG_POOL] = lambda h: (g[space.AVG_POOL] * avg_pool_3x3(h) + extra, zeros_c,
+    branches[space.AVG_POOL] = lambda h: (g[space.AVG_POOL] * avg_pool_3x3_separable(h) + extra,
+                                          zeros_c,
                                           zeros_c)
     out, mean, var = jax.lax.switch(jnp.argmax(s), branches, x)
     if batch_stats and train:  # weight 0 for the op not taken: its statistics stay put
