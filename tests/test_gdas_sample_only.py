@@ -56,7 +56,16 @@ def test_sample_only_cell_equals_all_ops_value_and_gradients():
   (l1, o1), (gp1, gw1) = outs[1]
   np.testing.assert_allclose(l1, l0, **TOL)
   _close(o1, o0)
-  _close(gp1, gp0)
+  # a conv bias feeding a batch-statistics BN has gradient 0 (the BN subtracts it again): both
+  # forms' bias gradients are rounding noise, so they are checked against 0, not against each
+  # other; every other weight gradient must match
+  flat0, flat1 = (jax.tree_util.tree_flatten_with_path(g)[0] for g in (gp0, gp1))
+  scale = max(float(np.abs(np.asarray(v)).max()) for _, v in flat0)
+  for (path, v0), (_, v1) in zip(flat0, flat1):
+    if "bias" in jax.tree_util.keystr(path):
+      assert max(np.abs(np.asarray(v0)).max(), np.abs(np.asarray(v1)).max()) <= 1e-4 * scale
+    else:
+      np.testing.assert_allclose(np.asarray(v1), np.asarray(v0), **TOL)
   _close(gw1, gw0)
   # the gradients reach both convs and every op weight (straight-through) except the sampled
   # ``none`` of edge 4 (its output is zero whatever its weight)

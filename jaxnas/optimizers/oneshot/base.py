@@ -237,6 +237,9 @@ def bilevel(name: str, network, *, epochs: int, steps_per_epoch: int, init_alpha
   w_tx = w_tx or weights_tx(epochs, steps_per_epoch)
   a_tx = a_tx or alphas_tx()
   tau_fn = tau_fn or (lambda step: jnp.float32(1.0))
+  if not second_order and hasattr(network, "reverse_only"):
+    # only reverse mode below: the supernet may use its faster reverse-only rules (NB201's BN)
+    network = network.clone(reverse_only=True)
   # scoring vmaps over architectures, where a per-edge switch would run every op: stacked form
   score_net = network.clone(mode="select", **(
       {"sample_only": False} if hasattr(network, "sample_only") else {}))
