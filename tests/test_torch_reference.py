@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import math
 import sys
+import time
 import types
 
 import jax
@@ -88,6 +89,29 @@ def test_torch_sampled_op_forward_equals_our_hard_supernet(tiny):
   ours = _forward(net.clone(mode="hard"), v, x, jnp.asarray(hard))
   theirs = model(_nchw(x), torch.from_numpy(hard), ops.tolist()).detach().numpy()
   np.testing.assert_allclose(theirs, ours, rtol=1e-4, atol=1e-5)
+
+
+def test_paired_timing_alternates_the_two_steps():
+  """``time_paired``: a warm-up of each side, then jaxnas / torch steps strictly alternating;
+  the paired ratio is the median of the per-pair ratios (no compile: a stub step)."""
+  calls = []
+
+  def compiled(key, state, x, y):
+    calls.append("jax")
+    time.sleep(0.002)
+    return state, types.SimpleNamespace(train_loss=jnp.float32(1.5))
+
+  def torch_step():
+    calls.append("torch")
+    time.sleep(0.001)
+    return 2.0
+
+  prog = bench.StepProgram(compiled, {}, jnp.zeros((4, 2, 2, 3)), jnp.zeros((4,), jnp.int32),
+                           0.1, 0.2)
+  r, ttimes, loss = bench.time_paired(prog, torch_step, 3)
+  assert calls == ["jax", "torch"] * 4 and len(ttimes) == 3 and loss == 2.0
+  assert r["ratio_paired"] > 1.0 and r["step_ms"] >= 2.0 and r["train_loss"] == 1.5
+  assert r["compile_s"] == 0.2 and r["images_per_s"] == pytest.approx(8 / (r["step_ms"] / 1e3))
 
 
 @pytest.mark.parametrize("case", [pytest.param("darts_1st", marks=pytest.mark.extended),

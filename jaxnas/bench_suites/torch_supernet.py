@@ -269,19 +269,32 @@ def time_case(case: str, *, C=16, N=5, batch=64, image=32, repeats=10, seed=0,
     torch.set_num_threads(before)
 
 
-def _time_case(case, C, N, batch, image, repeats, seed) -> dict:
+def prepare_case(case: str, *, C=16, N=5, batch=64, image=32, seed=0):
+  """The model, data and :class:`SearchStep` of ``case``: a zero-argument callable running one
+  step on random data (the same batch as train and validation batch) and returning its loss.
+  ``bench supernet`` interleaves it with the jaxnas step (one of each, alternately)."""
   torch.manual_seed(seed)
   model = NB201SearchModel(10, C, N)
   step = SearchStep(case, model)
   x = torch.randn(batch, 3, image, image)
   y = torch.arange(batch) % 10
-  loss = step(x, y, x, y)  # warm-up
-  times = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    loss = step(x, y, x, y)
-    times.append(time.perf_counter() - t0)
+  return lambda: step(x, y, x, y)
+
+
+def summary(times, loss) -> dict:
+  """The ``torch_*`` fields of a case from its step times (seconds) and last loss."""
   return {"torch_step_ms": 1e3 * float(np.median(times)),
           "torch_step_ms_min": 1e3 * float(np.min(times)),
           "torch_train_loss": loss if math.isfinite(loss) else float("nan"),
           "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__}
+
+
+def _time_case(case, C, N, batch, image, repeats, seed) -> dict:
+  step = prepare_case(case, C=C, N=N, batch=batch, image=image, seed=seed)
+  loss = step()  # warm-up
+  times = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    loss = step()
+    times.append(time.perf_counter() - t0)
+  return summary(times, loss)

@@ -153,6 +153,39 @@ def time_program(prog: StepProgram, repeats: int) -> dict:
           "images_per_s": 2 * len(prog.y) / med, "train_loss": float(m.train_loss)}
 
 
+def time_paired(prog: StepProgram, torch_step, repeats: int) -> tuple[dict, list, float]:
+  """The jaxnas step and the torch reference's step (``torch_step()``, returning its loss)
+  alternately: one warm-up of each, then ``repeats`` pairs, so that both sides see the same
+  machine. On a shared or virtual CPU the speed drifts by 10-50% over minutes (issue 18: torch's
+  darts_2nd step took 19.8 s in one session and 30.4 s in the next on the same 2-vCPU machine),
+  which sequential blocks of steps turn into a bias of the ratio; alternating cancels most of
+  it. Keys are folded from the step number as in :func:`time_program`.
+
+  Returns:
+    ``(jaxnas stats as time_program, torch step times in seconds, torch's last loss)``; the
+    jaxnas stats add ``ratio_paired``: the median over pairs of jaxnas / torch step time.
+  """
+  k = jax.random.key(0)
+  state, m = prog.compiled(k, prog.state, prog.x, prog.y)  # warm-ups
+  jax.block_until_ready((state, m))
+  loss = torch_step()
+  times, ttimes = [], []
+  for i in range(repeats):
+    t0 = time.perf_counter()
+    state, m = prog.compiled(jax.random.fold_in(k, i), state, prog.x, prog.y)
+    jax.block_until_ready((state, m))
+    times.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    loss = torch_step()
+    ttimes.append(time.perf_counter() - t0)
+  med = float(np.median(times))
+  r = {"init_compile_s": prog.init_compile_s, "compile_s": prog.compile_s,
+       "step_ms": 1e3 * med, "step_ms_min": 1e3 * float(np.min(times)),
+       "images_per_s": 2 * len(prog.y) / med, "train_loss": float(m.train_loss),
+       "ratio_paired": float(np.median(np.asarray(times) / np.asarray(ttimes)))}
+  return r, ttimes, loss
+
+
 def _torch_reference():
   """The PyTorch reference module, or None (with a one-line notice) when torch is missing."""
   try:
@@ -174,11 +207,13 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
     repeats: timed steps per case (after one compiling call and one warm-up step).
     cases: labels of :data:`CASES` to run (default all).
     quiet: no per-case progress line on stderr.
-    baseline: ``"torch"``: after each NB201 case, time the same step in a plain PyTorch CPU
-      reference (:mod:`jaxnas.bench_suites.torch_supernet`, same sizes and repeats) and add
-      ``torch_step_ms``, ``torch_step_ms_min``, ``ratio_to_torch`` (jaxnas / torch median) to the
-      case; without PyTorch a one-line notice, ``out["baseline"]["available"] = False`` and the
-      jaxnas cases only. None: no reference.
+    baseline: ``"torch"``: for each NB201 case, time the same step in a plain PyTorch CPU
+      reference (:mod:`jaxnas.bench_suites.torch_supernet`, same sizes and repeats), its steps
+      alternating with the jaxnas ones (:func:`time_paired`), and add ``torch_step_ms``,
+      ``torch_step_ms_min``, ``ratio_to_torch`` (jaxnas / torch median),
+      ``ratio_to_torch_paired`` (median over pairs of jaxnas / torch) and ``timing:
+      "interleaved"`` to the case; without PyTorch a one-line notice,
+      ``out["baseline"]["available"] = False`` and the jaxnas cases only. None: no reference.
 
   Returns:
     ``{"device", "backend", "setting", "load_average", "results": {case: {"step_ms",
@@ -186,7 +221,7 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
     "peak_mib", "memory_source", "load_before", "load_after", "train_loss"}}}``; with
     ``baseline="torch"`` also ``"baseline": {"name", "available"}`` and, per NB201 case,
     ``"torch_step_ms", "torch_step_ms_min", "torch_train_loss", "torch_threads",
-    "torch_version", "ratio_to_torch"``.
+    "torch_version", "ratio_to_torch", "ratio_to_torch_paired", "timing"``.
 
   Raises:
     ValueError: an unknown case label or baseline.
@@ -227,8 +262,14 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
                              cell_bn=SEARCH_CELL_BN)
     opt = oneshot_lib.make(name, case_net, epochs=50, steps_per_epoch=steps_per_epoch, **kw)
     prog = build_step(opt, (x, y))
-    r = time_program(prog, repeats)
-    peak, source = _peak_memory()
+    paired = reference is not None and label in reference.CASES
+    if paired:  # jaxnas and torch steps alternate (time_paired); peak read before torch runs
+      peak, source = _peak_memory()
+      step = reference.prepare_case(label, C=C, N=N, batch=B, image=H)
+      r, ttimes, tloss = time_paired(prog, step, repeats)
+    else:
+      r = time_program(prog, repeats)
+      peak, source = _peak_memory()
     out["results"][label] = {"step_ms": r["step_ms"], "step_ms_min": r["step_ms_min"],
                              "images_per_s": r["images_per_s"],
                              "epoch_25k_s": steps_per_epoch * r["step_ms"] / 1e3,
@@ -236,14 +277,16 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
                              "xla_buffers_mib": _xla_buffers_mib(prog.compiled), "peak_mib": peak,
                              "memory_source": source, "load_before": load_before,
                              "load_after": _load(), "train_loss": r["train_loss"]}
-    if reference is not None and label in reference.CASES:  # after the peak: not in this case's
-      t = reference.time_case(label, C=C, N=N, batch=B, image=H, repeats=repeats)
-      out["results"][label].update(t, ratio_to_torch=r["step_ms"] / t["torch_step_ms"])
+    if paired:
+      t = reference.summary(ttimes, tloss)
+      out["results"][label].update(t, ratio_to_torch=r["step_ms"] / t["torch_step_ms"],
+                                   ratio_to_torch_paired=r["ratio_paired"],
+                                   timing="interleaved")
     _write(json_out, out)  # after every case: a run killed in a later case keeps the earlier ones
     if not quiet:  # progress on stderr: the full-size second-order case runs for many minutes
       r = out["results"][label]
-      ref = (f", torch {r['torch_step_ms']:.1f} ms (x{r['ratio_to_torch']:.2f})"
-             if "torch_step_ms" in r else "")
+      ref = (f", torch {r['torch_step_ms']:.1f} ms (x{r['ratio_to_torch']:.2f}, paired "
+             f"x{r['ratio_to_torch_paired']:.2f})" if "torch_step_ms" in r else "")
       print(f"supernet bench {label}: compile {r['compile_s']:.1f} s, step {r['step_ms']:.1f} ms, "
             f"{r['images_per_s']:.1f} images/s{ref}, load {load_before} -> {r['load_after']}",
             file=sys.stderr, flush=True)
