@@ -108,8 +108,10 @@ def test_paired_timing_alternates_the_two_steps():
 
   prog = bench.StepProgram(compiled, {}, jnp.zeros((4, 2, 2, 3)), jnp.zeros((4,), jnp.int32),
                            0.1, 0.2)
-  r, ttimes, loss = bench.time_paired(prog, torch_step, 3)
-  assert calls == ["jax", "torch"] * 4 and len(ttimes) == 3 and loss == 2.0
+  r, ttimes, loss = bench.time_paired(prog, lambda: torch_step, 3,
+                                      on_warm=lambda: calls.append("warm"))
+  assert calls == ["jax", "warm"] + ["torch", "jax"] * 3 + ["torch"]
+  assert len(ttimes) == 3 and loss == 2.0
   assert r["ratio_paired"] > 1.0 and r["step_ms"] >= 2.0 and r["train_loss"] == 1.5
   assert r["compile_s"] == 0.2 and r["images_per_s"] == pytest.approx(8 / (r["step_ms"] / 1e3))
 

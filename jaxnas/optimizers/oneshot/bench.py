@@ -153,9 +153,12 @@ def time_program(prog: StepProgram, repeats: int) -> dict:
           "images_per_s": 2 * len(prog.y) / med, "train_loss": float(m.train_loss)}
 
 
-def time_paired(prog: StepProgram, torch_step, repeats: int) -> tuple[dict, list, float]:
-  """The jaxnas step and the torch reference's step (``torch_step()``, returning its loss)
-  alternately: one warm-up of each, then ``repeats`` pairs, so that both sides see the same
+def time_paired(prog: StepProgram, make_torch_step, repeats: int,
+                on_warm=None) -> tuple[dict, list, float]:
+  """The jaxnas step and the torch reference's step alternately: the jaxnas warm-up,
+  ``on_warm()`` (the bench reads the peak memory there, before torch allocates anything), then
+  ``torch_step = make_torch_step()`` (returns its loss) and its warm-up, then ``repeats`` pairs,
+  so that both sides see the same
   machine. On a shared or virtual CPU the speed drifts by 10-50% over minutes (issue 18: torch's
   darts_2nd step took 19.8 s in one session and 30.4 s in the next on the same 2-vCPU machine),
   which sequential blocks of steps turn into a bias of the ratio; alternating cancels most of
@@ -168,6 +171,9 @@ def time_paired(prog: StepProgram, torch_step, repeats: int) -> tuple[dict, list
   k = jax.random.key(0)
   state, m = prog.compiled(k, prog.state, prog.x, prog.y)  # warm-ups
   jax.block_until_ready((state, m))
+  if on_warm is not None:
+    on_warm()
+  torch_step = make_torch_step()
   loss = torch_step()
   times, ttimes = [], []
   for i in range(repeats):
@@ -263,10 +269,13 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
     opt = oneshot_lib.make(name, case_net, epochs=50, steps_per_epoch=steps_per_epoch, **kw)
     prog = build_step(opt, (x, y))
     paired = reference is not None and label in reference.CASES
-    if paired:  # jaxnas and torch steps alternate (time_paired); peak read before torch runs
-      peak, source = _peak_memory()
-      step = reference.prepare_case(label, C=C, N=N, batch=B, image=H)
-      r, ttimes, tloss = time_paired(prog, step, repeats)
+    if paired:  # jaxnas and torch steps alternate (time_paired); the peak after the jaxnas
+      # warm-up step, before torch builds its model
+      mem = []
+      r, ttimes, tloss = time_paired(
+          prog, lambda: reference.prepare_case(label, C=C, N=N, batch=B, image=H), repeats,
+          on_warm=lambda: mem.append(_peak_memory()))
+      peak, source = mem[0]
     else:
       r = time_program(prog, repeats)
       peak, source = _peak_memory()
