@@ -39,19 +39,25 @@ def _moments(y: Array) -> tuple[Array, Array]:
   return m1 + shift, jnp.maximum(m2 - jnp.square(m1), 0.0)
 
 
+def _forward(y: Array, epsilon: float) -> tuple[Array, Array, Array, Array]:
+  """``(y_hat, mean, var, rsqrt(var + epsilon))``: the primal both rules share."""
+  mean, var = _moments(y)
+  inv = lax.rsqrt(var + epsilon)
+  return (y - mean) * inv, mean, var, inv
+
+
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def normalize_batch(y: Array, epsilon: float) -> tuple[Array, Array, Array]:
   """``((y - mean) * rsqrt(var + epsilon), mean, var)``, moments over the first three axes
   (``y: f32[B, H, W, C]``; biased variance, as BN normalises with)."""
-  mean, var = _moments(y)
-  return (y - mean) * lax.rsqrt(var + epsilon), mean, var
+  return _forward(y, epsilon)[:3]
 
 
 @normalize_batch.defjvp
 def _jvp(epsilon, primals, tangents):
   (y,), (dy,) = primals, tangents
-  y_hat, mean, var = out = normalize_batch(y, epsilon)
-  inv = lax.rsqrt(var + epsilon)
+  y_hat, mean, var, inv = _forward(y, epsilon)
+  out = (y_hat, mean, var)
   d_mean = jnp.mean(dy, axis=_AXES)
   d_proj = jnp.mean(dy * y_hat, axis=_AXES)  # = d var * inv / 2
   d_hat = inv * (dy - d_mean - y_hat * d_proj)
@@ -65,14 +71,11 @@ def normalize_batch_reverse(y: Array, epsilon: float) -> tuple[Array, Array, Arr
   than the transposed JVP rule (N=1 NB201 supernet, interleaved A/B: 1.71 vs 1.89 CPU-s). The
   NB201 supernet uses it when built with ``reverse_only=True``, which the one-shot optimizers
   set unless they need forward mode (second-order DARTS)."""
-  mean, var = _moments(y)
-  return (y - mean) * lax.rsqrt(var + epsilon), mean, var
+  return _forward(y, epsilon)[:3]
 
 
 def _rev_fwd(y, epsilon):
-  mean, var = _moments(y)
-  inv = lax.rsqrt(var + epsilon)
-  y_hat = (y - mean) * inv
+  y_hat, mean, var, inv = _forward(y, epsilon)
   return (y_hat, mean, var), (y_hat, inv)
 
 

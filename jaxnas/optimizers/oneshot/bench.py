@@ -147,6 +147,11 @@ def time_program(prog: StepProgram, repeats: int) -> dict:
     state, m = prog.compiled(jax.random.fold_in(k, i), state, prog.x, prog.y)
     jax.block_until_ready((state, m))
     times.append(time.perf_counter() - t0)
+  return _stats(prog, times, m)
+
+
+def _stats(prog: StepProgram, times, m) -> dict:
+  """The per-case jaxnas figures from the timed steps (seconds) and the last step's metrics."""
   med = float(np.median(times))
   return {"init_compile_s": prog.init_compile_s, "compile_s": prog.compile_s,
           "step_ms": 1e3 * med, "step_ms_min": 1e3 * float(np.min(times)),
@@ -184,11 +189,8 @@ def time_paired(prog: StepProgram, make_torch_step, repeats: int,
     t0 = time.perf_counter()
     loss = torch_step()
     ttimes.append(time.perf_counter() - t0)
-  med = float(np.median(times))
-  r = {"init_compile_s": prog.init_compile_s, "compile_s": prog.compile_s,
-       "step_ms": 1e3 * med, "step_ms_min": 1e3 * float(np.min(times)),
-       "images_per_s": 2 * len(prog.y) / med, "train_loss": float(m.train_loss),
-       "ratio_paired": float(np.median(np.asarray(times) / np.asarray(ttimes)))}
+  r = _stats(prog, times, m)
+  r["ratio_paired"] = float(np.median(np.asarray(times) / np.asarray(ttimes)))
   return r, ttimes, loss
 
 
