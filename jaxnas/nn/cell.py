@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnas.nn.materialize import materialize
 from jaxnas.nn.layers import (DEFAULT_BN, NB201_BN, BatchNorm, BNConfig, Conv, Dense,  # noqa: F401
                               ReLUConvBN, Stem,
                               avg_pool_3x3)
@@ -154,17 +155,22 @@ def _make(parent: nn.Module, factory: OpFactory, name: str, *args) -> nn.Module:
 
 
 def sum_nodes(x: Array, edges: Sequence[tuple[int, int]],
-              edge_fn: Callable[[int, Array], Array]) -> Array:
-  """node j = sum over edges ``k = (i, j)`` of ``edge_fn(k, node i)``; returns the last node."""
+              edge_fn: Callable[[int, Array], Array],
+              node_fn: Callable[[Array], Array] | None = None) -> Array:
+  """node j = sum over edges ``k = (i, j)`` of ``edge_fn(k, node i)``; returns the last node.
+
+  ``node_fn`` (optional) is applied to the input and every inner node, not to the returned last
+  one (supernets pass :func:`jaxnas.nn.materialize.materialize`)."""
   num_nodes = max(j for _, j in edges) + 1
-  nodes = [x]
+  node_fn = node_fn or (lambda h: h)
+  nodes = [node_fn(x)]
   for j in range(1, num_nodes):
     acc = None
     for k, (i, t) in enumerate(edges):
       if t == j:
         y = edge_fn(k, nodes[i])
         acc = y if acc is None else acc + y
-    nodes.append(acc)
+    nodes.append(acc if j == num_nodes - 1 else node_fn(acc))
   return nodes[-1]
 
 
@@ -285,7 +291,8 @@ class MixedCell(nn.Module):
   """A supernet cell: every edge a :class:`MixedOp`, weighted by ``op_weights: f32[E, O]``.
 
   Attributes: as :class:`Cell` (``library`` lists every op of the space, in op-index order), plus
-  ``mode`` and ``partial_channels`` (see :class:`MixedOp`).
+  ``mode`` and ``partial_channels`` (see :class:`MixedOp`) and ``materialize_nodes`` (see
+  :class:`CellSupernet`).
   """
 
   edges: tuple[tuple[int, int], ...]
@@ -296,6 +303,7 @@ class MixedCell(nn.Module):
   bn: BNConfig = DEFAULT_BN
   mode: str = "mixed"
   partial_channels: int = 1
+  materialize_nodes: bool = False
 
   @nn.compact
   def __call__(self, x: Array, op_weights: Array, train: bool) -> Array:
@@ -305,7 +313,7 @@ class MixedCell(nn.Module):
                    name=f"edge_{k}")
       return op(h, op_weights[k], train)
 
-    return sum_nodes(x, self.edges, edge)
+    return sum_nodes(x, self.edges, edge, materialize if self.materialize_nodes else None)
 
 
 # ----------------------------------------------------------------------------- supernet spec
@@ -471,7 +479,9 @@ class CellSupernet(nn.Module):
 
   Attributes: as :class:`CellNetwork` but ``spec`` (a :class:`SupernetSpec`: edges, op names,
   the one-shot optimizers' view) instead of ``edges``/``op_names``/``arch``, and ``mode``,
-  ``partial_channels`` (see :class:`MixedOp`).
+  ``partial_channels`` (see :class:`MixedOp`) and ``materialize_nodes`` (each cell's input and
+  inner nodes, and their cotangents, in buffers of their own: see
+  :mod:`jaxnas.nn.materialize`; the one-shot optimizers set it for their training passes).
 
   Call ``apply(variables, x, op_weights, train)``. For any arch ``a`` and key, the discrete
   network's ``init`` is the sub-tree of the supernet's (equal paths, equal init RNG) and the
@@ -488,6 +498,7 @@ class CellSupernet(nn.Module):
   cell_bn: BNConfig | None = None
   mode: str = "mixed"
   partial_channels: int = 1
+  materialize_nodes: bool = False
 
   @nn.compact
   def __call__(self, x: Array, op_weights: Array, train: bool) -> Array:
@@ -501,7 +512,8 @@ class CellSupernet(nn.Module):
 
     def make_cell(i, c_in, c_out, stride):
       cell = MixedCell(self.spec.edges, self.library, c_in, c_out, stride, self.cell_bn or self.bn,
-                       self.mode, self.partial_channels, name=f"cells_{i}")
+                       self.mode, self.partial_channels, self.materialize_nodes,
+                       name=f"cells_{i}")
       return lambda h: cell(h, op_weights, train)
 
     return _body(self, x, train, make_cell)

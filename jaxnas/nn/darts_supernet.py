@@ -42,6 +42,7 @@ from jax import lax
 from jaxnas.nn import cell as ncell
 from jaxnas.nn import darts_ops
 from jaxnas.nn.layers import DEFAULT_BN, BatchNorm, BNConfig, Conv, Dense
+from jaxnas.nn.materialize import materialize
 from jaxnas.spaces import darts as space
 
 Array = jax.Array
@@ -222,6 +223,7 @@ class DartsSearchCell(nn.Module):
   bn: BNConfig = DEFAULT_CELL_BN
   mode: str = "mixed"
   partial_channels: int = 1
+  materialize_nodes: bool = False
 
   @nn.compact
   def __call__(self, s0: Array, s1: Array, op_weights: Array, train: bool) -> Array:
@@ -231,11 +233,12 @@ class DartsSearchCell(nn.Module):
     else:
       s0 = darts_ops.ReLUConvBN(self.c_pp, self.c, affine=affine, name="preprocess0")(s0, train)
     s1 = darts_ops.ReLUConvBN(self.c_p, self.c, affine=affine, name="preprocess1")(s1, train)
-    states = [s0, s1]
+    node = materialize if self.materialize_nodes else (lambda h: h)
+    states = [node(s0), node(s1)]
     partial: dict[int, list[Array]] = {j: [] for j in range(2, 2 + NUM_NODES)}
     for src, ks in enumerate(OUT_EDGES):
       if src >= 2:  # node src is complete: all its incoming edges ran in earlier groups
-        states.append(sum(partial[src][1:], partial[src][0]))
+        states.append(node(sum(partial[src][1:], partial[src][0])))
       stride = 2 if self.reduction and src < 2 else 1
       ys = EdgeGroup(len(ks), self.c, stride, self.bn, self.mode, self.partial_channels,
                      name=f"from_{src}")(states[src], op_weights[np.asarray(ks)], train)
@@ -255,6 +258,8 @@ class DartsSupernet(nn.Module):
     bn: the stem's BN (affine, as DARTS).
     cell_bn: BN of cell ops and preprocessing (DARTS: non-affine).
     mode, partial_channels: see :class:`jaxnas.nn.cell.MixedOp`.
+    materialize_nodes: each cell's two inputs and four nodes, and their cotangents, in buffers
+      of their own (:mod:`jaxnas.nn.materialize`); the one-shot optimizers set it for training.
 
   Call ``apply(variables, x, op_weights, train)``: ``x: f32[B, H, W, 3]``, ``op_weights:
   f32[28, 8]`` -> logits ``f32[B, num_classes]``.
@@ -267,6 +272,7 @@ class DartsSupernet(nn.Module):
   cell_bn: BNConfig = DEFAULT_CELL_BN
   mode: str = "mixed"
   partial_channels: int = 1
+  materialize_nodes: bool = False
 
   @property
   def spec(self) -> DartsSupernetSpec:
@@ -291,7 +297,8 @@ class DartsSupernet(nn.Module):
         c *= 2
       w = op_weights[NUM_CELL_EDGES:] if reduction else op_weights[:NUM_CELL_EDGES]
       out = DartsSearchCell(c_pp, c_p, c, reduction, reduction_prev, self.cell_bn, self.mode,
-                            self.partial_channels, name=f"cells_{i}")(s0, s1, w, train)
+                            self.partial_channels, self.materialize_nodes,
+                            name=f"cells_{i}")(s0, s1, w, train)
       s0, s1 = s1, out
       c_pp, c_p, reduction_prev = c_p, NUM_NODES * c, reduction
     return Dense(c_p, self.num_classes, name="classifier")(jnp.mean(s1, axis=(1, 2)))

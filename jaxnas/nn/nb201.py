@@ -33,6 +33,7 @@ import numpy as np
 
 from jaxnas.nn import bn_fused, conv_vjp, counting, probes
 from jaxnas.nn.cell import SupernetSpec
+from jaxnas.nn.materialize import materialize
 from jaxnas.nn.layers import (NB201_BN, BNConfig, Head, ReLUConvBN, ResNetBasicBlock, Stem,
                               avg_pool_3x3, avg_pool_3x3_separable, batch_moments, conv2d,
                               normalize)
@@ -80,16 +81,23 @@ def _macro(x: Array, train: bool, C: int, N: int, num_classes: int, bn: BNConfig
   return Head(c_prev, num_classes, bn, name="head")(h, train)
 
 
-def sum_nodes(x: Array, edge_fn: Callable[[int, Array], Array]) -> Array:
-  """Cell DAG: node j = sum of ``edge_fn(k, node i)`` over edges ``k = (i, j)`` in EDGES order."""
-  nodes = [x]
+def sum_nodes(x: Array, edge_fn: Callable[[int, Array], Array],
+              node_fn: Callable[[Array], Array] | None = None) -> Array:
+  """Cell DAG: node j = sum of ``edge_fn(k, node i)`` over edges ``k = (i, j)`` in EDGES order.
+
+  ``node_fn`` (optional) is applied to the input node and to every inner node (not to the
+  output, which the next cell takes as its input): the supernet passes
+  :func:`jaxnas.nn.materialize.materialize` there.
+  """
+  node_fn = node_fn or (lambda h: h)
+  nodes = [node_fn(x)]
   for j in range(1, NUM_NODES):
     acc = None
     for k, (i, t) in enumerate(space.EDGES):
       if t == j:
         y = edge_fn(k, nodes[i])
         acc = y if acc is None else acc + y
-    nodes.append(acc)
+    nodes.append(acc if j == NUM_NODES - 1 else node_fn(acc))
   return nodes[-1]
 
 
@@ -182,8 +190,7 @@ class NB201Network(nn.Module):
 class MixedOp(nn.Module):
   """An edge carrying all five NB201 ops, combined by ``weights: f32[5]`` (``OPS`` order).
 
-  ``mixed`` runs the 1x1 and the 3x3 conv on the shared ReLU output and normalises both in one
-  concatenated BN computation; ``select``/``hard`` run ONE convolution whose kernel is the
+  ``mixed`` runs the 1x1 and the 3x3 conv on the shared ReLU output, each with its own BN; ``select``/``hard`` run ONE convolution whose kernel is the
   one-hot mix of the 3x3 kernel and the 1x1 kernel zero-padded to 3x3; ReLU and the parameter-free ops (skip, avg-pool) are computed once and
   ``none`` contributes nothing. Variables live in the children ``nor_conv_1x1`` and
   ``nor_conv_3x3`` (``ReLUConvBN`` modules, never called: their kernels/BN variables are read),
@@ -249,6 +256,20 @@ class MixedOp(nn.Module):
     fn = bn_fused.normalize_batch_reverse if self.reverse_only else bn_fused.normalize_batch
     return fn(y, epsilon)
 
+  def _conv_bn(self, op: ReLUConvBN, y: Array, train: bool) -> Array:
+    """The bias and BN of ``op`` (a ``ReLUConvBN`` child) on its conv output ``y`` (mixed mode)."""
+    bn, cfg = op.bn_layer, op.bn_layer.config
+    if op.use_bias:
+      y = y + op.conv.bias
+    if bn.use_batch_stats(train):
+      # one function with the textbook BN gradient (bn_fused): fewer passes over y than autodiff
+      y, mean, var = self._normalize_batch(y, cfg.epsilon)
+      if train:
+        bn.update_stats(y, mean, var)
+      return y * bn.scale + bn.bias if cfg.affine else y
+    scale, bias = (bn.scale, bn.bias) if cfg.affine else (None, None)
+    return normalize(y, bn.mean.value, bn.var.value, scale, bias, cfg.epsilon)
+
   def _ops(self, x: Array, w: Array, train: bool) -> Array:
     c = x.shape[-1]
     c1, c3 = self.nor_conv_1x1, self.nor_conv_3x3
@@ -262,27 +283,13 @@ class MixedOp(nn.Module):
       r = probes.act(self, r)
       # Two convolutions, not the 1x1 zero-padded into a stacked 3x3 one: 10 c^2 instead of
       # 18 c^2 multiply-adds per position (1.8x fewer conv FLOPs; measured ~1.5x faster for the
-      # batched SynFlow scorer on CPU). The outputs are concatenated so BN stays one computation.
-      y = jnp.concatenate([conv2d(r, c1.conv.kernel, 1, 0), conv2d(r, k3, 1, 1)], axis=-1)
-      if c1.use_bias:
-        y = y + jnp.concatenate([c1.conv.bias, c3.conv.bias])
-      scale = bias = None
-      if cfg.affine:
-        scale = jnp.concatenate([bn1.scale, bn3.scale])
-        bias = jnp.concatenate([bn1.bias, bn3.bias])
-      if bn1.use_batch_stats(train):
-        # one function with the textbook BN gradient (bn_fused): fewer passes over y than autodiff
-        y, mean, var = self._normalize_batch(y, cfg.epsilon)
-        if train:
-          bn1.update_stats(y[..., :c], mean[:c], var[:c])
-          bn3.update_stats(y[..., c:], mean[c:], var[c:])
-        if scale is not None:
-          y = y * scale + bias
-      else:
-        mean = jnp.concatenate([bn1.mean.value, bn3.mean.value])
-        var = jnp.concatenate([bn1.var.value, bn3.var.value])
-        y = normalize(y, mean, var, scale, bias, cfg.epsilon)
-      return (w[space.SKIP] * x + w[space.CONV1X1] * y[..., :c] + w[space.CONV3X3] * y[..., c:]
+      # batched SynFlow scorer on CPU). Each has its own BN: sessions 5-10 concatenated the two
+      # outputs into one 2c-channel BN, whose backward is a pad of each half's cotangent; XLA:CPU
+      # fused those pads into the node-cotangent sums as scalar (unvectorised) loops, ~50% of a
+      # full-size DARTS step (issue 18, session 11; a 3-cell-per-stage step 4.0 -> 3.1 s).
+      y1 = self._conv_bn(c1, conv2d(r, c1.conv.kernel, 1, 0), train)
+      y3 = self._conv_bn(c3, conv2d(r, k3, 1, 1), train)
+      return (w[space.SKIP] * x + w[space.CONV1X1] * y1 + w[space.CONV3X3] * y3
               + w[space.AVG_POOL] * pooled)
 
     if self.sample_only and not (self.is_mutable_collection("intermediates")
@@ -377,6 +384,7 @@ class SearchCell(nn.Module):
   conv_bias: bool | None = None
   sample_only: bool = False
   reverse_only: bool = False
+  materialize_nodes: bool = False
 
   @nn.compact
   def __call__(self, x: Array, op_weights: Array, train: bool) -> Array:
@@ -384,7 +392,7 @@ class SearchCell(nn.Module):
       op = MixedOp(self.channels, self.bn, self.mode, self.partial_channels, self.conv_bias,
                    self.sample_only, self.reverse_only, name=f"edge_{k}")
       return op(h, op_weights[k], train)
-    return sum_nodes(x, edge)
+    return sum_nodes(x, edge, materialize if self.materialize_nodes else None)
 
 
 class NB201Supernet(nn.Module):
@@ -396,6 +404,12 @@ class NB201Supernet(nn.Module):
     partial_channels: PC-DARTS ``K`` (1: off).
     sample_only: ``select``/``hard``: run only each edge's selected op (see :class:`MixedOp`).
     reverse_only: reverse-mode-only search BN, faster on CPU (see :class:`MixedOp`).
+    materialize_nodes: compute each cell's input and inner nodes, and their cotangents, into
+      buffers of their own (:func:`jaxnas.nn.materialize.materialize`): without it XLA:CPU
+      copies the node-cotangent sums into every consumer and the backward pass grows faster
+      than the number of cells (full-size first-order DARTS step 13 s -> 3.7 s on a 2-vCPU
+      AMD EPYC). Same values; not for use under ``vmap`` over the weights (there it only adds
+      a reduction), so the one-shot optimizers set it for their training passes only.
 
   Call ``apply(variables, x, op_weights, train)``: ``x: f32[B, H, W, 3]``,
   ``op_weights: f32[6, 5]`` (edge x op, ``EDGES`` x ``OPS`` order; the same weights for every
@@ -423,6 +437,7 @@ class NB201Supernet(nn.Module):
   conv_bias: bool | None = None
   sample_only: bool = False
   reverse_only: bool = False
+  materialize_nodes: bool = False
 
   @nn.compact
   def __call__(self, x: Array, op_weights: Array, train: bool) -> Array:
@@ -441,7 +456,7 @@ class NB201Supernet(nn.Module):
 
     def make_cell(i, c):
       cell = SearchCell(c, cell_bn, self.mode, k, self.conv_bias, self.sample_only,
-                        self.reverse_only, name=f"cells_{i}")
+                        self.reverse_only, self.materialize_nodes, name=f"cells_{i}")
       return lambda h: cell(h, op_weights, train)
 
     return _macro(x, train, self.C, self.N, self.num_classes, self.bn, self.conv_bias, make_cell)
@@ -528,7 +543,8 @@ def compile_nb201(arch, num_classes: int, C: int = 16, N: int = 5, *, bn: BNConf
 def supernet_nb201(num_classes: int, C: int = 16, N: int = 5, *, mode: str = "mixed",
                    partial_channels: int = 1, bn: BNConfig = NB201_BN,
                    cell_bn: BNConfig | None = None, conv_bias: bool | None = None,
-                   sample_only: bool = False, reverse_only: bool = False) -> NB201Supernet:
+                   sample_only: bool = False, reverse_only: bool = False,
+                   materialize_nodes: bool = False) -> NB201Supernet:
   """The NB201 op-choice-as-input supernet (DARTS, Liu et al. ICLR 2019; GDAS, Dong & Yang
   CVPR 2019; PC-DARTS, Xu et al. ICLR 2020), see :class:`NB201Supernet`.
 
@@ -540,7 +556,7 @@ def supernet_nb201(num_classes: int, C: int = 16, N: int = 5, *, mode: str = "mi
   if partial_channels < 1 or C % partial_channels:
     raise ValueError(f"partial_channels={partial_channels} must be >= 1 and divide C={C}")
   return NB201Supernet(num_classes, C, N, bn, cell_bn, mode, partial_channels, conv_bias,
-                       sample_only, reverse_only)
+                       sample_only, reverse_only, materialize_nodes)
 
 
 # ----------------------------------------------------------------------------- counting

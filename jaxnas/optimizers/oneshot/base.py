@@ -240,9 +240,15 @@ def bilevel(name: str, network, *, epochs: int, steps_per_epoch: int, init_alpha
   if not second_order and hasattr(network, "reverse_only"):
     # only reverse mode below: the supernet may use its faster reverse-only rules (NB201's BN)
     network = network.clone(reverse_only=True)
-  # scoring vmaps over architectures, where a per-edge switch would run every op: stacked form
+  if hasattr(network, "materialize_nodes"):
+    # node sums and their cotangents in buffers of their own: XLA:CPU otherwise copies them
+    # into every consumer (nn/materialize.py; full-size NB201 DARTS step 13 s -> 3.7 s)
+    network = network.clone(materialize_nodes=True)
+  # scoring vmaps over architectures, where a per-edge switch would run every op (stacked form)
+  # and a materialize cond both of its branches (off)
   score_net = network.clone(mode="select", **(
-      {"sample_only": False} if hasattr(network, "sample_only") else {}))
+      {"sample_only": False} if hasattr(network, "sample_only") else {}),
+      **({"materialize_nodes": False} if hasattr(network, "materialize_nodes") else {}))
   spec = resolve_spec(network, spec)
 
   def init(key, batch) -> OneShotState:
