@@ -97,6 +97,9 @@ def main(argv=None) -> int:
   p.add_argument("--baseline", default=None, choices=["torch"],
                  help="supernet: also time a plain PyTorch CPU reference of each NB201 step "
                       "(optional extra jaxnas[bench-torch])")
+  p.add_argument("--torch-process", default="separate", choices=["separate", "same"],
+                 help="supernet --baseline torch: run the reference in a process of its own "
+                      "(default; its steps still alternate with ours) or in this one")
   args = p.parse_args(argv)
   if args.suite not in SUITES:
     print(f"error: unknown suite {args.suite!r}; valid: {', '.join(SUITES)}", file=sys.stderr)
@@ -203,6 +206,7 @@ def main(argv=None) -> int:
       kwargs["repeats"] = args.repeats
     if args.suite == "supernet" and args.baseline:
       kwargs["baseline"] = args.baseline
+      kwargs["torch_process"] = args.torch_process
   report = run(None if args.suite == "bbo" else args.json, **kwargs)
   if args.suite == "bbo" and not args.no_model_based:
     # the model-based optimizers, at 100 seeds x 150 queries (their own, smaller default scale)

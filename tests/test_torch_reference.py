@@ -37,6 +37,8 @@ def test_bench_without_torch_reports_and_runs_the_rest(monkeypatch, capsys):
   assert r["step_ms"] == 2.0 and "torch_step_ms" not in r and "ratio_to_torch" not in r
   with pytest.raises(ValueError, match="unknown supernet bench baseline 'tf'; valid: torch"):
     bench.bench_supernet(None, quick=True, cases=[], baseline="tf")
+  with pytest.raises(ValueError, match="unknown torch_process 'shared'; valid: separate, same"):
+    bench.bench_supernet(None, quick=True, cases=[], baseline="torch", torch_process="shared")
 
 
 torch = pytest.importorskip("torch", reason="PyTorch (jaxnas[bench-torch]) not installed")
@@ -101,17 +103,16 @@ def test_paired_timing_alternates_the_two_steps():
     time.sleep(0.002)
     return state, types.SimpleNamespace(train_loss=jnp.float32(1.5))
 
-  def torch_step():
+  def torch_step():  # (seconds, loss), timed where it runs
     calls.append("torch")
-    time.sleep(0.001)
-    return 2.0
+    return 0.001, 2.0
 
   prog = bench.StepProgram(compiled, {}, jnp.zeros((4, 2, 2, 3)), jnp.zeros((4,), jnp.int32),
                            0.1, 0.2)
   r, ttimes, loss = bench.time_paired(prog, lambda: torch_step, 3,
                                       on_warm=lambda: calls.append("warm"))
   assert calls == ["jax", "warm"] + ["torch", "jax"] * 3 + ["torch"]
-  assert len(ttimes) == 3 and loss == 2.0
+  assert ttimes == [0.001] * 3 and loss == 2.0
   assert r["ratio_paired"] > 1.0 and r["step_ms"] >= 2.0 and r["train_loss"] == 1.5
   assert r["compile_s"] == 0.2 and r["images_per_s"] == pytest.approx(8 / (r["step_ms"] / 1e3))
 
@@ -124,3 +125,22 @@ def test_torch_steps_run_and_stay_finite(tiny, case):
   r = ts.time_case(case, C=4, N=1, batch=4, image=8, repeats=1, threads=1)
   assert r["torch_step_ms"] > 0 and r["torch_step_ms_min"] <= r["torch_step_ms"]
   assert math.isfinite(r["torch_train_loss"]) and 0.5 < r["torch_train_loss"] < 2 * math.log(10)
+
+
+def test_reference_in_its_own_process_times_the_same_step(tiny):
+  """``ProcessStep``: the case built in a spawned process; each call runs one step there and
+  answers ``(seconds, loss)``; the losses equal those of the same case run here (same seed, same
+  data, same step sequence), and ``close`` ends the process."""
+  ts = tiny[0]
+  kw = {"C": 4, "N": 1, "batch": 4, "image": 8}
+  here = ts.timed_step("gdas", **kw)
+  child = ts.ProcessStep("gdas", **kw)
+  try:
+    assert child.version == torch.__version__ and child.threads >= 1
+    for _ in range(2):
+      (s_here, l_here), (s_child, l_child) = here(), child()
+      assert s_here > 0 and s_child > 0 and math.isfinite(l_child)
+      assert l_child == pytest.approx(l_here, rel=1e-5)
+  finally:
+    child.close()
+  assert not child._proc.is_alive()  # pylint: disable=protected-access

@@ -281,12 +281,71 @@ def prepare_case(case: str, *, C=16, N=5, batch=64, image=32, seed=0):
   return lambda: step(x, y, x, y)
 
 
-def summary(times, loss) -> dict:
-  """The ``torch_*`` fields of a case from its step times (seconds) and last loss."""
+def timed_step(case: str, **kw):
+  """:func:`prepare_case` in this process, as a callable returning ``(seconds, loss)``."""
+  step = prepare_case(case, **kw)
+
+  def run():
+    t0 = time.perf_counter()
+    loss = step()
+    return time.perf_counter() - t0, loss
+  return run
+
+
+def _serve(conn, case: str, kw: dict) -> None:
+  """The child process of :class:`ProcessStep`: builds the case, then runs one step per request
+  (``None`` ends it) and answers ``(seconds, loss)``."""
+  step = timed_step(case, **kw)
+  conn.send((torch.get_num_threads(), torch.__version__))
+  while conn.recv() is not None:
+    conn.send(step())
+  conn.close()
+
+
+class ProcessStep:
+  """:func:`prepare_case` in a process of its own (``spawn``): each call runs one step there and
+  returns ``(seconds, loss)``, timed in the child, while the caller waits on a pipe.
+
+  Why: timed in one process, torch's step and a large XLA program slow each other down (issue
+  18, session 10: second-order DARTS took 25.7 s beside torch's 30.4 s in one order and 40.6 s
+  beside 19.8 s alternating; session 11: first-order DARTS 2.5 s alone vs 3.3 s alternating in
+  one process), through the allocator, page faults and caches of one address space. In two
+  processes each side has its own; alternating their steps (``bench.time_paired``) still
+  cancels the virtual machine's drift. The caller blocks while the child runs, and the child
+  while the caller runs, so the two never compete for the cores.
+  """
+
+  def __init__(self, case: str, **kw):
+    import multiprocessing  # pylint: disable=import-outside-toplevel
+    ctx = multiprocessing.get_context("spawn")  # never fork a process that runs XLA
+    self._conn, child = ctx.Pipe()
+    self._proc = ctx.Process(target=_serve, args=(child, case, kw), daemon=True)
+    self._proc.start()
+    child.close()
+    self.threads, self.version = self._conn.recv()
+
+  def __call__(self):
+    self._conn.send(True)
+    return self._conn.recv()
+
+  def close(self) -> None:
+    try:
+      self._conn.send(None)
+    except (BrokenPipeError, OSError):
+      pass
+    self._proc.join(timeout=30)
+    if self._proc.is_alive():
+      self._proc.kill()
+
+
+def summary(times, loss, threads: int | None = None, version: str | None = None) -> dict:
+  """The ``torch_*`` fields of a case from its step times (seconds) and last loss (``threads``
+  and ``version`` of the process that ran them; default this one's)."""
   return {"torch_step_ms": 1e3 * float(np.median(times)),
           "torch_step_ms_min": 1e3 * float(np.min(times)),
           "torch_train_loss": loss if math.isfinite(loss) else float("nan"),
-          "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__}
+          "torch_threads": threads or torch.get_num_threads(),
+          "torch_version": version or torch.__version__}
 
 
 def _time_case(case, C, N, batch, image, repeats, seed) -> dict:

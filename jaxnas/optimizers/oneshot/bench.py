@@ -162,7 +162,8 @@ def time_paired(prog: StepProgram, make_torch_step, repeats: int,
                 on_warm=None) -> tuple[dict, list, float]:
   """The jaxnas step and the torch reference's step alternately: the jaxnas warm-up,
   ``on_warm()`` (the bench reads the peak memory there, before torch allocates anything), then
-  ``torch_step = make_torch_step()`` (returns its loss) and its warm-up, then ``repeats`` pairs,
+  ``torch_step = make_torch_step()`` (returns ``(seconds, loss)`` of one step, timed where it
+  runs: here or in a process of its own) and its warm-up, then ``repeats`` pairs,
   so that both sides see the same
   machine. On a shared or virtual CPU the speed drifts by 10-50% over minutes (issue 18: torch's
   darts_2nd step took 19.8 s in one session and 30.4 s in the next on the same 2-vCPU machine),
@@ -179,16 +180,15 @@ def time_paired(prog: StepProgram, make_torch_step, repeats: int,
   if on_warm is not None:
     on_warm()
   torch_step = make_torch_step()
-  loss = torch_step()
+  _, loss = torch_step()
   times, ttimes = [], []
   for i in range(repeats):
     t0 = time.perf_counter()
     state, m = prog.compiled(jax.random.fold_in(k, i), state, prog.x, prog.y)
     jax.block_until_ready((state, m))
     times.append(time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    loss = torch_step()
-    ttimes.append(time.perf_counter() - t0)
+    seconds, loss = torch_step()
+    ttimes.append(seconds)
   r = _stats(prog, times, m)
   r["ratio_paired"] = float(np.median(np.asarray(times) / np.asarray(ttimes)))
   return r, ttimes, loss
@@ -206,7 +206,8 @@ def _torch_reference():
 
 
 def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: int = 10,
-                   cases=None, quiet: bool = False, baseline: str | None = None) -> dict:
+                   cases=None, quiet: bool = False, baseline: str | None = None,
+                   torch_process: str = "separate") -> dict:
   """Times search steps on the NB201 supernet and writes the figures as JSON.
 
   Args:
@@ -222,6 +223,10 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
       ``ratio_to_torch_paired`` (median over pairs of jaxnas / torch) and ``timing:
       "interleaved"`` to the case; without PyTorch a one-line notice,
       ``out["baseline"]["available"] = False`` and the jaxnas cases only. None: no reference.
+    torch_process: ``"separate"`` (default): the reference runs in a process of its own
+      (:class:`~jaxnas.bench_suites.torch_supernet.ProcessStep`), still alternating step by step
+      with ours; ``"same"``: in this process (session 10's form; the two slow each other down
+      there). Recorded per case as ``torch_process``.
 
   Returns:
     ``{"device", "backend", "setting", "load_average", "results": {case: {"step_ms",
@@ -229,13 +234,15 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
     "peak_mib", "memory_source", "load_before", "load_after", "train_loss"}}}``; with
     ``baseline="torch"`` also ``"baseline": {"name", "available"}`` and, per NB201 case,
     ``"torch_step_ms", "torch_step_ms_min", "torch_train_loss", "torch_threads",
-    "torch_version", "ratio_to_torch", "ratio_to_torch_paired", "timing"``.
+    "torch_version", "ratio_to_torch", "ratio_to_torch_paired", "timing", "torch_process"``.
 
   Raises:
     ValueError: an unknown case label or baseline.
   """
   if baseline not in (None, "torch"):
     raise ValueError(f"unknown supernet bench baseline {baseline!r}; valid: torch")
+  if torch_process not in ("separate", "same"):
+    raise ValueError(f"unknown torch_process {torch_process!r}; valid: separate, same")
   labels = [c[0] for c in CASES + DARTS_CASES]
   cases = [c[0] for c in CASES] if cases is None else list(cases)
   bad = [c for c in cases if c not in labels]
@@ -273,10 +280,19 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
     paired = reference is not None and label in reference.CASES
     if paired:  # jaxnas and torch steps alternate (time_paired); the peak after the jaxnas
       # warm-up step, before torch builds its model
-      mem = []
-      r, ttimes, tloss = time_paired(
-          prog, lambda: reference.prepare_case(label, C=C, N=N, batch=B, image=H), repeats,
-          on_warm=lambda: mem.append(_peak_memory()))
+      mem, made = [], []
+
+      def make_torch_step(label=label):
+        kw = {"C": C, "N": N, "batch": B, "image": H}
+        made.append(reference.ProcessStep(label, **kw) if torch_process == "separate"
+                    else reference.timed_step(label, **kw))
+        return made[0]
+      try:
+        r, ttimes, tloss = time_paired(prog, make_torch_step, repeats,
+                                       on_warm=lambda: mem.append(_peak_memory()))
+      finally:
+        if made and hasattr(made[0], "close"):
+          made[0].close()
       peak, source = mem[0]
     else:
       r = time_program(prog, repeats)
@@ -289,10 +305,11 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
                              "memory_source": source, "load_before": load_before,
                              "load_after": _load(), "train_loss": r["train_loss"]}
     if paired:
-      t = reference.summary(ttimes, tloss)
+      t = reference.summary(ttimes, tloss, getattr(made[0], "threads", None),
+                            getattr(made[0], "version", None))
       out["results"][label].update(t, ratio_to_torch=r["step_ms"] / t["torch_step_ms"],
                                    ratio_to_torch_paired=r["ratio_paired"],
-                                   timing="interleaved")
+                                   timing="interleaved", torch_process=torch_process)
     _write(json_out, out)  # after every case: a run killed in a later case keeps the earlier ones
     if not quiet:  # progress on stderr: the full-size second-order case runs for many minutes
       r = out["results"][label]
@@ -334,7 +351,7 @@ if __name__ == "__main__":
             flush=True)
   else:  # python -m jaxnas.optimizers.oneshot.bench [OUT] [--quick] [--cases a,b] [--repeats R]
     args = sys.argv[1:]
-    opts = {"--cases": None, "--repeats": "10", "--baseline": None}
+    opts = {"--cases": None, "--repeats": "10", "--baseline": None, "--torch-process": "separate"}
     for flag in opts:
       if flag in args:
         opts[flag] = args[args.index(flag) + 1]
@@ -343,5 +360,6 @@ if __name__ == "__main__":
     print(json.dumps(bench_supernet(pos[0] if pos else None, quick="--quick" in args,
                                     repeats=int(opts["--repeats"]),
                                     cases=opts["--cases"].split(",") if opts["--cases"] else None,
-                                    baseline=opts["--baseline"]),
+                                    baseline=opts["--baseline"],
+                                    torch_process=opts["--torch-process"]),
                      indent=1))
