@@ -1,5 +1,6 @@
 """One-shot search on the DARTS space (NAS-Bench-301's cells) with DARTS (first order;
---config.optimizer.second_order=True for the unrolled hypergradient): the DARTS search supernet
+--config.optimizer.second_order=True for the unrolled hypergradient, finite-difference Hessian as
+DARTS's; --config.optimizer.hessian=exact differentiates exactly): the DARTS search supernet
 (C=16, 8 cells, reductions at 2 and 5, 14 mixed edges x 8 ops with ``none``; see
 jaxnas.nn.darts_supernet). ``results.json`` holds the genotype (the ``darts`` space's string) after
 every epoch; rerunning with the same workdir resumes.

@@ -1,5 +1,6 @@
-"""DARTS (first order; --config.optimizer.second_order=True for the unrolled hypergradient)
-on NAS-Bench-201 (see jaxnas.optimizers.oneshot.darts).
+"""DARTS (first order; --config.optimizer.second_order=True for the unrolled hypergradient, with
+DARTS's finite-difference Hessian-vector product, or --config.optimizer.hessian=exact for exact
+differentiation through the unrolled step) on NAS-Bench-201 (see jaxnas.optimizers.oneshot.darts).
 
   python -m jaxnas.run --config configs/nb201_darts.py --workdir runs/darts
   python -m jaxnas.run --config configs/nb201_darts.py --config.data.name=fashion_mnist \
@@ -12,4 +13,4 @@ from jaxnas.drivers.oneshot import oneshot_config
 
 def get_config(arg=None):
   del arg
-  return oneshot_config("darts", second_order=False)  # True: unrolled (exact) hypergradient
+  return oneshot_config("darts", second_order=False)  # True: unrolled hypergradient

@@ -92,7 +92,8 @@ def main(argv=None) -> int:
   p.add_argument("--speed-seeds", type=int, default=None,
                  help="multiobjective: seeds of the nsga2 speed run (default 1000, 0 = none)")
   p.add_argument("--cases", default=None,
-                 help="supernet: comma-separated cases (default the NB201 ones; the DARTS space's: "
+                 help="supernet: comma-separated cases (default the NB201 ones: darts_1st, "
+                      "darts_2nd, gdas, drnas; opt-in: darts_2nd_exact and the DARTS space's "
                       "darts_space_darts_1st, darts_space_gdas, darts_space_pcdarts)")
   p.add_argument("--baseline", default=None, choices=["torch"],
                  help="supernet: also time a plain PyTorch CPU reference of each NB201 step "

@@ -59,6 +59,6 @@ def test_supernet_with_materialized_nodes_equals_the_plain_one():
   for a, b in zip(jax.tree.leaves(out[1]), jax.tree.leaves(out[0])):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
   net = jnn.supernet_nb201(10, 2, 1, cell_bn=SEARCH_CELL_BN)
-  for kw in ({}, {"second_order": True}):
+  for kw in ({}, {"second_order": True}, {"second_order": True, "hessian": "exact"}):
     assert oneshot.make("darts", net, epochs=1, steps_per_epoch=1, **kw).network.materialize_nodes
   assert oneshot.make("gdas", net, epochs=1, steps_per_epoch=1).network.materialize_nodes

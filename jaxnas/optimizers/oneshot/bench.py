@@ -40,6 +40,10 @@ from jaxnas.optimizers import oneshot as oneshot_lib
 
 CASES = (("darts_1st", "darts", {}), ("darts_2nd", "darts", {"second_order": True}),
          ("gdas", "gdas", {}), ("drnas", "drnas", {}))
+# opt-in NB201 cases: second order with the exact mixed derivative instead of DARTS's finite
+# difference (darts_2nd; ~8 min of compile at full size), timed against the same reference
+EXTRA_CASES = (("darts_2nd_exact", "darts", {"second_order": True, "hessian": "exact"}),)
+TORCH_CASE = {"darts_2nd_exact": "darts_2nd"}  # the reference step a case is timed against
 # DARTS-space cases (opt-in with --cases): the same step on the DARTS search supernet (C=16, 8
 # cells, 28 x 8 alphas; quick: C=4, 3 cells), same batches, the driver's cell BN.
 DARTS_CASES = (("darts_space_darts_1st", "darts", {}), ("darts_space_gdas", "gdas", {}),
@@ -214,7 +218,8 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
     json_out: output path (its folder is created); None writes nothing.
     quick: a tiny setting (C=4, N=1, batch 8, 16x16, 3 timed steps) for tests.
     repeats: timed steps per case (after one compiling call and one warm-up step).
-    cases: labels of :data:`CASES` to run (default all).
+    cases: labels of :data:`CASES` (default all), :data:`EXTRA_CASES` (``darts_2nd_exact``) or
+      :data:`DARTS_CASES` to run.
     quiet: no per-case progress line on stderr.
     baseline: ``"torch"``: for each NB201 case, time the same step in a plain PyTorch CPU
       reference (:mod:`jaxnas.bench_suites.torch_supernet`, same sizes and repeats), its steps
@@ -231,10 +236,12 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
   Returns:
     ``{"device", "backend", "setting", "load_average", "results": {case: {"step_ms",
     "step_ms_min", "images_per_s", "epoch_25k_s", "compile_s", "init_compile_s", "xla_buffers_mib",
-    "peak_mib", "memory_source", "load_before", "load_after", "train_loss"}}}``; with
+    "peak_mib", "memory_source", "load_before", "load_after", "train_loss", "optimizer",
+    "hyperparameters"}}}``; with
     ``baseline="torch"`` also ``"baseline": {"name", "available"}`` and, per NB201 case,
     ``"torch_step_ms", "torch_step_ms_min", "torch_train_loss", "torch_threads",
-    "torch_version", "ratio_to_torch", "ratio_to_torch_paired", "timing", "torch_process"``.
+    "torch_version", "ratio_to_torch", "ratio_to_torch_paired", "timing", "torch_process",
+    "torch_case"`` (the reference step: ``darts_2nd`` for ``darts_2nd_exact``).
 
   Raises:
     ValueError: an unknown case label or baseline.
@@ -243,7 +250,7 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
     raise ValueError(f"unknown supernet bench baseline {baseline!r}; valid: torch")
   if torch_process not in ("separate", "same"):
     raise ValueError(f"unknown torch_process {torch_process!r}; valid: separate, same")
-  labels = [c[0] for c in CASES + DARTS_CASES]
+  labels = [c[0] for c in CASES + EXTRA_CASES + DARTS_CASES]
   cases = [c[0] for c in CASES] if cases is None else list(cases)
   bad = [c for c in cases if c not in labels]
   if bad:
@@ -267,7 +274,7 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
     out["baseline"] = {"name": "torch", "available": reference is not None}
   if any(c in cases for c, _, _ in DARTS_CASES):
     out["setting"]["darts_space"] = {"C": 4 if quick else 16, "layers": 3 if quick else 8}
-  for label, name, kw in CASES + DARTS_CASES:
+  for label, name, kw in CASES + EXTRA_CASES + DARTS_CASES:
     if label not in cases:
       continue
     load_before = _load()
@@ -277,15 +284,16 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
                              cell_bn=SEARCH_CELL_BN)
     opt = oneshot_lib.make(name, case_net, epochs=50, steps_per_epoch=steps_per_epoch, **kw)
     prog = build_step(opt, (x, y))
-    paired = reference is not None and label in reference.CASES
+    torch_case = TORCH_CASE.get(label, label)
+    paired = reference is not None and torch_case in reference.CASES
     if paired:  # jaxnas and torch steps alternate (time_paired); the peak after the jaxnas
       # warm-up step, before torch builds its model
       mem, made = [], []
 
-      def make_torch_step(label=label):
+      def make_torch_step(torch_case=torch_case):
         kw = {"C": C, "N": N, "batch": B, "image": H}
-        made.append(reference.ProcessStep(label, **kw) if torch_process == "separate"
-                    else reference.timed_step(label, **kw))
+        made.append(reference.ProcessStep(torch_case, **kw) if torch_process == "separate"
+                    else reference.timed_step(torch_case, **kw))
         return made[0]
       try:
         r, ttimes, tloss = time_paired(prog, make_torch_step, repeats,
@@ -303,13 +311,15 @@ def bench_supernet(json_out: str | None = None, quick: bool = False, repeats: in
                              "compile_s": r["compile_s"], "init_compile_s": r["init_compile_s"],
                              "xla_buffers_mib": _xla_buffers_mib(prog.compiled), "peak_mib": peak,
                              "memory_source": source, "load_before": load_before,
-                             "load_after": _load(), "train_loss": r["train_loss"]}
+                             "load_after": _load(), "train_loss": r["train_loss"],
+                             "optimizer": name, "hyperparameters": kw}
     if paired:
       t = reference.summary(ttimes, tloss, getattr(made[0], "threads", None),
                             getattr(made[0], "version", None))
       out["results"][label].update(t, ratio_to_torch=r["step_ms"] / t["torch_step_ms"],
                                    ratio_to_torch_paired=r["ratio_paired"],
-                                   timing="interleaved", torch_process=torch_process)
+                                   timing="interleaved", torch_process=torch_process,
+                                   torch_case=torch_case)
     _write(json_out, out)  # after every case: a run killed in a later case keeps the earlier ones
     if not quiet:  # progress on stderr: the full-size second-order case runs for many minutes
       r = out["results"][label]

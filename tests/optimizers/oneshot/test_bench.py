@@ -14,7 +14,7 @@ import pytest
 from jaxnas import nn as jnn
 from jaxnas.drivers.oneshot import SEARCH_CELL_BN
 from jaxnas.optimizers import oneshot as oneshot_lib
-from jaxnas.optimizers.oneshot.bench import CASES, bench_supernet
+from jaxnas.optimizers.oneshot.bench import CASES, EXTRA_CASES, TORCH_CASE, bench_supernet
 
 
 @pytest.mark.extended  # CI's second step (README): the bench's smoke run
@@ -49,11 +49,14 @@ def test_bench_cases_build_bad_case_and_no_json(tmp_path, monkeypatch):
   bilevel step as darts_1st's around a longer objective, is not traced (8 s; it runs in
   test_oneshot.py)."""
   assert [c[0] for c in CASES] == ["darts_1st", "darts_2nd", "gdas", "drnas"]
+  # the opt-in exact second order is timed against the reference's (finite-difference) step
+  assert [c[0] for c in EXTRA_CASES] == ["darts_2nd_exact"]
+  assert TORCH_CASE == {"darts_2nd_exact": "darts_2nd"}
   net = jnn.supernet_nb201(10, 4, 1, cell_bn=SEARCH_CELL_BN)  # the bench's quick network
   batch = (jnp.zeros((8, 16, 16, 3), jnp.float32), jnp.zeros((8,), jnp.int32))
   key = jax.random.key(0)
   objective_size = {}
-  for label, name, kw in CASES:
+  for label, name, kw in CASES + EXTRA_CASES:
     opt = oneshot_lib.make(name, net, epochs=1, steps_per_epoch=1, **kw)
     assert opt.name == name, (label, opt.name)
     state = jax.eval_shape(opt.init, key, batch)
@@ -61,7 +64,7 @@ def test_bench_cases_build_bad_case_and_no_json(tmp_path, monkeypatch):
     if label.startswith("darts"):
       objective_size[label] = len(str(jax.make_jaxpr(opt.objective)(key, state, state.alphas,
                                                                      batch, batch)))
-    if label == "darts_2nd":
+    if label.startswith("darts_2nd"):
       continue
     new, metrics = jax.eval_shape(opt.step, key, state, batch, batch)
     assert jax.tree.structure(new) == jax.tree.structure(state), label

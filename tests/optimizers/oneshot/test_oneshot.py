@@ -11,6 +11,8 @@ test_driver.py), and every optimizer on it by ``jaxnas.optimizers.oneshot.bench 
 
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -198,7 +200,8 @@ def test_darts_second_order_hypergradient_matches_finite_differences(fashion):
     net = SmoothStandIn()
     xi = 0.05  # large enough that the second-order term is far above float64 noise
     tx = optax.sgd(xi)  # plain SGD: Liu et al.'s w' = w - xi dL_train/dw
-    opt2 = oneshot.darts(net, epochs=1, steps_per_epoch=1, second_order=True, w_tx=tx)
+    opt2 = oneshot.darts(net, epochs=1, steps_per_epoch=1, second_order=True, w_tx=tx,
+                         hessian="exact")
     opt1 = oneshot.darts(net, epochs=1, steps_per_epoch=1, w_tx=tx)
     tb = _float64((train[0][0][:8], train[1][0][:8]))
     vb = _float64((valid[0][0][:8], valid[1][0][:8]))
@@ -222,12 +225,12 @@ def test_darts_second_order_hypergradient_matches_finite_differences(fashion):
       logits = net.apply({"params": params}, batch[0], jax.nn.softmax(alpha, -1), True)
       return optax.softmax_cross_entropy_with_integer_labels(logits, batch[1]).mean()
 
-    @jax.jit
-    def liu_formula(params, a):
+    @functools.partial(jax.jit, static_argnums=2)
+    def liu_formula(params, a, radius=1e-6):
       w1 = jax.tree_util.tree_map(lambda p, g: p - xi * g, params, jax.grad(loss)(params, a, tb))
       gw, ga = jax.grad(loss, argnums=(0, 1))(w1, a, vb)
       norm = jnp.sqrt(sum(jnp.sum(g**2) for g in jax.tree_util.tree_leaves(gw)))
-      eps = 1e-6 / norm
+      eps = radius / norm
       wp = jax.tree_util.tree_map(lambda p, g: p + eps * g, params, gw)
       wm = jax.tree_util.tree_map(lambda p, g: p - eps * g, params, gw)
       da = jax.grad(loss, argnums=1)
@@ -238,6 +241,16 @@ def test_darts_second_order_hypergradient_matches_finite_differences(fashion):
                                atol=1e-3 * float(jnp.max(jnp.abs(g2))))
     # ... and the second-order term is really there
     assert float(jnp.max(jnp.abs(g2 - g1))) > 0.1 * float(jnp.max(jnp.abs(g2)))
+
+    # the default hessian="finite_difference" is that formula at DARTS's radius 0.01 (the same
+    # two points, up to float64 rounding), within the difference's O(r^2) error of the exact one
+    fd_opt = oneshot.darts(net, epochs=1, steps_per_epoch=1, second_order=True, w_tx=tx)
+    g_fd = jax.jit(lambda s: fd_opt.hypergradient(key, s, tb, vb)[0]["alpha"])(state)
+    liu_01 = liu_formula(state.params, state.alphas["alpha"], 0.01)
+    np.testing.assert_allclose(np.asarray(g_fd), np.asarray(liu_01), rtol=1e-8,
+                               atol=1e-10 * float(jnp.max(jnp.abs(g2))))
+    fd_err = float(jnp.max(jnp.abs(g_fd - g2))) / float(jnp.max(jnp.abs(g2 - g1)))
+    assert 0 < fd_err < 1e-3, fd_err
 
 
 def test_factory_errors():
@@ -276,8 +289,10 @@ def test_second_order_without_forward_mode_gives_the_same_hypergradient(fashion)
     assert spec.forward_mode and not plain.forward_mode
     assert not jnn.supernet_spec("darts").forward_mode
     tx = optax.sgd(0.05)
-    fwd = oneshot.darts(net, epochs=1, steps_per_epoch=1, second_order=True, w_tx=tx)
-    rev = oneshot.darts(net, epochs=1, steps_per_epoch=1, second_order=True, w_tx=tx, spec=plain)
+    fwd = oneshot.darts(net, epochs=1, steps_per_epoch=1, second_order=True, w_tx=tx,
+                        hessian="exact")
+    rev = oneshot.darts(net, epochs=1, steps_per_epoch=1, second_order=True, w_tx=tx, spec=plain,
+                        hessian="exact")
     tb = _float64((train[0][0][:8], train[1][0][:8]))
     vb = _float64((valid[0][0][:8], valid[1][0][:8]))
     key = jax.random.key(0)
