@@ -332,7 +332,8 @@ def bilevel(name: str, network, *, epochs: int, steps_per_epoch: int, init_alpha
         alphas, w_prime, state.batch_stats, k_val, tau, val_batch)
     u, = step_vjp(v_w)
     if hessian == "finite_difference":  # DARTS's Eq. 8: two more gradients, reverse mode only
-      r = fd_radius / optax.tree_utils.tree_norm(u)
+      norm = optax.tree_utils.tree_norm(u)  # 0 if the step ignores g or dL_val/dw' = 0: mixed 0
+      r = fd_radius / jnp.maximum(norm, jnp.finfo(norm.dtype).tiny)
       da = jax.grad(inner, argnums=1)
       # two calls, not one lax.map over the signs: the loop compiled in 207 s instead of 247
       # and peaked at 7.0 instead of 9.0 GB, but its step took 13.1 s instead of 8.8 (full size)

@@ -302,3 +302,21 @@ def test_second_order_without_forward_mode_gives_the_same_hypergradient(fashion)
     g_fwd = jax.jit(lambda s: fwd.hypergradient(key, s, tb, vb)[0]["alpha"])(state)
     g_rev = jax.jit(lambda s: rev.hypergradient(key, s, tb, vb)[0]["alpha"])(state)
     np.testing.assert_allclose(np.asarray(g_rev), np.asarray(g_fwd), rtol=1e-10, atol=1e-12)
+
+
+def test_finite_difference_hypergradient_with_a_zero_weight_step(fashion):
+  """A weight optimizer whose step ignores the gradient (SGD at lr 0) gives ``u = 0``: the
+  finite-difference radius must not become ``0.01 / 0`` (NaN from ``inf * 0``); the second-order
+  hypergradient is then the first-order one (``w' = w``)."""
+  train, valid = fashion
+  net = SmoothStandIn()
+  tx = optax.sgd(0.0)
+  opt2 = oneshot.darts(net, epochs=1, steps_per_epoch=1, second_order=True, w_tx=tx)
+  opt1 = oneshot.darts(net, epochs=1, steps_per_epoch=1, w_tx=tx)
+  tb, vb = (train[0][0][:8], train[1][0][:8]), (valid[0][0][:8], valid[1][0][:8])
+  key = jax.random.key(0)
+  state = jax.jit(opt2.init)(key, tb)
+  g2, g1 = jax.jit(lambda s: (opt2.hypergradient(key, s, tb, vb)[0]["alpha"],
+                              opt1.hypergradient(key, s, tb, vb)[0]["alpha"]))(state)
+  assert np.all(np.isfinite(np.asarray(g2))) and float(jnp.max(jnp.abs(g1))) > 0
+  np.testing.assert_allclose(np.asarray(g2), np.asarray(g1), rtol=1e-6, atol=1e-9)
