@@ -83,7 +83,8 @@ def darts(network, *, epochs: int, steps_per_epoch: int, second_order: bool = Fa
   ``hessian="exact"`` JAX differentiates through the inner step exactly, the mixed term a gradient
   of a forward-mode directional derivative (a larger, slower program: full-size NB201 on 2
   vCPUs, 414 s of XLA:CPU compile, 14.1 GB peak RSS and 11.4 s per step vs 247 s, 9.0 GB and
-  8.8 s; tests check both against the exact derivative of the unrolled objective). NASLib implements only first order.
+  8.8 s; tests check both against the exact derivative of the unrolled objective). NASLib
+  implements only first order.
 
   Args:
     network: a cell supernet, e.g. NB201's (mode set to ``"mixed"`` here).

@@ -41,7 +41,8 @@ from jaxnas.optimizers import oneshot as oneshot_lib
 CASES = (("darts_1st", "darts", {}), ("darts_2nd", "darts", {"second_order": True}),
          ("gdas", "gdas", {}), ("drnas", "drnas", {}))
 # opt-in NB201 cases: second order with the exact mixed derivative instead of DARTS's finite
-# difference (darts_2nd; ~8 min of compile at full size), timed against the same reference
+# difference (darts_2nd; ~7 min of compile and 14 GB at full size), timed against the same
+# reference step
 EXTRA_CASES = (("darts_2nd_exact", "darts", {"second_order": True, "hessian": "exact"}),)
 TORCH_CASE = {"darts_2nd_exact": "darts_2nd"}  # the reference step a case is timed against
 # DARTS-space cases (opt-in with --cases): the same step on the DARTS search supernet (C=16, 8

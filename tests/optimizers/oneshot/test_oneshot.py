@@ -263,10 +263,15 @@ def test_factory_errors():
     oneshot.make("pcdarts", net, epochs=1, steps_per_epoch=1)
   with pytest.raises(ValueError, match="epochs and steps_per_epoch"):
     oneshot.make("gdas", net, epochs=0, steps_per_epoch=1)
+  with pytest.raises(ValueError, match="hessian='forward'; valid: 'exact', 'finite_difference'"):
+    oneshot.make("darts", net, epochs=1, steps_per_epoch=1, second_order=True, hessian="forward")
+  with pytest.raises(ValueError, match="fd_radius=0.0 must be > 0"):
+    oneshot.make("darts", net, epochs=1, steps_per_epoch=1, second_order=True, fd_radius=0.0)
   with pytest.raises(ValueError, match="NB201 supernet"):
     oneshot.make("gdas", object(), epochs=1, steps_per_epoch=1)
   assert oneshot.hyperparameters("gdas")["tau_max"] == 10.0
   assert oneshot.hyperparameters("darts")["second_order"] is False
+  assert oneshot.hyperparameters("darts")["hessian"] == "finite_difference"  # as DARTS
 
 
 class _NoForwardSpec(jnn.cell.SupernetSpec):
